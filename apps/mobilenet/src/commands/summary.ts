@@ -1,0 +1,60 @@
+/** `mobilenet summary`: the per-layer Mult-Adds and parameter table, counted as the papers count. */
+import { Command } from 'commander';
+import { LAYER_TYPES, ModelProfile, profile } from '@mobilenets/backbone';
+import { formatInteger, formatMillions, formatTable } from '@mobilenets/cli-kit';
+import { setup } from '@mobilenets/runtime';
+import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
+
+export function summaryCommand(): Command {
+  return addArchitectureOptions(new Command('summary'))
+    .description("per-layer Mult-Adds and parameters, counted as the MobileNet papers count them (conv and FC multiply-adds; BN apart)")
+    .option('--json', 'print one JSON object instead of tables')
+    .addHelpText('after', '\nExamples:\n  mobilenet summary --arch v1 --alpha 1 --input-size 224\n  mobilenet summary --arch v2 --alpha 0.35 --input-size 96 --json\n  mobilenet summary --arch v1 --variant shallow')
+    .action(async (options: ArchitectureOptions & { json?: boolean }) => {
+      await setup({ backend: 'cpu', log: null }); // counting needs no speed; cpu is always there
+      const model = buildModel(options);
+      try {
+        const result = profile(model);
+        process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${formatProfile(result)}\n`);
+      } finally {
+        model.dispose();
+      }
+    });
+}
+
+export function formatProfile(p: ModelProfile): string {
+  const layers = formatTable(
+    p.layers.map((row, i) => ({ ...row, index: i + 1 })),
+    [
+      { header: '#', value: (r) => r.index },
+      { header: 'layer', value: (r) => r.name },
+      { header: 'type', value: (r) => r.type },
+      { header: 'kernel', value: (r) => r.kernel },
+      { header: 'stride', value: (r) => r.stride },
+      { header: 'output', value: (r) => r.outputShape.join('×'), align: 'right' },
+      { header: 'Mult-Adds', value: (r) => r.multAdds },
+      { header: 'params', value: (r) => r.params },
+    ],
+  );
+  const byType = formatTable(
+    LAYER_TYPES.map((type) => ({ type, ...p.byType[type] })),
+    [
+      { header: 'type', value: (r) => r.type },
+      { header: 'layers', value: (r) => r.layers },
+      { header: 'Mult-Adds', value: (r) => r.multAdds },
+      { header: '% Mult-Adds', value: (r) => r.multAddsPercent.toFixed(2), align: 'right' },
+      { header: 'params', value: (r) => r.params },
+      { header: '% params', value: (r) => r.paramsPercent.toFixed(2), align: 'right' },
+    ],
+  );
+  return [
+    `${p.model} — input ${p.inputShape.join('×')}`,
+    '',
+    layers,
+    '',
+    byType,
+    '',
+    `Total: ${formatInteger(p.multAdds)} Mult-Adds (${formatMillions(p.multAdds)}), ${formatInteger(p.params)} params (${formatMillions(p.params, 2)}), ` +
+      `plus ${formatInteger(p.bnParams)} batch-norm parameters (γ, β, moving mean and variance).`,
+  ].join('\n');
+}

@@ -1,0 +1,31 @@
+export type { Activation } from './blocks';
+export { HEAD_LAYER_NAMES } from './blocks';
+export { makeDivisible, v1Channels } from './rounding';
+export type { MobileNetV1Config, MobileNetV1Variant, ResolvedMobileNetV1Config, V1LayerSpec } from './mobilenet-v1';
+export {
+  MOBILENET_V1_DEFAULTS,
+  MOBILENET_V1_LAYERS,
+  MOBILENET_V1_VARIANTS,
+  SHALLOW_REMOVED_LAYERS,
+  mobilenetV1,
+  mobilenetV1Endpoints,
+  mobilenetV1Name,
+  resolveMobileNetV1Config,
+} from './mobilenet-v1';
+export type { MobileNetV2Config, ResolvedMobileNetV2Config, V2BlockPlan, V2StageSpec } from './mobilenet-v2';
+export {
+  MOBILENET_V2_DEFAULTS,
+  MOBILENET_V2_LAST_FILTERS,
+  MOBILENET_V2_STAGES,
+  MOBILENET_V2_STEM_FILTERS,
+  mobilenetV2,
+  mobilenetV2Blocks,
+  mobilenetV2EndpointLayers,
+  mobilenetV2LastChannels,
+  mobilenetV2Name,
+  resolveMobileNetV2Config,
+} from './mobilenet-v2';
+export type { FeatureTap } from './feature-taps';
+export { endpointLayerName, featureTap, featureTaps, listEndpoints } from './feature-taps';
+export type { LayerType, ModelProfile, ProfileRow, TypeTotals } from './profiler';
+export { LAYER_TYPES, profile } from './profiler';

@@ -1,0 +1,47 @@
+/** Argument checks shared by the builders. Every message names the value received and what is allowed. */
+
+export function checkWidthMultiplier(widthMultiplier: number, arch: string, allowAboveOne: boolean): void {
+  if (typeof widthMultiplier !== 'number' || Number.isNaN(widthMultiplier)) {
+    throw new TypeError(`${arch}: widthMultiplier (α) must be a number. Received ${String(widthMultiplier)}.`);
+  }
+  if (!(widthMultiplier > 0) || !Number.isFinite(widthMultiplier) || (!allowAboveOne && widthMultiplier > 1)) {
+    const allowed = allowAboveOne ? 'a finite value > 0 (0.35 to 1.4 are the published ones)' : 'a value in (0, 1] (1, 0.75, 0.5 and 0.25 are the published ones)';
+    throw new RangeError(`${arch}: widthMultiplier (α) must be ${allowed}. Received ${widthMultiplier}.`);
+  }
+}
+
+export function checkInputSize(inputSize: number, arch: string): void {
+  if (!Number.isInteger(inputSize) || inputSize < 32 || inputSize % 32 !== 0) {
+    throw new RangeError(
+      `${arch}: inputSize must be an integer multiple of 32 that is at least 32 (224, 192, 160, 128 and 96 are the paper's). ` +
+        `Received ${inputSize}. Resize your images to the nearest multiple of 32.`,
+    );
+  }
+}
+
+export function checkClasses(classes: number, arch: string): void {
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new RangeError(`${arch}: classes must be an integer ≥ 1. Received ${classes}.`);
+  }
+}
+
+export function checkDropout(dropout: number, arch: string): void {
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+    throw new RangeError(`${arch}: dropout is a drop rate and must be in [0, 1). Received ${dropout}.`);
+  }
+}
+
+export function checkOneOf<T extends string>(value: T, allowed: readonly T[], field: string, arch: string): void {
+  if (!allowed.includes(value)) {
+    throw new RangeError(`${arch}: ${field} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}. Received '${String(value)}'.`);
+  }
+}
+
+export function checkBatchNormMomentum(momentum: number, arch: string): void {
+  if (!(momentum >= 0 && momentum < 1)) throw new RangeError(`${arch}: batchNormMomentum must be in [0, 1). Received ${momentum}.`);
+}
+
+/** The fields of a config object that were actually given, so `{...defaults, ...given}` keeps defaults for `undefined`. */
+export function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,75 @@
+/**
+ * `npm run demo`: the project's main job on embedded defaults. For now, the backbone tour: the 16 V1
+ * models of the paper's Figures 4–5 (α ∈ {1, .75, .5, .25} × {224, 192, 160, 128}) and V2 1.0 / 0.35,
+ * with Mult-Adds and parameters as the papers count them and forward latency measured on the best
+ * backend this machine has. `--json` prints the rows as JSON.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { mobilenetV1, mobilenetV2, profile } from '@mobilenets/backbone';
+import { formatMillions, formatTable } from '@mobilenets/cli-kit';
+import { measureLatency, setup } from '@mobilenets/runtime';
+
+interface Row {
+  model: string;
+  multAdds: number;
+  params: number;
+  paperMultAddsM: number | null;
+  paperParamsM: number | null;
+  msPerImage: number;
+}
+
+/** Published values in millions: V1 Tables 6, 7 and 9; V2 from the official checkpoint table. The other V1 points are only plotted (Figures 4, 5). */
+const PAPER: Record<string, [number, number]> = {
+  'mobilenet_v1_1.00_224': [569, 4.2], 'mobilenet_v1_1.00_192': [418, 4.2], 'mobilenet_v1_1.00_160': [290, 4.2], 'mobilenet_v1_1.00_128': [186, 4.2],
+  'mobilenet_v1_0.75_224': [325, 2.6], 'mobilenet_v1_0.50_224': [149, 1.3], 'mobilenet_v1_0.50_160': [76, 1.32], 'mobilenet_v1_0.25_224': [41, 0.5],
+  'mobilenet_v2_1.00_224': [300, 3.47], 'mobilenet_v2_0.35_224': [59, 1.66],
+};
+
+function* models(): Generator<() => tfl.LayersModel> {
+  for (const alpha of [1, 0.75, 0.5, 0.25]) {
+    for (const inputSize of [224, 192, 160, 128]) yield () => mobilenetV1({ widthMultiplier: alpha, inputSize });
+  }
+  yield () => mobilenetV2({ widthMultiplier: 1 });
+  yield () => mobilenetV2({ widthMultiplier: 0.35 });
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const runtime = await setup();
+  const rows: Row[] = [];
+  const builders = [...models()];
+  for (const [i, build] of builders.entries()) {
+    const model = build();
+    try {
+      const p = profile(model);
+      if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K[${i + 1}/${builders.length}] timing ${model.name} on ${runtime.backend}…`);
+      const latency = await measureLatency(model, { warmup: 2, runs: 15, budgetMs: 3000 });
+      const paper = PAPER[model.name];
+      rows.push({ model: model.name, multAdds: p.multAdds, params: p.params, paperMultAddsM: paper?.[0] ?? null, paperParamsM: paper?.[1] ?? null, msPerImage: latency.msPerImage });
+    } finally {
+      model.dispose();
+    }
+  }
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ backend: runtime.backend, threads: runtime.threads, rows })}\n`);
+    return;
+  }
+  process.stdout.write(
+    `${formatTable(rows, [
+      { header: 'model', value: (r) => r.model },
+      { header: 'Mult-Adds', value: (r) => formatMillions(r.multAdds), align: 'right' },
+      { header: 'paper', value: (r) => (r.paperMultAddsM === null ? '' : `${r.paperMultAddsM}M`), align: 'right' },
+      { header: 'params', value: (r) => formatMillions(r.params, 2), align: 'right' },
+      { header: 'paper', value: (r) => (r.paperParamsM === null ? '' : `${r.paperParamsM}M`), align: 'right' },
+      { header: `ms/image (${runtime.backend}, batch 1)`, value: (r) => r.msPerImage.toFixed(1), align: 'right' },
+    ])}\n\n` +
+      `Mult-Adds count conv and FC multiply-adds (1000 classes); params count conv and FC weights and biases, not batch norm.\n` +
+      `Latency: median of up to 15 timed forward passes after 2 warm-ups, random input, tfjs '${runtime.backend}' backend, ${runtime.threads} thread(s).\n` +
+      `Per-layer detail: npx mobilenet summary --arch v1 --alpha 0.5 --input-size 160\n`,
+  );
+}
+
+main().catch((error) => {
+  process.exitCode = require('@mobilenets/cli-kit').reportError(error);
+});
