@@ -3,6 +3,7 @@
  * name: names are the contract that checkpoint mapping and feature taps rely on.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
+import { BatchNormalization } from './ops/batch-normalization';
 
 type SymbolicTensor = tfl.SymbolicTensor;
 
@@ -38,7 +39,7 @@ export function convBnActivation(
       ? tfl.layers.conv2d({ ...common, filters: requireFilters(spec.filters, names.conv), kernelInitializer: heUniformFanOut() })
       : tfl.layers.depthwiseConv2d({ ...common, depthMultiplier: 1, depthwiseInitializer: heUniformFanOut() });
   let y = conv.apply(x) as SymbolicTensor;
-  y = tfl.layers.batchNormalization({ axis: -1, momentum: bn.momentum, epsilon: bn.epsilon, name: names.bn }).apply(y) as SymbolicTensor;
+  y = new BatchNormalization({ axis: -1, momentum: bn.momentum, epsilon: bn.epsilon, name: names.bn }).apply(y) as SymbolicTensor;
   if (names.activation !== undefined) {
     y = tfl.layers.activation({ activation: spec.activation, name: names.activation }).apply(y) as SymbolicTensor;
   }

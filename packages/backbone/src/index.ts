@@ -1,3 +1,8 @@
+import { installFusedLayers } from './ops/batch-normalization';
+
+// Batch norm and ReLU6 train through fused kernels where a backend registers them (see ops/fused-kernels).
+installFusedLayers();
+
 export type { Activation } from './blocks';
 export { HEAD_LAYER_NAMES } from './blocks';
 export { makeDivisible, v1Channels } from './rounding';
@@ -29,3 +34,7 @@ export type { FeatureTap } from './feature-taps';
 export { endpointLayerName, featureTap, featureTaps, listEndpoints } from './feature-taps';
 export type { LayerType, ModelProfile, ProfileRow, TypeTotals } from './profiler';
 export { LAYER_TYPES, profile } from './profiler';
+export { BatchNormalization, installFusedLayers } from './ops/batch-normalization';
+export type { BatchNormalizationArgs } from './ops/batch-normalization';
+export { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, FUSED_KERNEL_NAMES, RELU6_GRAD, RELU_GRAD, batchNormTraining, registerFusedGradients } from './ops/fused-kernels';
+export type { BatchNormTrainingResult } from './ops/fused-kernels';

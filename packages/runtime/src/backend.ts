@@ -6,6 +6,7 @@
  * The environment variable MOBILENETS_BACKEND overrides the choice.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerWasmTrainingKernels } from './wasm-training/register';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -39,6 +40,7 @@ export async function setup(options: SetupOptions = {}): Promise<RuntimeInfo> {
       (backend === 'tensorflow' ? ' @tensorflow/tfjs-node is an optional dependency that needs libtensorflow; install it on a connected machine.' : ''));
   }
   if (current?.backend === backend && tf.getBackend() === backend) return current;
+  if (backend === 'wasm') registerWasmTrainingKernels(); // before the backend initialises, so its setup covers them
   if (!(await tf.setBackend(backend))) throw new Error(`setup: backend '${backend}' failed to initialise.`);
   await tf.ready();
   current = { backend, threads: threadCount(backend), available };

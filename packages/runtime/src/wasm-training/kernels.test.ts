@@ -1,0 +1,136 @@
+/**
+ * Every kernel of the wasm training pack against the cpu backend's, on odd shapes (batch 1 and 3, odd
+ * and non-square sizes, strides 1 and 2, 'same' and 'valid', 1, 3, 8 and 17 channels), and against a
+ * finite difference: the convolution is linear in each argument, so a central difference with step 1
+ * is exact but for rounding.
+ */
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+import { registerWasmTrainingKernels } from './register';
+
+beforeAll(async () => {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+});
+
+/** Reproducible values in [-1, 1) from a linear congruential generator. */
+function seeded(shape: number[], seed: number): Float32Array {
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  let s = seed >>> 0;
+  for (let i = 0; i < values.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    values[i] = s / 2 ** 31 - 1;
+  }
+  return values;
+}
+
+async function onBackend(backend: 'cpu' | 'wasm', run: () => tf.Tensor): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  const out = tf.tidy(run);
+  const values = (await out.data()) as Float32Array;
+  out.dispose();
+  return values;
+}
+
+function maxRelativeError(actual: Float32Array, expected: Float32Array): number {
+  expect(actual.length).toBe(expected.length);
+  let scale = 1e-6;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
+  return worst;
+}
+
+/** Σ f(arg) ⊙ weights, in doubles. */
+function weightedSum(values: Float32Array, weights: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i] * weights[i];
+  return sum;
+}
+
+/** Central differences of Σ f(t)⊙dy at a few coordinates of t (exact for f linear in t). */
+async function finiteDifference(shape: number[], base: Float32Array, dy: Float32Array, f: (t: tf.Tensor) => tf.Tensor, coords: number[]): Promise<number[]> {
+  const result: number[] = [];
+  for (const k of coords) {
+    const plus = base.slice();
+    const minus = base.slice();
+    plus[k] += 1;
+    minus[k] -= 1;
+    const yPlus = await onBackend('cpu', () => f(tf.tensor(plus, shape)));
+    const yMinus = await onBackend('cpu', () => f(tf.tensor(minus, shape)));
+    result.push((weightedSum(yPlus, dy) - weightedSum(yMinus, dy)) / 2);
+  }
+  return result;
+}
+
+const pick = (size: number) => [0, Math.floor(size / 3), Math.floor(size / 2), size - 1];
+
+type Pad = 'same' | 'valid';
+const CONV_CASES: [number, number, number, number, number, number, 1 | 2, Pad][] = [
+  // batch, height, width, inChannels, outChannels, kernel, stride, pad
+  [1, 7, 7, 3, 8, 3, 2, 'same'],
+  [3, 9, 7, 17, 8, 3, 1, 'valid'],
+  [3, 5, 6, 8, 17, 1, 1, 'same'],
+  [1, 8, 8, 1, 3, 1, 1, 'valid'],
+  [3, 7, 9, 3, 1, 3, 1, 'same'],
+  [1, 10, 10, 8, 3, 3, 2, 'valid'],
+  [3, 11, 11, 17, 17, 1, 2, 'same'],
+];
+
+describe('Conv2DBackpropFilter', () => {
+  it.each(CONV_CASES)('x [%i, %i, %i, %i] → %i channels, kernel %i, stride %i, %s', async (n, h, w, cin, cout, k, stride, pad) => {
+    const xShape: [number, number, number, number] = [n, h, w, cin];
+    const filterShape: [number, number, number, number] = [k, k, cin, cout];
+    const x = seeded(xShape, 1);
+    const yShape = tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, stride, pad).shape);
+    const dy = seeded(yShape, 2);
+    const run = () => tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(x, xShape), dy: tf.tensor(dy, yShape) }, { strides: [stride, stride], pad, dataFormat: 'NHWC', filterShape }) as tf.Tensor;
+    const expected = await onBackend('cpu', run);
+    const actual = await onBackend('wasm', run);
+    expect(maxRelativeError(actual, expected)).toBeLessThanOrEqual(1e-4);
+
+    const weights = seeded(filterShape, 3);
+    const coords = pick(weights.length);
+    const numeric = await finiteDifference(filterShape, weights, dy, (wt) => tf.conv2d(tf.tensor4d(x, xShape), wt as tf.Tensor4D, stride, pad), coords);
+    coords.forEach((c, i) => expect(actual[c]).toBeCloseTo(numeric[i], 3));
+  });
+});
+
+const DEPTHWISE_CASES: [number, number, number, number, number, 1 | 2, Pad][] = [
+  // batch, height, width, channels, multiplier, stride, pad
+  [1, 7, 7, 1, 1, 1, 'same'],
+  [3, 9, 7, 3, 1, 1, 'valid'],
+  [3, 8, 8, 8, 1, 2, 'same'],
+  [1, 9, 9, 17, 1, 2, 'valid'],
+  [3, 5, 6, 17, 1, 1, 'same'],
+  [1, 7, 8, 3, 2, 1, 'same'],
+  [3, 7, 7, 8, 2, 2, 'valid'],
+];
+
+describe.each(['DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'])('%s', (kernel) => {
+  it.each(DEPTHWISE_CASES)('x [%i, %i, %i, %i], multiplier %i, stride %i, %s', async (n, h, w, c, m, stride, pad) => {
+    const xShape = [n, h, w, c] as [number, number, number, number];
+    const filterShape = [3, 3, c, m] as [number, number, number, number];
+    const x = seeded(xShape, 4);
+    const filter = seeded(filterShape, 5);
+    const yShape = tf.tidy(() => tf.depthwiseConv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, stride, pad).shape);
+    const dy = seeded(yShape, 6);
+    const common = { strides: [stride, stride], pad, dilations: [1, 1] };
+    const run =
+      kernel === 'DepthwiseConv2dNativeBackpropInput'
+        ? () => tf.engine().runKernel(kernel, { dy: tf.tensor(dy, yShape), filter: tf.tensor(filter, filterShape) }, { ...common, inputShape: xShape }) as tf.Tensor
+        : () => tf.engine().runKernel(kernel, { x: tf.tensor(x, xShape), dy: tf.tensor(dy, yShape) }, { ...common, filterShape }) as tf.Tensor;
+    const expected = await onBackend('cpu', run);
+    const actual = await onBackend('wasm', run);
+    expect(maxRelativeError(actual, expected)).toBeLessThanOrEqual(1e-4);
+
+    const [shape, base, f] =
+      kernel === 'DepthwiseConv2dNativeBackpropInput'
+        ? [xShape, x, (t: tf.Tensor) => tf.depthwiseConv2d(t as tf.Tensor4D, tf.tensor4d(filter, filterShape), stride, pad)] as const
+        : [filterShape, filter, (t: tf.Tensor) => tf.depthwiseConv2d(tf.tensor4d(x, xShape), t as tf.Tensor4D, stride, pad)] as const;
+    const coords = pick(base.length);
+    const numeric = await finiteDifference(shape, base, dy, f, coords);
+    coords.forEach((k, i) => expect(actual[k]).toBeCloseTo(numeric[i], 3));
+  });
+});
