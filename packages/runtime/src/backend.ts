@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmTrainingKernels } from './wasm-training/register';
+import { initWasmSimdKernels } from './wasm-training/simd/module';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -40,7 +41,10 @@ export async function setup(options: SetupOptions = {}): Promise<RuntimeInfo> {
       (backend === 'tensorflow' ? ' @tensorflow/tfjs-node is an optional dependency that needs libtensorflow; install it on a connected machine.' : ''));
   }
   if (current?.backend === backend && tf.getBackend() === backend) return current;
-  if (backend === 'wasm') registerWasmTrainingKernels(); // before the backend initialises, so its setup covers them
+  if (backend === 'wasm') {
+    registerWasmTrainingKernels(); // before the backend initialises, so its setup covers them
+    await initWasmSimdKernels(); // the SIMD versions of their loops; without them the kernels loop in JavaScript
+  }
   if (!(await tf.setBackend(backend))) throw new Error(`setup: backend '${backend}' failed to initialise.`);
   await tf.ready();
   current = { backend, threads: threadCount(backend), available };

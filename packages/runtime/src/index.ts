@@ -3,3 +3,9 @@ export { BACKEND_PREFERENCE, availableBackends, parseBackendEnv, setup } from '.
 export type { LatencyOptions, LatencyResult } from './latency';
 export { measureLatency } from './latency';
 export { WASM_TRAINING_KERNELS, registerWasmTrainingKernels } from './wasm-training/register';
+export { initWasmSimdKernels, setWasmSimdEnabled } from './wasm-training/simd/module';
+export type { FileSystemOptions } from './io/file-system';
+export { fileSystem } from './io/file-system';
+export type { Checkpoint, CheckpointOptions } from './io/checkpoint';
+export { CHECKPOINT_JSON, loadCheckpoint, saveCheckpoint } from './io/checkpoint';
+export type { FileOps } from './io/atomic';

@@ -8,10 +8,12 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormTraining, installFusedLayers } from '@mobilenets/backbone';
 import { registerWasmTrainingKernels } from './register';
+import { initWasmSimdKernels } from './simd/module';
 
 beforeAll(async () => {
   installFusedLayers();
   registerWasmTrainingKernels();
+  expect(await initWasmSimdKernels()).toBe(true);
   await tf.setBackend('wasm');
 });
 

@@ -4,6 +4,7 @@
  * depthwise conv, transpose) on views of the same memory with another shape.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { simdExports } from './simd/module';
 
 export type TensorInfo = tf.TensorInfo;
 
@@ -12,6 +13,17 @@ export interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
+  /** Where each tensor lives: `memoryOffset` is its byte offset in the wasm memory. */
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  /** The emscripten module; in the non-threaded build its memory is `asm.memory`. */
+  wasm?: { asm?: { memory?: unknown } };
+}
+
+/** Byte offset of a tensor in the wasm memory. */
+export function byteOffset(backend: WasmBackend, info: TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (data === undefined) throw new Error('wasm training kernels: tensor is not in the wasm backend');
+  return data.memoryOffset;
 }
 
 /** Runs another kernel registered for the wasm backend on tensors already in the heap. */
@@ -41,9 +53,13 @@ export function matMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, m: nu
   return withShape(out, [m, n]);
 }
 
-/** Explicit 2-D transpose [rows, cols] → [cols, rows]. */
+/** Explicit 2-D transpose [rows, cols] → [cols, rows]: the SIMD kernel when ready, else tfjs' Transpose. */
 export function transpose2d(backend: WasmBackend, x: TensorInfo, rows: number, cols: number): TensorInfo {
-  return runWasmKernel('Transpose', backend, { x: withShape(x, [rows, cols]) }, { perm: [1, 0] });
+  const simd = simdExports(backend);
+  if (simd === null) return runWasmKernel('Transpose', backend, { x: withShape(x, [rows, cols]) }, { perm: [1, 0] });
+  const out = backend.makeOutput([cols, rows], 'float32');
+  simd.transpose(byteOffset(backend, x), byteOffset(backend, out), rows, cols);
+  return out;
 }
 
 export function dispose(backend: WasmBackend, ...infos: TensorInfo[]): void {

@@ -8,9 +8,11 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmTrainingKernels } from './register';
+import { initWasmSimdKernels } from './simd/module';
 
 beforeAll(async () => {
   registerWasmTrainingKernels();
+  expect(await initWasmSimdKernels()).toBe(true);
   await tf.setBackend('wasm');
 });
 
