@@ -1,5 +1,6 @@
 /** The umbrella CLI. Each subcommand lives in commands/. */
 import { Command } from 'commander';
+import { benchCommand } from './commands/bench';
 import { summaryCommand } from './commands/summary';
 
 export function createProgram(): Command {
@@ -7,7 +8,8 @@ export function createProgram(): Command {
     .description('MobileNets.ts: MobileNetV1/V2 models, their resource profile, export and benchmarks')
     .version(require('../package.json').version as string)
     .showHelpAfterError()
-    .addCommand(summaryCommand());
+    .addCommand(summaryCommand())
+    .addCommand(benchCommand());
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -9,3 +9,8 @@ export { fileSystem } from './io/file-system';
 export type { Checkpoint, CheckpointOptions } from './io/checkpoint';
 export { CHECKPOINT_JSON, loadCheckpoint, saveCheckpoint } from './io/checkpoint';
 export type { FileOps } from './io/atomic';
+export type { DataParallelOptions, ParallelStepResult } from './parallel/data-parallel';
+export { DataParallelTrainer } from './parallel/data-parallel';
+export type { OptimizerSpec } from './parallel/protocol';
+export type { KernelTime, TrainBenchOptions, TrainBenchResult } from './bench/train-bench';
+export { PAPER_RMSPROP, benchmarkTraining } from './bench/train-bench';

@@ -1,0 +1,70 @@
+/** `mobilenet bench train`: training images/s on random data, per-kernel breakdown, and the cpu backend for scale. */
+import { Command, Option } from 'commander';
+import { BACKEND_PREFERENCE, BackendName, TrainBenchResult, benchmarkTraining } from '@mobilenets/runtime';
+import { formatTable, parseChoiceOption, parseIntegerOption } from '@mobilenets/cli-kit';
+import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
+
+interface BenchTrainOptions extends ArchitectureOptions {
+  batch: number;
+  steps: number;
+  warmup: number;
+  backend?: BackendName;
+  workers: number;
+  accumulate: number;
+  cpu: boolean;
+  cpuBatch?: number;
+  json?: boolean;
+}
+
+export function benchTrainCommand(): Command {
+  return addArchitectureOptions(new Command('train'))
+    .description("training throughput on random data with the paper's recipe (RMSprop 0.045/0.9/0.9/ε=1, weight decay 4e-5)")
+    .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(32))
+    .addOption(new Option('--steps <n>', 'timed steps').argParser(parseIntegerOption('--steps', 1)).default(10))
+    .addOption(new Option('--warmup <n>', 'untimed steps first').argParser(parseIntegerOption('--warmup', 0)).default(2))
+    .addOption(new Option('--backend <name>', 'tfjs backend (default: the best available)').argParser(parseChoiceOption('--backend', BACKEND_PREFERENCE)))
+    .addOption(new Option('--workers <n>', 'data-parallel worker threads (1: in this process)').argParser(parseIntegerOption('--workers', 1)).default(1))
+    .addOption(new Option('--accumulate <k>', 'split each step into k micro-batches whose gradients are averaged').argParser(parseIntegerOption('--accumulate', 1)).default(1))
+    .option('--no-cpu', "skip the cpu backend's measurement")
+    .addOption(new Option('--cpu-batch <n>', 'batch for the (slow) cpu measurement; default min(batch, 4)').argParser(parseIntegerOption('--cpu-batch', 1)))
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExamples:\n  mobilenet bench train --arch v1 --alpha 0.25 --input-size 128 --batch 32\n  mobilenet bench train --arch v1 --alpha 1 --input-size 224 --batch 16 --workers 2 --json')
+    .action(async (o: BenchTrainOptions) => {
+      const build = () => buildModel({ ...o, classes: o.classes === 1000 ? 10 : o.classes });
+      const progress = (label: string) => (done: number, total: number) => {
+        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${label}: step ${done}/${total}`);
+      };
+      const main = await benchmarkTraining({ build, batch: o.batch, steps: o.steps, warmup: o.warmup, backend: o.backend, workers: o.workers, accumulate: o.accumulate, profile: o.workers === 1, onStep: progress('training') });
+      let cpu: TrainBenchResult | null = null;
+      if (o.cpu && main.backend !== 'cpu') {
+        const batch = o.cpuBatch ?? Math.min(o.batch, 4);
+        cpu = await benchmarkTraining({ build, batch, steps: 1, warmup: 0, backend: 'cpu', workers: 1, accumulate: 1, profile: false, onStep: progress('cpu backend') });
+      }
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      const ratio = cpu === null ? null : main.imagesPerSecond / cpu.imagesPerSecond;
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ ...main, cpuImagesPerSecond: cpu?.imagesPerSecond ?? null, cpuBatch: cpu?.batch ?? null, speedupOverCpu: ratio })}\n`);
+        return;
+      }
+      process.stdout.write(`${describe(o, main, cpu, ratio)}\n`);
+    });
+}
+
+function describe(o: BenchTrainOptions, r: TrainBenchResult, cpu: TrainBenchResult | null, ratio: number | null): string {
+  const lines = [
+    `${o.arch} α=${o.alpha} ${o.inputSize}px, batch ${r.batch}${r.accumulate > 1 ? ` (${r.accumulate} micro-batches)` : ''}, ${r.steps} timed steps after ${o.warmup} warm-up`,
+    `backend ${r.backend}, ${r.workers === 1 ? 'in process' : `${r.workers} data-parallel workers`}, ${r.threadsPerWorker} thread(s) each`,
+    `${r.imagesPerSecond.toFixed(1)} images/s (${r.msPerStep.toFixed(0)} ms/step); loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}; peak RSS ${r.peakRssMiB.toFixed(0)} MiB` +
+      (r.tensorGrowth === null ? '' : `; tensors leaked per run: ${r.tensorGrowth}`),
+  ];
+  if (cpu !== null && ratio !== null) lines.push(`cpu backend: ${cpu.imagesPerSecond.toFixed(2)} images/s (batch ${cpu.batch}, 1 step) → ${ratio.toFixed(0)}× faster`);
+  if (r.kernels.length > 0) {
+    lines.push('', 'one profiled step, by kernel:');
+    lines.push(formatTable(r.kernels.slice(0, 15), [
+      { header: 'kernel', value: (k) => k.kernel },
+      { header: 'ms', value: (k) => k.ms.toFixed(1), align: 'right' },
+      { header: '%', value: (k) => k.percent.toFixed(1), align: 'right' },
+    ]));
+  }
+  return lines.join('\n');
+}
