@@ -54,7 +54,8 @@ function describe(o: BenchTrainOptions, r: TrainBenchResult, cpu: TrainBenchResu
   const lines = [
     `${o.arch} α=${o.alpha} ${o.inputSize}px, batch ${r.batch}${r.accumulate > 1 ? ` (${r.accumulate} micro-batches)` : ''}, ${r.steps} timed steps after ${o.warmup} warm-up`,
     `backend ${r.backend}, ${r.workers === 1 ? 'in process' : `${r.workers} data-parallel workers`}, ${r.threadsPerWorker} thread(s) each`,
-    `${r.imagesPerSecond.toFixed(1)} images/s (${r.msPerStep.toFixed(0)} ms/step); loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}; peak RSS ${r.peakRssMiB.toFixed(0)} MiB` +
+    `${r.imagesPerSecond.toFixed(1)} images/s (${r.msPerStep.toFixed(0)} ms/step); loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`,
+    `memory: peak RSS ${r.peakRssMiB.toFixed(0)} MiB; RSS ${r.rssAfterWarmupMiB.toFixed(0)} MiB after warm-up, ${r.rssAfterStepsMiB.toFixed(0)} MiB after the timed steps` +
       (r.tensorGrowth === null ? '' : `; tensors leaked per run: ${r.tensorGrowth}`),
   ];
   if (cpu !== null && ratio !== null) lines.push(`cpu backend: ${cpu.imagesPerSecond.toFixed(2)} images/s (batch ${cpu.batch}, 1 step) → ${ratio.toFixed(0)}× faster`);

@@ -46,8 +46,11 @@ export interface TrainBenchResult {
   msPerStep: number;
   firstLoss: number;
   lastLoss: number;
-  /** Peak resident memory of the process (all workers are threads of it), MiB. */
+  /** Peak resident memory of the process so far (workers are threads of it), MiB. */
   peakRssMiB: number;
+  /** Resident memory after the warm-up steps and after the timed steps, MiB: growth means a leak. */
+  rssAfterWarmupMiB: number;
+  rssAfterStepsMiB: number;
   /** In-process runs: tfjs tensors alive after the timed steps minus before (0: no leak). */
   tensorGrowth: number | null;
   kernels: KernelTime[];
@@ -77,17 +80,22 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
   let elapsedMs = 0;
   let tensorGrowth: number | null = null;
   let kernels: KernelTime[] = [];
+  let rssAfterWarmupMiB = 0;
+  let rssAfterStepsMiB = 0;
+  const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
   try {
     if (options.workers >= 2) {
       const trainer = await DataParallelTrainer.create(model, { workers: options.workers, backend: runtime.backend, optimizer: PAPER_RMSPROP, loss: LOSS });
       try {
         for (let i = 0; i < options.warmup; i++) losses.push((await trainer.step(data.x, xShape, data.labels, labelsShape, options.accumulate)).loss);
+        rssAfterWarmupMiB = rssMiB();
         const start = performance.now();
         for (let i = 0; i < options.steps; i++) {
           losses.push((await trainer.step(data.x, xShape, data.labels, labelsShape, options.accumulate)).loss);
           options.onStep?.(i + 1, options.steps);
         }
         elapsedMs = performance.now() - start;
+        rssAfterStepsMiB = rssMiB();
       } finally {
         await trainer.dispose();
       }
@@ -99,12 +107,14 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
       try {
         for (let i = 0; i < options.warmup; i++) losses.push(step());
         const before = tf.memory().numTensors;
+        rssAfterWarmupMiB = rssMiB();
         const start = performance.now();
         for (let i = 0; i < options.steps; i++) {
           losses.push(step());
           options.onStep?.(i + 1, options.steps);
         }
         elapsedMs = performance.now() - start;
+        rssAfterStepsMiB = rssMiB();
         tensorGrowth = tf.memory().numTensors - before;
         if (options.profile) kernels = await profileStep(step);
       } finally {
@@ -128,6 +138,8 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
     firstLoss: losses[0],
     lastLoss: losses[losses.length - 1],
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    rssAfterWarmupMiB,
+    rssAfterStepsMiB,
     tensorGrowth,
     kernels,
   };
