@@ -38,3 +38,5 @@ export { BatchNormalization, installFusedLayers } from './ops/batch-normalizatio
 export type { BatchNormalizationArgs } from './ops/batch-normalization';
 export { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, FUSED_KERNEL_NAMES, RELU6_GRAD, RELU_GRAD, batchNormTraining, registerFusedGradients } from './ops/fused-kernels';
 export type { BatchNormTrainingResult } from './ops/fused-kernels';
+export type { WeightLoadReport } from './weights/slim-v1';
+export { loadSlimMobileNetV1Weights } from './weights/slim-v1';

@@ -14,3 +14,4 @@ export { DataParallelTrainer } from './parallel/data-parallel';
 export type { OptimizerSpec } from './parallel/protocol';
 export type { KernelTime, TrainBenchOptions, TrainBenchResult } from './bench/train-bench';
 export { PAPER_RMSPROP, benchmarkTraining } from './bench/train-bench';
+export { FACE_API_PACKAGE, faceApiModelDir, readFaceApiWeights } from './pretrained/face-api';
