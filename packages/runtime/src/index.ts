@@ -15,3 +15,7 @@ export type { OptimizerSpec } from './parallel/protocol';
 export type { KernelTime, TrainBenchOptions, TrainBenchResult } from './bench/train-bench';
 export { PAPER_RMSPROP, benchmarkTraining } from './bench/train-bench';
 export { FACE_API_PACKAGE, faceApiModelDir, readFaceApiWeights } from './pretrained/face-api';
+export type { OnnxExportOptions } from './onnx/export';
+export { MOBILENET_PREPROCESSING, exportOnnx, modelToOnnx } from './onnx/export';
+export type { OnnxOutputs, SessionOptions } from './onnx/session';
+export { OnnxModel, createSession } from './onnx/session';

@@ -1,0 +1,100 @@
+/**
+ * Export parity: onnxruntime runs the exported graph and gives what tfjs gives, for V1 and V2 at
+ * α ∈ {1, 0.5, 0.25} × {224, 160, 96}, random weights and the trained face-api MobileNetV1 body.
+ */
+import '@tensorflow/tfjs-backend-wasm';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { loadSlimMobileNetV1Weights, mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
+import { readFaceApiWeights } from '../pretrained/face-api';
+import { exportOnnx } from './export';
+import { createSession } from './session';
+
+let dir: string;
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'onnx-export-'));
+});
+
+afterAll(() => fs.rm(dir, { recursive: true, force: true }));
+
+function images(batch: number, size: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return new Float32Array(batch * size * size * 3).map(() => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+async function compare(model: tfl.LayersModel, file: string, batch = 2): Promise<{ maxAbs: number; maxRelative: number }> {
+  await exportOnnx(model, file);
+  const session = await createSession(file);
+  const size = model.inputs[0].shape[1] as number;
+  const x = images(batch, size, 7);
+  const expected = tf.tidy(() => (model.predict(tf.tensor(x, [batch, size, size, 3])) as tf.Tensor).dataSync().slice());
+  const outputs = await session.run(x, [batch, size, size, 3]);
+  await session.dispose();
+  const actual = Object.values(outputs)[0].data;
+  expect(actual.length).toBe(expected.length);
+  let maxAbs = 0;
+  let scale = 0;
+  for (let i = 0; i < actual.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return { maxAbs, maxRelative: maxAbs / scale };
+}
+
+const GRID: [string, number, number][] = [];
+for (const arch of ['v1', 'v2']) for (const alpha of [1, 0.5, 0.25]) for (const size of [224, 160, 96]) GRID.push([arch, alpha, size]);
+
+describe('onnxruntime matches tfjs', () => {
+  it.each(GRID)('%s α=%f %i px: probabilities within 1e-4, logits within 1e-4 relative', async (arch, alpha, size) => {
+    const build = arch === 'v1' ? mobilenetV1 : mobilenetV2;
+    const model = build({ widthMultiplier: alpha, inputSize: size, classes: 10 });
+    const probabilities = await compare(model, path.join(dir, `${arch}-${alpha}-${size}.onnx`));
+    expect(probabilities.maxAbs).toBeLessThan(1e-4);
+    const logits = tfl.model({ inputs: model.inputs, outputs: model.getLayer('Logits').output as tfl.SymbolicTensor });
+    expect((await compare(logits, path.join(dir, `${arch}-${alpha}-${size}-logits.onnx`))).maxRelative).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
+  it('trained weights (face-api MobileNetV1 body), a 4-D NHWC feature-map output', async () => {
+    const weights = await readFaceApiWeights('ssd_mobilenetv1_model');
+    const model = mobilenetV1({ inputSize: 160, includeTop: false });
+    loadSlimMobileNetV1Weights(model, weights);
+    tf.dispose(Object.values(weights));
+    const { maxRelative } = await compare(model, path.join(dir, 'face-api-body.onnx'), 1);
+    expect(maxRelative).toBeLessThan(1e-4);
+    model.dispose();
+  });
+});
+
+describe('export and session errors', () => {
+  it('names an unsupported layer and its class', async () => {
+    const input = tfl.input({ shape: [8, 8, 3] });
+    const output = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(input) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: output });
+    await expect(exportOnnx(model, path.join(dir, 'bad.onnx'))).rejects.toThrow("layer 'pool' of class MaxPooling2D is not supported");
+  });
+
+  it('reports a missing file, a corrupt file and a wrong input shape clearly', async () => {
+    await expect(createSession(path.join(dir, 'missing.onnx'))).rejects.toThrow(/cannot read ONNX model .*missing\.onnx/);
+    const corrupt = path.join(dir, 'corrupt.onnx');
+    await fs.writeFile(corrupt, Buffer.from('not a protobuf at all'));
+    await expect(createSession(corrupt)).rejects.toThrow(/corrupt\.onnx is not a valid ONNX model/);
+    const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 96, classes: 3 });
+    const file = path.join(dir, 'shape.onnx');
+    await exportOnnx(model, file, { labels: ['a', 'b', 'c'], metadata: { arch: 'v1', alpha: 0.25, inputSize: 96 } });
+    const session = await createSession(file);
+    expect(session.labels).toEqual(['a', 'b', 'c']);
+    expect(session.metadata.arch).toBe('v1');
+    await expect(session.run(new Float32Array(128 * 128 * 3), [1, 128, 128, 3])).rejects.toThrow('input must have shape [batch, 96, 96, 3]; received shape [1, 128, 128, 3]');
+    await session.dispose();
+    model.dispose();
+  });
+});
