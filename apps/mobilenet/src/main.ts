@@ -1,6 +1,7 @@
 /** The umbrella CLI. Each subcommand lives in commands/. */
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench';
+import { exportCommand } from './commands/export';
 import { summaryCommand } from './commands/summary';
 
 export function createProgram(): Command {
@@ -9,6 +10,7 @@ export function createProgram(): Command {
     .version(require('../package.json').version as string)
     .showHelpAfterError()
     .addCommand(summaryCommand())
+    .addCommand(exportCommand())
     .addCommand(benchCommand());
 }
 

@@ -1,0 +1,90 @@
+/** `mobilenet bench infer`: per-image latency on onnxruntime and on every tfjs backend, in one run. */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as fs from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { formatTable, parseIntegerOption } from '@mobilenets/cli-kit';
+import { availableBackends, createSession, exportOnnx, measureLatency, setup } from '@mobilenets/runtime';
+import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
+
+interface BenchInferOptions extends ArchitectureOptions {
+  onnx?: string;
+  threads: number;
+  runs: number;
+  tfjs: boolean;
+  json?: boolean;
+}
+
+export function benchInferCommand(): Command {
+  return addArchitectureOptions(new Command('infer'))
+    .description('latency per image (batch 1, median after warm-up) on onnxruntime-node and on each tfjs backend')
+    .option('--onnx <file>', 'an exported model to time on onnxruntime (default: export the --arch model to a temporary file)')
+    .addOption(new Option('--threads <n>', 'onnxruntime intra-op threads').argParser(parseIntegerOption('--threads', 1)).default(2))
+    .addOption(new Option('--runs <n>', 'timed runs on onnxruntime and wasm (cpu stops after ~10 s)').argParser(parseIntegerOption('--runs', 3)).default(50))
+    .option('--no-tfjs', 'time onnxruntime only')
+    .option('--json', 'print one JSON object')
+    .action(async (o: BenchInferOptions) => {
+      await setup({ log: null });
+      const model = buildModel({ ...o, top: o.top });
+      let file = o.onnx;
+      let temp: string | null = null;
+      if (file === undefined) {
+        temp = await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-bench-'));
+        file = path.join(temp, `${model.name}.onnx`);
+        await exportOnnx(model, file);
+      }
+      try {
+        const onnxMsPerImage = await timeOnnx(file, o.threads, o.runs);
+        const msPerImage: Record<string, number> = {};
+        if (o.tfjs) {
+          for (const backend of availableBackends()) {
+            await setup({ backend, log: null });
+            const slow = backend === 'cpu';
+            msPerImage[backend] = (await measureLatency(model, { warmup: slow ? 1 : 3, runs: o.runs, budgetMs: slow ? 10_000 : 60_000 })).msPerImage;
+          }
+        }
+        report(o, file, model, onnxMsPerImage, msPerImage);
+      } finally {
+        model.dispose();
+        if (temp) await fs.rm(temp, { recursive: true, force: true });
+      }
+    });
+}
+
+async function timeOnnx(file: string, threads: number, runs: number): Promise<number> {
+  const session = await createSession(file, { threads });
+  try {
+    const shape = [1, ...session.inputShape.slice(1)];
+    const x = new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i));
+    for (let i = 0; i < 10; i++) await session.run(x, shape);
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const start = process.hrtime.bigint();
+      await session.run(x, shape);
+      times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+    times.sort((a, b) => a - b);
+    const mid = times.length >> 1;
+    return times.length % 2 === 1 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  } finally {
+    await session.dispose();
+  }
+}
+
+function report(o: BenchInferOptions, file: string, model: tfl.LayersModel, onnxMsPerImage: number, msPerImage: Record<string, number>): void {
+  if (o.json) {
+    const speedup = Object.fromEntries(Object.entries(msPerImage).map(([b, ms]) => [b, ms / onnxMsPerImage]));
+    process.stdout.write(`${JSON.stringify({ model: model.name, onnx: path.resolve(file), threads: o.threads, onnxMsPerImage, msPerImage, onnxSpeedup: speedup })}\n`);
+    return;
+  }
+  const rows = [{ engine: `onnxruntime-node (${o.threads} threads)`, ms: onnxMsPerImage }, ...Object.entries(msPerImage).map(([b, ms]) => ({ engine: `tfjs ${b}`, ms }))];
+  process.stdout.write(
+    `${model.name}, batch 1, median of ${o.runs} runs after warm-up (tfjs cpu: as many as fit in ~10 s)\n` +
+      `${formatTable(rows, [
+        { header: 'engine', value: (r) => r.engine },
+        { header: 'ms/image', value: (r) => r.ms.toFixed(2), align: 'right' },
+        { header: '× onnxruntime', value: (r) => (r.ms / onnxMsPerImage).toFixed(1), align: 'right' },
+      ])}\n`,
+  );
+}

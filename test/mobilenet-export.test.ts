@@ -1,0 +1,35 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCli } from './run-cli';
+
+describe('mobilenet export and bench infer (end to end)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mobilenet-export-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('exports V2 and --check reports the tfjs/onnxruntime difference', () => {
+    const out = path.join(dir, 'v2.onnx');
+    const r = runCli('mobilenet', ['export', '--arch', 'v2', '--alpha', '0.35', '--input-size', '96', '--out', out, '--check', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.maxAbsDiff).toBeLessThan(1e-4);
+    expect(fs.statSync(out).size).toBe(result.bytes);
+  });
+
+  it('bench infer --json times onnxruntime and each tfjs backend', () => {
+    const r = runCli('mobilenet', ['bench', 'infer', '--arch', 'v1', '--alpha', '0.25', '--input-size', '96', '--runs', '5', '--json']);
+    expect(r.status).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.onnxMsPerImage).toBeGreaterThan(0);
+    expect(Object.keys(result.msPerImage).sort()).toEqual(['cpu', 'wasm']);
+  });
+
+  it('a corrupt ONNX file is a clear error', () => {
+    const bad = path.join(dir, 'bad.onnx');
+    fs.writeFileSync(bad, 'garbage');
+    const r = runCli('mobilenet', ['bench', 'infer', '--onnx', bad, '--no-tfjs']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('bad.onnx is not a valid ONNX model');
+  });
+});
