@@ -5,7 +5,8 @@ import * as fs from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { formatTable, parseIntegerOption } from '@mobilenets/cli-kit';
-import { availableBackends, createSession, exportOnnx, measureLatency, setup } from '@mobilenets/runtime';
+import * as tf from '@tensorflow/tfjs-core';
+import { availableBackends, calibrateRanges, createSession, exportOnnx, measureLatency, setup } from '@mobilenets/runtime';
 import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
 
 interface BenchInferOptions extends ArchitectureOptions {
@@ -13,6 +14,7 @@ interface BenchInferOptions extends ArchitectureOptions {
   threads: number;
   runs: number;
   tfjs: boolean;
+  int8?: boolean;
   json?: boolean;
 }
 
@@ -23,12 +25,13 @@ export function benchInferCommand(): Command {
     .addOption(new Option('--threads <n>', 'onnxruntime intra-op threads').argParser(parseIntegerOption('--threads', 1)).default(2))
     .addOption(new Option('--runs <n>', 'timed runs on onnxruntime and wasm (cpu stops after ~10 s)').argParser(parseIntegerOption('--runs', 3)).default(50))
     .option('--no-tfjs', 'time onnxruntime only')
+    .option('--int8', 'also export an int8 (QDQ) model, calibrated on random inputs, and time it (speed only: calibrate on real images for accuracy)')
     .option('--json', 'print one JSON object')
     .action(async (o: BenchInferOptions) => {
       await setup({ log: null });
       const model = buildModel({ ...o, top: o.top });
       let file = o.onnx;
-      let temp: string | null = null;
+      let temp: string | undefined;
       if (file === undefined) {
         temp = await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-bench-'));
         file = path.join(temp, `${model.name}.onnx`);
@@ -36,6 +39,17 @@ export function benchInferCommand(): Command {
       }
       try {
         const onnxMsPerImage = await timeOnnx(file, o.threads, o.runs);
+        let int8MsPerImage: number | null = null;
+        if (o.int8) {
+          const size = model.inputs[0].shape[1] as number;
+          const calibration = [0, 1].map((k) => tf.randomUniform([4, size, size, 3], -1, 1, 'float32', k) as tf.Tensor4D);
+          const ranges = calibrateRanges(model, calibration);
+          tf.dispose(calibration);
+          temp ??= await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-bench-'));
+          const int8File = path.join(temp, `${model.name}-int8.onnx`);
+          await exportOnnx(model, int8File, { int8Ranges: ranges });
+          int8MsPerImage = await timeOnnx(int8File, o.threads, o.runs);
+        }
         const msPerImage: Record<string, number> = {};
         if (o.tfjs) {
           for (const backend of availableBackends()) {
@@ -44,7 +58,7 @@ export function benchInferCommand(): Command {
             msPerImage[backend] = (await measureLatency(model, { warmup: slow ? 1 : 3, runs: o.runs, budgetMs: slow ? 10_000 : 60_000 })).msPerImage;
           }
         }
-        report(o, file, model, onnxMsPerImage, msPerImage);
+        report(o, file, model, onnxMsPerImage, msPerImage, int8MsPerImage);
       } finally {
         model.dispose();
         if (temp) await fs.rm(temp, { recursive: true, force: true });
@@ -72,13 +86,17 @@ async function timeOnnx(file: string, threads: number, runs: number): Promise<nu
   }
 }
 
-function report(o: BenchInferOptions, file: string, model: tfl.LayersModel, onnxMsPerImage: number, msPerImage: Record<string, number>): void {
+function report(o: BenchInferOptions, file: string, model: tfl.LayersModel, onnxMsPerImage: number, msPerImage: Record<string, number>, int8MsPerImage: number | null): void {
   if (o.json) {
     const speedup = Object.fromEntries(Object.entries(msPerImage).map(([b, ms]) => [b, ms / onnxMsPerImage]));
-    process.stdout.write(`${JSON.stringify({ model: model.name, onnx: path.resolve(file), threads: o.threads, onnxMsPerImage, msPerImage, onnxSpeedup: speedup })}\n`);
+    process.stdout.write(`${JSON.stringify({ model: model.name, onnx: path.resolve(file), threads: o.threads, onnxMsPerImage, int8MsPerImage, msPerImage, onnxSpeedup: speedup })}\n`);
     return;
   }
-  const rows = [{ engine: `onnxruntime-node (${o.threads} threads)`, ms: onnxMsPerImage }, ...Object.entries(msPerImage).map(([b, ms]) => ({ engine: `tfjs ${b}`, ms }))];
+  const rows = [
+    ...(int8MsPerImage === null ? [] : [{ engine: `onnxruntime-node int8 (${o.threads} threads)`, ms: int8MsPerImage }]),
+    { engine: `onnxruntime-node (${o.threads} threads)`, ms: onnxMsPerImage },
+    ...Object.entries(msPerImage).map(([b, ms]) => ({ engine: `tfjs ${b}`, ms })),
+  ];
   process.stdout.write(
     `${model.name}, batch 1, median of ${o.runs} runs after warm-up (tfjs cpu: as many as fit in ~10 s)\n` +
       `${formatTable(rows, [

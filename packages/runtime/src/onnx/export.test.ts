@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadSlimMobileNetV1Weights, mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
 import { readFaceApiWeights } from '../pretrained/face-api';
-import { exportOnnx } from './export';
+import { calibrateRanges, exportOnnx, modelToOnnx } from './export';
+import { onnx } from 'onnx-proto';
 import { createSession } from './session';
 
 let dir: string;
@@ -70,6 +71,46 @@ describe('onnxruntime matches tfjs', () => {
     tf.dispose(Object.values(weights));
     const { maxRelative } = await compare(model, path.join(dir, 'face-api-body.onnx'), 1);
     expect(maxRelative).toBeLessThan(1e-4);
+    model.dispose();
+  });
+});
+
+describe('int8 (QDQ) export', () => {
+  it.each([
+    ['v1', () => mobilenetV1({ widthMultiplier: 0.5, inputSize: 96, includeTop: false, pooling: 'avg' })],
+    ['v2', () => mobilenetV2({ widthMultiplier: 0.5, inputSize: 96, includeTop: false, pooling: 'avg' })],
+  ])('%s: quantize/dequantize pairs around every convolution, outputs within a few percent of fp32', async (_arch, build) => {
+    const model = build();
+    const calibration = [0, 1, 2].map((k) => tf.tensor4d(images(4, 96, 100 + k), [4, 96, 96, 3]));
+    const ranges = calibrateRanges(model, calibration);
+    tf.dispose(calibration);
+    const graph = onnx.ModelProto.decode(modelToOnnx(model, { int8Ranges: ranges })).graph!;
+    const ops = graph.node!.map((n) => n.opType);
+    const convs = ops.filter((o) => o === 'Conv').length;
+    expect(ops.filter((o) => o === 'QuantizeLinear').length).toBeGreaterThanOrEqual(convs);
+    expect(graph.initializer!.filter((t) => t.dataType === onnx.TensorProto.DataType.INT8 && t.dims!.length === 4)).toHaveLength(convs);
+
+    const fp32 = path.join(dir, `${_arch}-fp32.onnx`);
+    const int8 = path.join(dir, `${_arch}-int8.onnx`);
+    await exportOnnx(model, fp32);
+    await exportOnnx(model, int8, { int8Ranges: ranges });
+    const x = images(2, 96, 7);
+    const run = async (file: string) => {
+      const session = await createSession(file);
+      const out = Object.values(await session.run(x, [2, 96, 96, 3]))[0].data;
+      await session.dispose();
+      return out;
+    };
+    const [a, b] = [await run(fp32), await run(int8)];
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < a.length; i++) {
+      num += (a[i] - b[i]) ** 2;
+      den += a[i] ** 2;
+    }
+    const relativeError = Math.sqrt(num / den);
+    expect(relativeError).toBeGreaterThan(0); // it really is quantized
+    expect(relativeError).toBeLessThan(0.1);
     model.dispose();
   });
 });

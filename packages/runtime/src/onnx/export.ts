@@ -6,7 +6,9 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { onnx } from 'onnx-proto';
 import { OnnxGraphBuilder } from './graph-builder';
 
 export interface OnnxExportOptions {
@@ -14,6 +16,17 @@ export interface OnnxExportOptions {
   metadata?: Record<string, string | number>;
   /** Class labels, stored as JSON in the metadata under 'labels'. */
   labels?: string[];
+  /**
+   * Static int8 quantization (QDQ): calibrated activation ranges by layer name (see calibrateRanges).
+   * Activations become uint8 (asymmetric), convolution weights int8 per output channel (symmetric),
+   * biases int32 — the pattern onnxruntime turns into QLinearConv.
+   */
+  int8Ranges?: Map<string, ActivationRange>;
+}
+
+export interface ActivationRange {
+  min: number;
+  max: number;
 }
 
 /** Preprocessing every MobileNet here expects, stored in the metadata: x · scale + offset maps [0, 255] to [-1, 1]. */
@@ -28,6 +41,9 @@ interface Context {
   /** Per-channel scale and shift of a batch norm folded into the conv that feeds it. */
   folded: Set<string>;
   consumers: Map<string, Layer[]>;
+  int8Ranges?: Map<string, ActivationRange>;
+  /** Scale of the uint8 quantization of each dequantized tensor (its zero point does not matter downstream). */
+  scales: Map<string, number>;
 }
 
 export async function exportOnnx(model: tfl.LayersModel, file: string, options: OnnxExportOptions = {}): Promise<void> {
@@ -42,7 +58,7 @@ export function modelToOnnx(model: tfl.LayersModel, options: OnnxExportOptions =
   const g = new OnnxGraphBuilder();
   const consumers = new Map<string, Layer[]>();
   for (const layer of model.layers) for (const input of inboundLayers(layer)) consumers.set(input.name, [...(consumers.get(input.name) ?? []), layer]);
-  const ctx: Context = { g, tensors: new Map(), folded: new Set(), consumers };
+  const ctx: Context = { g, tensors: new Map(), folded: new Set(), consumers, int8Ranges: options.int8Ranges, scales: new Map() };
 
   for (const layer of model.layers) {
     const className = layer.getClassName();
@@ -50,13 +66,13 @@ export function modelToOnnx(model: tfl.LayersModel, options: OnnxExportOptions =
       const shape = layer.outputShape as (number | null)[];
       if (shape.length !== 4) throw new TypeError(`exportOnnx: input '${layer.name}' has shape ${JSON.stringify(shape)}; image models with [batch, height, width, channels] inputs are supported.`);
       const input = g.addInput(layer.name, ['batch', ...(shape.slice(1) as number[])]);
-      ctx.tensors.set(layer.name, g.addNode('Transpose', [input], `${layer.name}_nchw`, { perm: [0, 3, 1, 2] })[0]);
+      ctx.tensors.set(layer.name, quantizeOutput(layer, g.addNode('Transpose', [input], `${layer.name}_nchw`, { perm: [0, 3, 1, 2] })[0], ctx));
       continue;
     }
     const convert = CONVERTERS[className];
     if (convert === undefined) throw new TypeError(`exportOnnx: layer '${layer.name}' of class ${className} is not supported (supported: ${Object.keys(CONVERTERS).join(', ')}).`);
     const inputs = inboundLayers(layer).map((l) => ctx.tensors.get(l.name) as string);
-    ctx.tensors.set(layer.name, convert(layer, inputs, ctx));
+    ctx.tensors.set(layer.name, quantizeOutput(layer, convert(layer, inputs, ctx), ctx));
   }
 
   model.outputs.forEach((output, i) => {
@@ -142,7 +158,13 @@ function convolution(layer: Layer, [x]: string[], ctx: Context): string {
   const inputShape = inputShapeOf(layer);
   const pads = c.padding === 'same' ? samePads([inputShape[1], inputShape[2]], [kh, kw], strides, dilations) : [0, 0, 0, 0];
   const g = ctx.g;
-  const out = g.addNode('Conv', [x, g.addFloatInitializer(`${layer.name}/W`, w, [cout, depthwise ? 1 : cin, kh, kw]), g.addFloatInitializer(`${layer.name}/B`, bias, [cout])], layer.name, {
+  const wDims = [cout, depthwise ? 1 : cin, kh, kw];
+  const inputScale = ctx.scales.get(x);
+  const [wTensor, bTensor] =
+    inputScale === undefined
+      ? [g.addFloatInitializer(`${layer.name}/W`, w, wDims), g.addFloatInitializer(`${layer.name}/B`, bias, [cout])]
+      : quantizedConvWeights(layer.name, w, bias, wDims, inputScale, g);
+  const out = g.addNode('Conv', [x, wTensor, bTensor], layer.name, {
     kernel_shape: [kh, kw],
     strides,
     dilations,
@@ -150,6 +172,83 @@ function convolution(layer: Layer, [x]: string[], ctx: Context): string {
     group: depthwise ? cin : 1,
   })[0];
   return activation(out, c.activation, layer.name, ctx);
+}
+
+/**
+ * int8 weights, symmetric per output channel (scale max|w|/127), and int32 biases with scale
+ * inputScale · weightScale, each behind a DequantizeLinear: the weight/bias half of the QDQ Conv pattern.
+ */
+function quantizedConvWeights(name: string, w: Float32Array, bias: Float32Array, dims: number[], inputScale: number, g: OnnxGraphBuilder): [string, string] {
+  const cout = dims[0];
+  const per = w.length / cout;
+  const wScale = new Float32Array(cout);
+  const wq = new Int8Array(w.length);
+  const bq = new Int32Array(cout);
+  const bScale = new Float32Array(cout);
+  for (let o = 0; o < cout; o++) {
+    let max = 0;
+    for (let q = 0; q < per; q++) max = Math.max(max, Math.abs(w[o * per + q]));
+    wScale[o] = max > 0 ? max / 127 : 1;
+    for (let q = 0; q < per; q++) wq[o * per + q] = Math.max(-127, Math.min(127, Math.round(w[o * per + q] / wScale[o])));
+    bScale[o] = inputScale * wScale[o];
+    bq[o] = Math.round(bias[o] / bScale[o]);
+  }
+  const T = onnx.TensorProto.DataType;
+  const wq8 = g.addTypedInitializer(`${name}/W_int8`, T.INT8, new Uint8Array(wq.buffer), dims);
+  const wZero = g.addTypedInitializer(`${name}/W_zero`, T.INT8, new Uint8Array(cout), [cout]);
+  const bq32 = g.addTypedInitializer(`${name}/B_int32`, T.INT32, new Uint8Array(bq.buffer), [cout]);
+  const bZero = g.addTypedInitializer(`${name}/B_zero`, T.INT32, new Uint8Array(4 * cout), [cout]);
+  const wDq = g.addNode('DequantizeLinear', [wq8, g.addFloatInitializer(`${name}/W_scale`, wScale, [cout]), wZero], `${name}/W_dq`, { axis: 0 })[0];
+  const bDq = g.addNode('DequantizeLinear', [bq32, g.addFloatInitializer(`${name}/B_scale`, bScale, [cout]), bZero], `${name}/B_dq`, { axis: 0 })[0];
+  return [wDq, bDq];
+}
+
+/** Which layers' outputs get a QuantizeLinear → DequantizeLinear pair: activations, linear batch norms (V2 projections), residual adds, the input. */
+function quantizeOutput(layer: Layer, tensor: string, ctx: Context): string {
+  const range = ctx.int8Ranges?.get(layer.name);
+  if (range === undefined) return tensor;
+  const className = layer.getClassName();
+  const next = ctx.consumers.get(layer.name) ?? [];
+  const activationFollows = next.length === 1 && ['Activation', 'ReLU'].includes(next[0].getClassName());
+  const quantizable =
+    className === 'InputLayer' || className === 'Add' || (className === 'BatchNormalization' && !activationFollows) ||
+    (['Activation', 'ReLU'].includes(className) && ['relu', 'relu6', undefined].includes(config<{ activation?: string }>(layer).activation));
+  if (!quantizable) return tensor;
+  const min = Math.min(range.min, 0);
+  const max = Math.max(range.max, min + 1e-6);
+  const scale = (max - min) / 255;
+  const zeroPoint = Math.max(0, Math.min(255, Math.round(-min / scale)));
+  const g = ctx.g;
+  const T = onnx.TensorProto.DataType;
+  const s = g.addFloatInitializer(`${layer.name}/q_scale`, [scale], []);
+  const z = g.addTypedInitializer(`${layer.name}/q_zero`, T.UINT8, new Uint8Array([zeroPoint]), []);
+  const q = g.addNode('QuantizeLinear', [tensor, s, z], `${layer.name}_q`)[0];
+  const dq = g.addNode('DequantizeLinear', [q, s, z], `${layer.name}_dq`)[0];
+  ctx.scales.set(dq, scale);
+  return dq;
+}
+
+/**
+ * Activation ranges for int8 export: min and max of every layer output over calibration batches
+ * (NHWC images preprocessed to [-1, 1]), run through the tfjs model.
+ */
+export function calibrateRanges(model: tfl.LayersModel, batches: Iterable<tf.Tensor4D>): Map<string, ActivationRange> {
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  const probe = tfl.model({ inputs: model.inputs, outputs: layers.map((l) => l.output as tfl.SymbolicTensor) });
+  const ranges = new Map<string, ActivationRange>([[model.layers[0].name, { min: Infinity, max: -Infinity }]]);
+  for (const x of batches) {
+    const inputRange = ranges.get(model.layers[0].name) as ActivationRange;
+    const [inMin, inMax] = tf.tidy(() => [tf.min(x).dataSync()[0], tf.max(x).dataSync()[0]]);
+    ranges.set(model.layers[0].name, { min: Math.min(inputRange.min, inMin), max: Math.max(inputRange.max, inMax) });
+    const outputs = probe.predict(x) as tf.Tensor[];
+    layers.forEach((layer, i) => {
+      const [min, max] = tf.tidy(() => [tf.min(outputs[i]).dataSync()[0], tf.max(outputs[i]).dataSync()[0]]);
+      const previous = ranges.get(layer.name) ?? { min: Infinity, max: -Infinity };
+      ranges.set(layer.name, { min: Math.min(previous.min, min), max: Math.max(previous.max, max) });
+    });
+    tf.dispose(outputs);
+  }
+  return ranges;
 }
 
 /** y = x · scale + shift per channel, from γ, β and the moving statistics. */
