@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { generateClassificationDataset } from '@mobilenets/datasets';
 import { runCli } from './run-cli';
 
 describe('mobilenet export and bench infer (end to end)', () => {
@@ -15,6 +16,21 @@ describe('mobilenet export and bench infer (end to end)', () => {
     const result = JSON.parse(r.stdout);
     expect(result.maxAbsDiff).toBeLessThan(1e-4);
     expect(fs.statSync(out).size).toBe(result.bytes);
+  });
+
+  it('--int8 calibrates on a folder of images and stays close to tfjs', async () => {
+    const images = path.join(dir, 'calibration');
+    await generateClassificationDataset({ classes: 3, imagesPerClass: 4, size: 64, seed: 1, dir: images });
+    const out = path.join(dir, 'v1-int8.onnx');
+    const r = runCli('mobilenet', ['export', '--arch', 'v1', '--alpha', '0.5', '--input-size', '64', '--no-top', '--int8', '--calibration', images, '--out', out, '--check', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.maxAbsDiff).toBeGreaterThan(1e-4); // quantized: not bit-exact
+    expect(result.maxAbsDiff).toBeLessThan(2);
+    const missing = runCli('mobilenet', ['export', '--int8', '--out', path.join(dir, 'x.onnx')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('--int8 needs --calibration DIR');
   });
 
   it('bench infer --json times onnxruntime and each tfjs backend', () => {

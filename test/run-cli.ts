@@ -8,7 +8,10 @@ export interface CliResult {
   stderr: string;
 }
 
-const BINS = { mobilenet: 'apps/mobilenet/bin/mobilenet.js' } as const;
+const BINS = {
+  mobilenet: 'apps/mobilenet/bin/mobilenet.js',
+  'mobilenet-classify': 'apps/classify/bin/mobilenet-classify.js',
+} as const;
 
 export function runCli(bin: keyof typeof BINS, args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
   const root = path.join(__dirname, '..');

@@ -49,6 +49,8 @@ export interface BatchGradients {
   examples: number;
   /** d loss / d variable, keyed by the tf.Variable's name. */
   grads: tf.NamedTensorMap;
+  /** Examples whose highest probability is at their label's highest target (top-1 hits in training mode). */
+  correct?: number;
 }
 
 /** The model's trainable variables, in the model's weight order. */
@@ -58,13 +60,18 @@ export function trainableVariables(model: tfl.LayersModel): tf.Variable[] {
 
 /** Forward in training mode (batch statistics, dropout; moving averages updated) and backward for one batch. */
 export function batchGradients(model: tfl.LayersModel, x: tf.Tensor, labels: tf.Tensor, options: LossOptions = {}): BatchGradients {
+  let hits: tf.Tensor | null = null;
   const { value, grads } = tf.variableGrads(() => {
     const probabilities = model.apply(x, { training: true }) as tf.Tensor;
+    hits = tf.keep(tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, -1), tf.argMax(labels, -1)), 'int32'))));
     return classificationLoss(model, probabilities, labels, options);
   }, trainableVariables(model));
   const loss = value.dataSync()[0];
   value.dispose();
-  return { loss, examples: x.shape[0], grads };
+  const counted = hits as tf.Tensor | null;
+  const correct = counted === null ? undefined : counted.dataSync()[0];
+  counted?.dispose();
+  return { loss, examples: x.shape[0], grads, correct };
 }
 
 /**
@@ -80,7 +87,8 @@ export function combineGradients(parts: BatchGradients[]): BatchGradients {
     grads[name] = tf.tidy(() => tf.addN(parts.map((p) => tf.mul(p.grads[name], p.examples / examples))));
   }
   for (const p of parts) tf.dispose(Object.values(p.grads));
-  return { loss: parts.reduce((s, p) => s + p.loss * p.examples, 0) / examples, examples, grads };
+  const correct = parts.every((p) => p.correct !== undefined) ? parts.reduce((n, p) => n + p.correct!, 0) : undefined;
+  return { loss: parts.reduce((s, p) => s + p.loss * p.examples, 0) / examples, examples, grads, correct };
 }
 
 /** Splits a batch into `parts` micro-batches along the first axis (sizes differ by at most one). */
@@ -98,6 +106,19 @@ export function splitBatch(x: tf.Tensor, labels: tf.Tensor, parts: number): { x:
  * before the update: the same update as the whole batch at once, with a fraction of the memory.
  */
 export function trainStep(model: tfl.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, labels: tf.Tensor, options: LossOptions & { accumulate?: number } = {}): number {
+  return trainStepWithMetrics(model, optimizer, x, labels, options).loss;
+}
+
+export interface StepResult {
+  /** Mean loss over the batch (cross-entropy plus the weight-decay penalty). */
+  loss: number;
+  /** Top-1 hits in the batch, measured in training mode before the update. */
+  correct: number;
+  examples: number;
+}
+
+/** {@link trainStep} that also reports the batch's top-1 hits (from the same forward pass). */
+export function trainStepWithMetrics(model: tfl.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, labels: tf.Tensor, options: LossOptions & { accumulate?: number } = {}): StepResult {
   const { accumulate = 1, ...loss } = options;
   const micro = accumulate === 1 ? [{ x, labels }] : splitBatch(x, labels, accumulate);
   const parts = micro.map((m) => batchGradients(model, m.x, m.labels, loss));
@@ -105,5 +126,5 @@ export function trainStep(model: tfl.LayersModel, optimizer: tf.Optimizer, x: tf
   const combined = combineGradients(parts);
   optimizer.applyGradients(combined.grads);
   tf.dispose(Object.values(combined.grads));
-  return combined.loss;
+  return { loss: combined.loss, correct: combined.correct ?? 0, examples: combined.examples };
 }

@@ -4,14 +4,18 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { UsageError, formatInteger } from '@mobilenets/cli-kit';
-import { createSession, exportOnnx, fileSystem, setup } from '@mobilenets/runtime';
+import { UsageError, formatInteger, parseIntegerOption } from '@mobilenets/cli-kit';
+import { isImageFile, loadImage } from '@mobilenets/datasets';
+import { calibrateRanges, createSession, exportOnnx, fileSystem, setup } from '@mobilenets/runtime';
 import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
 
 interface ExportOptions extends ArchitectureOptions {
   model?: string;
   out: string;
   check?: boolean;
+  int8?: boolean;
+  calibration?: string;
+  calibrationImages: number;
   json?: boolean;
 }
 
@@ -21,16 +25,25 @@ export function exportCommand(): Command {
     .option('--model <dir>', 'a saved model folder (model.json + weights.bin, labels.json optional); otherwise --arch/--alpha/--input-size build one')
     .requiredOption('--out <file.onnx>', 'where to write the ONNX file')
     .option('--check', 'run tfjs and onnxruntime on the same inputs and print the largest absolute difference')
+    .option('--int8', 'static int8 quantization (QDQ: uint8 activations, int8 per-channel weights), calibrated on --calibration images')
+    .option('--calibration <dir>', 'a folder of images (searched recursively) to calibrate activation ranges for --int8')
+    .addOption(new Option('--calibration-images <n>', 'how many calibration images to use at most').argParser(parseIntegerOption('--calibration-images', 1)).default(64))
     .option('--json', 'print one JSON object')
-    .addOption(new Option('--int8', 'static int8 quantization (not available yet)').hideHelp())
-    .addHelpText('after', '\nExamples:\n  mobilenet export --arch v1 --alpha 1 --input-size 224 --out mobilenet_v1.onnx --check\n  mobilenet export --model runs/classify/model --out classifier.onnx --json')
-    .action(async (o: ExportOptions & { int8?: boolean }) => {
-      if (o.int8) throw new UsageError('--int8 is not implemented yet: export fp32 for now.');
+    .addHelpText('after', '\nExamples:\n  mobilenet export --arch v1 --alpha 1 --input-size 224 --out mobilenet_v1.onnx --check\n  mobilenet export --model runs/classify/model --out classifier-int8.onnx --int8 --calibration data/train --json')
+    .action(async (o: ExportOptions) => {
+      if (o.int8 && o.calibration === undefined) throw new UsageError('--int8 needs --calibration DIR: a folder of images like the ones the model will see.');
       await setup({ log: null });
       const { model, labels, source } = await loadOrBuild(o);
       try {
-        const metadata = { source, arch: o.model ? 'saved' : o.arch, alpha: o.alpha, inputSize: model.inputs[0].shape[1] as number };
-        await exportOnnx(model, o.out, { labels, metadata });
+        const inputSize = model.inputs[0].shape[1] as number;
+        const metadata = { source, arch: o.model ? 'saved' : o.arch, alpha: o.alpha, inputSize, precision: o.int8 ? 'int8' : 'fp32' };
+        let int8Ranges: ReturnType<typeof calibrateRanges> | undefined;
+        if (o.int8) {
+          const batches = await calibrationBatches(o.calibration as string, inputSize, o.calibrationImages);
+          int8Ranges = calibrateRanges(model, batches);
+          tf.dispose(batches);
+        }
+        await exportOnnx(model, o.out, { labels, metadata, int8Ranges });
         const bytes = (await fs.stat(o.out)).size;
         const maxAbsDiff = o.check ? await check(model, o.out) : null;
         if (o.json) {
@@ -43,6 +56,32 @@ export function exportCommand(): Command {
         model.dispose();
       }
     });
+}
+
+/** Up to `limit` images found under `dir`, decoded to [-1, 1] at the model's size, in batches of 8. */
+async function calibrationBatches(dir: string, inputSize: number, limit: number): Promise<tf.Tensor4D[]> {
+  const files: string[] = [];
+  const walk = async (folder: string): Promise<void> => {
+    const entries = await fs.readdir(folder, { withFileTypes: true }).catch((cause: unknown) => {
+      throw new Error(`--calibration: cannot read folder ${folder}`, { cause });
+    });
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (files.length >= limit) return;
+      const full = path.join(folder, e.name);
+      if (e.isDirectory()) await walk(full);
+      else if (isImageFile(e.name)) files.push(full);
+    }
+  };
+  await walk(dir);
+  if (files.length === 0) throw new UsageError(`--calibration: no images (.jpg, .png, .webp) found under ${dir}.`);
+  const batches: tf.Tensor4D[] = [];
+  for (let start = 0; start < files.length; start += 8) {
+    const images = await Promise.all(files.slice(start, start + 8).map((f) => loadImage(f, { size: inputSize })));
+    const data = new Float32Array(images.length * inputSize * inputSize * 3);
+    images.forEach((image, i) => data.set(image.pixels, i * inputSize * inputSize * 3));
+    batches.push(tf.tensor4d(data, [images.length, inputSize, inputSize, 3]));
+  }
+  return batches;
 }
 
 async function loadOrBuild(o: ExportOptions): Promise<{ model: tfl.LayersModel; labels?: string[]; source: string }> {

@@ -1,0 +1,181 @@
+/**
+ * Batches of decoded images for training and evaluation, as plain Float32Arrays (no tfjs): an epoch's
+ * order is a seeded shuffle fixed by (seed, epoch), augmentation draws are fixed by
+ * (seed, epoch, example), and `skip` jumps whole batches — so a run resumed at batch k sees exactly the
+ * pixels the interrupted run would have. Images are decoded `prefetch` batches ahead with at most
+ * `concurrency` decodes at a time; only those batches are ever in memory.
+ */
+import { applyPixelAugmentation, resolveAugmentOptions, sampleAugmentation, type AugmentOptions } from './augment';
+import { decodeRegion, imageSize, loadImage, type DecodeOptions } from './image-io';
+import { Limiter } from './limiter';
+import { hashSeed, mulberry32, permutation } from './prng';
+import type { ImageRecord } from './readers';
+
+/** A batch in NHWC layout, RGB in [-1, 1]. */
+export interface ClassificationBatch {
+  /** NHWC pixels, length n · inputSize · inputSize · 3. */
+  images: Float32Array;
+  /** [n, inputSize, inputSize, 3]; n is below batchSize for the last batch or when images were skipped. */
+  shape: [number, number, number, number];
+  /** Class index per example. */
+  labels: Int32Array;
+  /** Source file per example. */
+  paths: string[];
+  /** Position of this batch in the epoch, counting the skipped ones (the next run's `skip` is index + 1). */
+  index: number;
+}
+
+/** Which batches of which epoch to produce. */
+export interface BatchOptions {
+  /** Epoch number, ≥ 0: with `seed` it fixes the order and the augmentation. */
+  epoch: number;
+  /** Examples per batch, ≥ 1; the last batch of an epoch may be smaller. */
+  batchSize: number;
+  /** Run seed. */
+  seed: number;
+  /** Whole batches to leave out at the start of the epoch (to resume exactly). */
+  skip: number;
+  /** Seeded shuffle (default true); false keeps the records' order, for evaluation. */
+  shuffle?: boolean;
+}
+
+/** A classification dataset that produces batches: structurally @mobilenets/training's TrainingData. */
+export interface ClassificationData {
+  /** Number of classes. */
+  classes: number;
+  /** Class names, label = index. */
+  classNames: string[];
+  /** Examples per epoch (records, including any that will fail to decode). */
+  size: number;
+  /** The batches of one epoch, decoded ahead of the consumer. */
+  batches(options: BatchOptions): AsyncIterable<ClassificationBatch>;
+}
+
+export interface ClassificationDataOptions {
+  /** Side of the square network input, in pixels. */
+  inputSize: number;
+  /**
+   * Training augmentation (see augment.ts); false (the default) decodes each image with `resize`
+   * (shorter side to inputSize, centre crop) — evaluation preprocessing.
+   */
+  augment?: AugmentOptions | false;
+  /** Batches decoded ahead of the one being consumed. Default 2. */
+  prefetch?: number;
+  /** Images decoded at the same time. Default 2. */
+  concurrency?: number;
+  /**
+   * Called once per file that fails to decode (the example is left out of its batch; the file is not
+   * tried again in later epochs). Default: a process warning.
+   */
+  onSkip?: (path: string, error: Error) => void;
+  /** Decoding options: pixel limit, alpha background, and (without augmentation) resize mode and central fraction. */
+  decode?: Pick<DecodeOptions, 'maxPixels' | 'background' | 'resize' | 'centralFraction'>;
+}
+
+function checkInteger(what: string, name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${what}: ${name} must be an integer ≥ ${min}. Received ${value}.`);
+}
+
+function defaultOnSkip(path: string, error: Error): void {
+  process.emitWarning(`skipped ${path}: ${error.message}`, 'ImageSkipWarning');
+}
+
+/**
+ * Batches over `records` (from readImageFolder or readCsvManifest). Throws RangeError for labels
+ * outside `classes` or bad options; never throws for a bad image file (see `onSkip`).
+ */
+export function classificationData(records: readonly ImageRecord[], classes: readonly string[], options: ClassificationDataOptions): ClassificationData {
+  const what = 'classificationData';
+  if (!Array.isArray(records)) throw new TypeError(`${what}: records must be an array of { path, label }. Received ${typeof records}.`);
+  if (!Array.isArray(classes) || classes.length === 0) throw new RangeError(`${what}: classes must be a non-empty array of class names. Received ${JSON.stringify(classes)}.`);
+  const { inputSize, augment = false, prefetch = 2, concurrency = 2, onSkip = defaultOnSkip, decode = {} } = options;
+  checkInteger(what, 'inputSize', inputSize, 1);
+  checkInteger(what, 'prefetch', prefetch, 0);
+  checkInteger(what, 'concurrency', concurrency, 1);
+  const augmentOptions = augment === false ? null : resolveAugmentOptions(augment);
+  records.forEach((r, i) => {
+    if (typeof r?.path !== 'string' || !Number.isInteger(r.label) || r.label < 0 || r.label >= classes.length) {
+      throw new RangeError(`${what}: record ${i} must be { path: string, label: integer in [0, ${classes.length}) }. Received ${JSON.stringify(r)}.`);
+    }
+  });
+  const items = records.map((r) => ({ path: r.path, label: r.label }));
+  const limiter = new Limiter(concurrency);
+  const failed = new Set<string>();
+  const sizes = new Map<string, { width: number; height: number }>(); // oriented sizes, from the first epoch's headers
+  const perImage = inputSize * inputSize * 3;
+  const { resize, centralFraction, ...common } = decode;
+
+  async function example(index: number, seed: number, epoch: number): Promise<Float32Array> {
+    const { path } = items[index];
+    if (augmentOptions) {
+      // The same draws as augmentImage(path, inputSize, hashSeed(seed, epoch, index)), with the header read once per file.
+      let dims = sizes.get(path);
+      if (!dims) sizes.set(path, (dims = await imageSize(path, common)));
+      const params = sampleAugmentation(dims.width, dims.height, mulberry32(hashSeed(seed, epoch, index)), augmentOptions);
+      const image = await decodeRegion(path, params.crop, inputSize, common);
+      return applyPixelAugmentation(image.pixels, image.width, image.height, params);
+    }
+    return (await loadImage(path, { ...common, size: inputSize, resize, centralFraction })).pixels;
+  }
+
+  async function loadBatch(order: Int32Array, batch: number, o: BatchOptions): Promise<ClassificationBatch> {
+    const indices = Array.from(order.subarray(batch * o.batchSize, Math.min(order.length, (batch + 1) * o.batchSize)));
+    const decoded = await Promise.all(
+      indices.map(async (index) => {
+        const { path } = items[index];
+        if (failed.has(path)) return null;
+        try {
+          return await limiter.run(() => example(index, o.seed, o.epoch));
+        } catch (error) {
+          if (!failed.has(path)) {
+            failed.add(path);
+            onSkip(path, error instanceof Error ? error : new Error(String(error)));
+          }
+          return null;
+        }
+      }),
+    );
+    const kept = indices.filter((_, k) => decoded[k] !== null);
+    const images = new Float32Array(kept.length * perImage);
+    let n = 0;
+    decoded.forEach((pixels) => {
+      if (pixels) images.set(pixels, perImage * n++);
+    });
+    return {
+      images,
+      shape: [kept.length, inputSize, inputSize, 3],
+      labels: Int32Array.from(kept, (i) => items[i].label),
+      paths: kept.map((i) => items[i].path),
+      index: batch,
+    };
+  }
+
+  async function* batches(o: BatchOptions): AsyncGenerator<ClassificationBatch> {
+    const { epoch, batchSize, seed, skip, shuffle = true } = o;
+    checkInteger('batches', 'epoch', epoch, 0);
+    checkInteger('batches', 'batchSize', batchSize, 1);
+    checkInteger('batches', 'skip', skip, 0);
+    if (!Number.isSafeInteger(seed)) throw new RangeError(`batches: seed must be an integer. Received ${seed}.`);
+    const order = shuffle ? permutation(items.length, mulberry32(hashSeed(seed, epoch))) : Int32Array.from(items.keys());
+    const count = Math.ceil(items.length / batchSize);
+    const pending: Promise<ClassificationBatch>[] = [];
+    let next = skip;
+    try {
+      for (;;) {
+        while (pending.length <= prefetch && next < count) {
+          const p = loadBatch(order, next++, o);
+          p.catch(() => undefined); // awaited below; this only stops an early rejection from counting as unhandled
+          pending.push(p);
+        }
+        const head = pending.shift();
+        if (!head) return;
+        const batch = await head;
+        if (batch.shape[0] > 0) yield batch; // a batch whose images all failed is left out
+      }
+    } finally {
+      pending.length = 0; // the consumer stopped early: in-flight decodes finish and are dropped
+    }
+  }
+
+  return { classes: classes.length, classNames: [...classes], size: items.length, batches: (o) => batches(o) };
+}

@@ -1,0 +1,15 @@
+export type { DecodeOptions, DecodedImage, LoadOptions, Region, ResizeMode } from './image-io';
+export { DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageDecodeError, decodeImage, decodeRegion, encodePng, floatToUint8, imageSize, loadImage, uint8ToFloat } from './image-io';
+export type { ImageDataset, ImageRecord, ReadCsvOptions, ReadFolderOptions } from './readers';
+export { isImageFile, readCsvManifest, readImageFolder } from './readers';
+export type { SplitOptions } from './split';
+export type { CsvRow } from './csv';
+export { parseCsv, parseCsvLine } from './csv';
+export type { AugmentOptions, AugmentParams } from './augment';
+export { adjustColor, applyPixelAugmentation, augmentImage, flipHorizontal, resolveAugmentOptions, sampleAugmentation, sampleCrop } from './augment';
+export type { BatchOptions, ClassificationBatch, ClassificationData, ClassificationDataOptions } from './batches';
+export { classificationData } from './batches';
+export type { GenerateDatasetOptions, GenerateImageOptions, GeneratedDataset, GeneratedImage } from './generate';
+export { MAX_GENERATED_CLASSES, generateClassificationDataset, generateClassificationImages, generatedClassNames, renderClassificationImage } from './generate';
+export type { Random } from './prng';
+export { hashSeed, hashString, mulberry32, permutation, shuffleInPlace } from './prng';

@@ -1,0 +1,165 @@
+import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import { FitState, StepInfo, TrainingDivergedError, fit } from './fit';
+import { constantSchedule, exponentialDecay } from './schedules';
+import { MemoryCheckpointStore, memoryData, tinyClassifier } from './testing';
+
+beforeAll(async () => {
+  tf.env().set('PROD', true); // no tfjs-node advert
+  await tf.setBackend('cpu');
+});
+
+const recipe = { batchSize: 4, schedule: exponentialDecay({ initial: 0.05, rate: 0.5 }), shuffle: true, seed: 3 };
+
+function recorder() {
+  const steps: StepInfo[] = [];
+  return { steps, callback: { onStepEnd: (s: StepInfo) => void steps.push(s) } };
+}
+
+describe('fit: stopping rules', () => {
+  it('epochs: one pass per epoch, the lr from the schedule, a summary per epoch', async () => {
+    const model = tinyClassifier();
+    const data = memoryData(12);
+    const val = memoryData(9);
+    const rec = recorder();
+    const epochEnds: number[] = [];
+    const r = await fit(model, data, { ...recipe, epochs: 2, validation: val, callbacks: [rec.callback, { onEpochEnd: (e) => void epochEnds.push(e.epoch) }] });
+    expect(r.stoppedBy).toBe('epochs');
+    expect(r.steps).toBe(6);
+    expect(r.epochs).toBe(2);
+    expect(epochEnds).toEqual([0, 1]);
+    expect(rec.steps.map((s) => [s.step, s.epoch, s.batch, s.lr])).toEqual([[1, 0, 1, 0.05], [2, 0, 2, 0.05], [3, 0, 3, 0.05], [4, 1, 1, 0.025], [5, 1, 2, 0.025], [6, 1, 3, 0.025]]);
+    expect(rec.steps.every((s) => Number.isFinite(s.loss) && s.accuracy >= 0 && s.accuracy <= 1 && s.imagesPerSecond > 0)).toBe(true);
+    expect(r.history).toHaveLength(2);
+    expect(r.history[1].train.images).toBe(12);
+    expect(r.history[1].val).toEqual({ top1: r.val!.top1, top5: r.val!.top5, loss: r.val!.loss });
+    expect(r.val!.count).toBe(9);
+    model.dispose();
+  });
+
+  it('steps: stops mid-epoch at the step count and saves "last" there', async () => {
+    const model = tinyClassifier();
+    const store = new MemoryCheckpointStore();
+    const r = await fit(model, memoryData(12), { ...recipe, steps: 5, checkpoints: { store } });
+    expect(r.stoppedBy).toBe('steps');
+    expect(r.steps).toBe(5);
+    expect(r.epochs).toBe(1);
+    const last = store.entries.get('last')!.state as FitState;
+    expect([last.step, last.epoch, last.batchInEpoch]).toEqual([5, 1, 2]);
+    store.dispose();
+    model.dispose();
+  });
+
+  it('maxMinutes: stops at the first step boundary past the budget and saves a checkpoint', async () => {
+    const model = tinyClassifier();
+    const store = new MemoryCheckpointStore();
+    let now = 0;
+    const r = await fit(model, memoryData(40), {
+      ...recipe, epochs: 5, maxMinutes: 0.5, clock: () => now, checkpoints: { store },
+      callbacks: [{ onStepEnd: () => void (now += 10_000) }], // each step "takes" 10 s
+    });
+    expect(r.stoppedBy).toBe('maxMinutes');
+    expect(r.steps).toBe(3);
+    expect((store.entries.get('last')!.state as FitState).step).toBe(3);
+    store.dispose();
+    model.dispose();
+  });
+
+  it('an aborted signal stops at the next step boundary', async () => {
+    const model = tinyClassifier();
+    const controller = new AbortController();
+    const r = await fit(model, memoryData(40), { ...recipe, epochs: 2, signal: controller.signal, callbacks: [{ onStepEnd: (s) => (s.step === 2 ? controller.abort() : undefined) }] });
+    expect([r.stoppedBy, r.steps]).toEqual(['signal', 2]);
+    model.dispose();
+  });
+
+  it('rejects bad options naming the field', async () => {
+    const model = tinyClassifier();
+    await expect(fit(model, memoryData(4), { steps: 0 })).rejects.toThrow('fit: options.steps must be an integer ≥ 1. Received 0.');
+    await expect(fit(model, memoryData(4, 5))).rejects.toThrow(/outputs \[.*3\] but the data has 5 classes/);
+    await expect(fit(model, memoryData(4), { resume: true })).rejects.toThrow(/options.resume needs options.checkpoints.store/);
+    model.dispose();
+  });
+});
+
+describe('fit: checkpoints and exact resume', () => {
+  it('keeps the last K step checkpoints plus best and last', async () => {
+    const model = tinyClassifier();
+    const store = new MemoryCheckpointStore();
+    await fit(model, memoryData(12), { ...recipe, epochs: 2, validation: memoryData(6), checkpoints: { store, everySteps: 1, keep: 2 } });
+    expect((await store.list()).sort()).toEqual(['best', 'last', 'step-5', 'step-6']);
+    const best = store.entries.get('best')!.state as FitState;
+    expect(best.best!.top1).toBe(Math.max(...best.history.map((h) => h.val!.top1)));
+    store.dispose();
+    model.dispose();
+  });
+
+  it('a resumed run has the same losses, step for step, and the same final weights as an uninterrupted one', async () => {
+    const options = { ...recipe, ema: 0.9, validation: memoryData(6) };
+    const full = recorder();
+    const a = tinyClassifier();
+    await fit(a, memoryData(12), { ...options, epochs: 3, callbacks: [full.callback] });
+    const expected = a.getWeights().map((w) => Array.from(w.dataSync()));
+    a.dispose();
+
+    const store = new MemoryCheckpointStore();
+    const part1 = recorder();
+    const b = tinyClassifier();
+    const first = await fit(b, memoryData(12), { ...options, epochs: 3, steps: 5, checkpoints: { store }, callbacks: [part1.callback] });
+    expect(first.stoppedBy).toBe('steps');
+    b.dispose();
+
+    const part2 = recorder();
+    const c = tinyClassifier(3, 42); // different initial weights: all of them must come from the checkpoint
+    const data = memoryData(12);
+    const second = await fit(c, data, { ...options, epochs: 3, resume: true, checkpoints: { store }, callbacks: [part2.callback] });
+    expect(second.resumedFrom).toBe(5);
+    expect(data.requests[0]).toEqual({ epoch: 1, skip: 2 });
+    const resumed = [...part1.steps, ...part2.steps];
+    expect(resumed.map((s) => s.step)).toEqual(full.steps.map((s) => s.step));
+    expect(resumed.map((s) => s.loss)).toEqual(full.steps.map((s) => s.loss));
+    expect(resumed.map((s) => s.lr)).toEqual(full.steps.map((s) => s.lr));
+    expect(second.history).toHaveLength(3);
+    c.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(expected[i]));
+    store.dispose();
+    c.dispose();
+  });
+
+  it('a NaN loss stops with TrainingDivergedError and leaves the last good checkpoint untouched', async () => {
+    const model = tinyClassifier();
+    const store = new MemoryCheckpointStore();
+    const data = memoryData(12, 3, { corrupt: (epoch, batch) => epoch === 1 && batch === 1 });
+    let error: unknown;
+    try {
+      await fit(model, data, { ...recipe, schedule: constantSchedule(0.01), epochs: 3, checkpoints: { store, everySteps: 2 } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TrainingDivergedError);
+    const diverged = error as TrainingDivergedError;
+    expect(diverged.step).toBe(5);
+    expect(diverged.epoch).toBe(1);
+    expect(diverged.lastGoodCheckpoint).toEqual({ name: 'last', step: 4 });
+    expect(diverged.message).toMatch(/the loss became NaN at step 5 \(epoch 1, learning rate 0.01\).*'last' \(step 4\)/);
+    expect(store.saves.map((s) => s.name)).toEqual(['step-2', 'last', 'last', 'step-4', 'last']);
+    const last = store.entries.get('last')!;
+    expect((last.state as FitState).step).toBe(4);
+    expect(last.weights.every((w) => w.dataSync().every(Number.isFinite))).toBe(true);
+    store.dispose();
+    model.dispose();
+  });
+});
+
+it('fit leaks no tensors (validation, EMA, checkpoints, resume)', async () => {
+  const model = tinyClassifier();
+  const store = new MemoryCheckpointStore();
+  const options = { ...recipe, validation: memoryData(6), ema: 0.99, checkpoints: { store, everySteps: 2, keep: 1 } };
+  await fit(model, memoryData(8), { ...options, steps: 1 }); // tfjs-layers' first-call caches
+  store.dispose();
+  const before = tf.memory().numTensors;
+  await fit(model, memoryData(8), { ...options, epochs: 2, steps: 3 });
+  await fit(model, memoryData(8), { ...options, epochs: 2, resume: true });
+  store.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+  model.dispose();
+});

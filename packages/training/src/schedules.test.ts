@@ -1,0 +1,43 @@
+import { constantSchedule, cosineDecay, exponentialDecay, linearWarmup, paperSchedule, stepDecay } from './schedules';
+
+describe('learning-rate schedules', () => {
+  it("the papers' schedule: 0.045 × 0.98 per epoch, constant within an epoch", () => {
+    const s = paperSchedule();
+    expect(s.lr(0, 0)).toBeCloseTo(0.045, 12);
+    expect(s.lr(999, 0)).toBeCloseTo(0.045, 12);
+    expect(s.lr(1000, 1)).toBeCloseTo(0.045 * 0.98, 12);
+    expect(s.lr(0, 10)).toBeCloseTo(0.045 * 0.98 ** 10, 12);
+    expect(exponentialDecay({ initial: 1, rate: 0.5, everyEpochs: 2 }).lr(0, 3)).toBe(0.5);
+  });
+
+  it('step decay by boundaries or period', () => {
+    const b = stepDecay({ initial: 0.1, factor: 0.1, boundaries: [30, 60] });
+    expect([b.lr(0, 0), b.lr(0, 29), b.lr(0, 30), b.lr(0, 59), b.lr(0, 60)].map((x) => +x.toPrecision(6))).toEqual([0.1, 0.1, 0.01, 0.01, 0.001]);
+    expect(stepDecay({ initial: 1, factor: 0.5, everyEpochs: 3 }).lr(0, 7)).toBe(0.25);
+    expect(() => stepDecay({ initial: 1, factor: 0.5 })).toThrow(/exactly one of "boundaries"/);
+    expect(() => stepDecay({ initial: 1, factor: 0.5, boundaries: [5, 3] })).toThrow(/boundaries\[1\] must be a positive integer epoch, ascending/);
+  });
+
+  it('cosine decay from initial to minimum over totalSteps, then flat', () => {
+    const s = cosineDecay({ initial: 1, totalSteps: 100, minimum: 0.1 });
+    expect(s.lr(0, 0)).toBeCloseTo(1, 12);
+    expect(s.lr(50, 0)).toBeCloseTo(0.55, 12);
+    expect(s.lr(100, 0)).toBeCloseTo(0.1, 12);
+    expect(s.lr(500, 9)).toBeCloseTo(0.1, 12);
+  });
+
+  it('linear warm-up wraps another schedule', () => {
+    const s = linearWarmup(constantSchedule(0.4), { steps: 4 });
+    expect([0, 1, 2, 3, 4, 100].map((step) => s.lr(step, 0))).toEqual([0.1, 0.2, 0.30000000000000004, 0.4, 0.4, 0.4]);
+    const w = linearWarmup(paperSchedule(), { steps: 10, fromFraction: 0.5 });
+    expect(w.lr(0, 0)).toBeCloseTo(0.045 * 0.55, 12);
+    expect(w.lr(20, 2)).toBeCloseTo(0.045 * 0.98 ** 2, 12);
+    expect(w.describe()).toBe('linear warm-up over 10 steps, then 0.045 × 0.98 per epoch');
+  });
+
+  it('rejects bad values with the field and what was expected', () => {
+    expect(() => exponentialDecay({ initial: 0.045, rate: 1.5 })).toThrow('exponentialDecay: rate must be in (0, 1]. Received 1.5.');
+    expect(() => cosineDecay({ initial: 0.1, totalSteps: 0 })).toThrow(/totalSteps must be an integer ≥ 1/);
+    expect(() => constantSchedule(NaN)).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,103 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCli } from './run-cli';
+
+/** Tiny runs: 3 generated classes × 12 images at 32 px, MobileNetV1 α = 0.25 at 32 px, a few steps. */
+describe('mobilenet-classify (end to end)', () => {
+  let tmp: string;
+  let data: string;
+  let out: string;
+  const arch = ['--arch', 'v1', '--alpha', '0.25', '--input-size', '32', '--batch', '8'];
+  const classify = (...args: string[]) => runCli('mobilenet-classify', args);
+  const json = (r: { status: number | null; stdout: string; stderr: string }) => {
+    if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mobilenet-classify-'));
+    data = path.join(tmp, 'data');
+    out = path.join(tmp, 'run');
+    const r = classify('generate', '--out', data, '--classes', '3', '--images-per-class', '12', '--size', '32');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  afterAll(() => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('train writes the model, labels, checkpoints, metrics and learning curve, and reports validation top-1/top-5', () => {
+    const result = json(classify('train', '--data', data, ...arch, '--steps', '4', '--out', out, '--json'));
+    expect(result.steps).toBe(4);
+    expect(result.stoppedBy).toBe('steps');
+    expect(result.classes).toEqual(fs.readdirSync(data).sort());
+    expect(result.valImages).toBeGreaterThan(0);
+    for (const k of ['top1', 'top5']) expect(result[k]).toBeGreaterThanOrEqual(0);
+    expect(result.top5).toBe(1); // 3 classes: the label is always among the top 5
+    expect(result.seconds).toBeGreaterThan(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'model', 'labels.json'), 'utf8'))).toEqual(result.classes);
+    expect(fs.existsSync(path.join(out, 'model', 'model.json'))).toBe(true);
+    expect(fs.existsSync(path.join(out, 'checkpoints', 'last', 'checkpoint.json'))).toBe(true);
+    const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4]);
+    expect(lines.find((l) => l.type === 'epoch').val.top1).toBeGreaterThanOrEqual(0);
+    expect(fs.readFileSync(path.join(out, 'learning-curve.png')).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('eval --json gives top-1, top-5, per-class accuracy and a confusion matrix (and its PNG beside the model)', () => {
+    const r = json(classify('eval', '--model', path.join(out, 'model'), '--data', data, '--json'));
+    expect(r.count).toBe(36);
+    expect(r.top1).toBeGreaterThanOrEqual(0);
+    expect(r.top1).toBeLessThanOrEqual(1);
+    expect(r.top5).toBe(1);
+    expect(r.perClass.map((c: { count: number }) => c.count)).toEqual([12, 12, 12]);
+    expect(r.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(36);
+    expect(fs.existsSync(path.join(out, 'model', 'confusion-matrix.png'))).toBe(true);
+  });
+
+  it('predict --json gives the top-k labels with probabilities', () => {
+    const [first] = fs.readdirSync(data).sort();
+    const image = path.join(data, first, fs.readdirSync(path.join(data, first))[0]);
+    const r = json(classify('predict', '--model', path.join(out, 'model'), image, '--top', '2', '--json'));
+    expect(r.predictions).toHaveLength(1);
+    const top = r.predictions[0].top;
+    expect(top).toHaveLength(2);
+    expect(top[0].probability).toBeGreaterThanOrEqual(top[1].probability);
+    expect(top[0].probability + top[1].probability).toBeLessThanOrEqual(1 + 1e-6);
+    expect(fs.readdirSync(data)).toContain(top[0].label);
+  });
+
+  it('resumes a stopped run from its last checkpoint, and refuses to overwrite one without --resume', () => {
+    const run = path.join(tmp, 'resume');
+    const first = json(classify('train', '--data', data, ...arch, '--steps', '2', '--out', run, '--json'));
+    expect(first.steps).toBe(2);
+    const refused = classify('train', '--data', data, ...arch, '--steps', '5', '--out', run);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('holds checkpoints of an earlier run');
+    const second = json(classify('train', '--data', data, ...arch, '--steps', '5', '--out', run, '--resume', '--json'));
+    expect(second.resumedFrom).toBe(2);
+    expect(second.steps).toBe(5);
+    const steps = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'step');
+    expect(steps.map((l) => l.step)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('--init copies matching layers and --freeze-backbone trains only the classifier; unsupported sources fail clearly', () => {
+    const r = json(classify('train', '--data', data, ...arch, '--steps', '1', '--out', path.join(tmp, 'fine-tune'), '--init', path.join(out, 'model'), '--freeze-backbone', '--json'));
+    expect(r.init.copied).toBe(r.init.layers);
+    expect(r.init.skipped).toEqual([]);
+    const empty = path.join(tmp, 'not-a-model');
+    fs.mkdirSync(empty);
+    const bad = classify('train', '--data', data, ...arch, '--steps', '1', '--out', path.join(tmp, 'bad-init'), '--init', empty);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(`--init ${empty}: unsupported init source (no model.json)`);
+  });
+
+  it('a missing --data folder gives a clear error', () => {
+    const missing = path.join(tmp, 'no-such-folder');
+    const r = classify('train', '--data', missing, ...arch, '--steps', '1', '--out', path.join(tmp, 'bad'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`error: --data ${missing}: no such directory. Expected a folder with one subfolder per class`);
+  });
+});
