@@ -69,6 +69,25 @@ describe('mobilenet-classify (end to end)', () => {
     expect(fs.readdirSync(data)).toContain(top[0].label);
   });
 
+  it('predict with an exported ONNX file (fp32 and int8) agrees with the tfjs model', () => {
+    const [first] = fs.readdirSync(data).sort();
+    const image = path.join(data, first, fs.readdirSync(path.join(data, first))[1]);
+    const fp32 = path.join(tmp, 'classifier.onnx');
+    const int8 = path.join(tmp, 'classifier-int8.onnx');
+    expect(runCli('mobilenet', ['export', '--model', path.join(out, 'model'), '--out', fp32]).status).toBe(0);
+    expect(runCli('mobilenet', ['export', '--model', path.join(out, 'model'), '--out', int8, '--int8', '--calibration', data]).status).toBe(0);
+    const viaTfjs = json(classify('predict', '--model', path.join(out, 'model'), image, '--top', '3', '--json')).predictions[0].top;
+    const viaOnnx = json(classify('predict', '--model', fp32, image, '--top', '3', '--json'));
+    expect(viaOnnx.engine).toMatch(/^onnxruntime/);
+    viaOnnx.predictions[0].top.forEach((t: { label: string; probability: number }, i: number) => {
+      expect(t.label).toBe(viaTfjs[i].label);
+      expect(t.probability).toBeCloseTo(viaTfjs[i].probability, 4);
+    });
+    const viaInt8 = json(classify('predict', '--model', int8, image, '--top', '3', '--json')).predictions[0].top as { label: string; probability: number }[];
+    const byLabel = new Map(viaInt8.map((t) => [t.label, t.probability]));
+    for (const t of viaTfjs as { label: string; probability: number }[]) expect(Math.abs((byLabel.get(t.label) ?? -1) - t.probability)).toBeLessThan(0.1);
+  });
+
   it('resumes a stopped run from its last checkpoint, and refuses to overwrite one without --resume', () => {
     const run = path.join(tmp, 'resume');
     const first = json(classify('train', '--data', data, ...arch, '--steps', '2', '--out', run, '--json'));
@@ -92,6 +111,16 @@ describe('mobilenet-classify (end to end)', () => {
     const bad = classify('train', '--data', data, ...arch, '--steps', '1', '--out', path.join(tmp, 'bad-init'), '--init', empty);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain(`--init ${empty}: unsupported init source (no model.json)`);
+  });
+
+  it("--init face-api fine-tunes from the face detector's trained MobileNetV1 body (α = 1 only)", () => {
+    const v1 = ['--arch', 'v1', '--alpha', '1', '--input-size', '32', '--batch', '8'];
+    const r = json(classify('train', '--data', data, ...v1, '--steps', '1', '--out', path.join(tmp, 'face-api'), '--init', 'face-api', '--freeze-backbone', '--json'));
+    expect(r.init.copied).toBe(54); // 27 convolutions and their batch norms
+    expect(r.init.skipped.map((s: { layer: string }) => s.layer)).toEqual(['Logits']);
+    const wrong = classify('train', '--data', data, ...arch, '--steps', '1', '--out', path.join(tmp, 'face-api-bad'), '--init', 'face-api');
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain('use --arch v1 --alpha 1');
   });
 
   it('a missing --data folder gives a clear error', () => {

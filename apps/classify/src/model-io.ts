@@ -1,9 +1,10 @@
 /** Building, saving and loading classifiers (model.json + weights.bin + labels.json), and --init / --freeze-backbone. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { HEAD_LAYER_NAMES, mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
-import { fileSystem } from '@mobilenets/runtime';
+import { HEAD_LAYER_NAMES, loadSlimMobileNetV1Weights, mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
+import { fileSystem, readFaceApiWeights } from '@mobilenets/runtime';
 import { UsageError } from '@mobilenets/cli-kit';
 
 export const LABELS_JSON = 'labels.json';
@@ -13,10 +14,11 @@ export interface ArchOptions {
   alpha: number;
   inputSize: number;
   dropout?: number;
+  bnMomentum?: number;
 }
 
 export function buildClassifier(o: ArchOptions, classes: number): tfl.LayersModel {
-  const common = { widthMultiplier: o.alpha, inputSize: o.inputSize, classes, ...(o.dropout === undefined ? {} : { dropout: o.dropout }) };
+  const common = { widthMultiplier: o.alpha, inputSize: o.inputSize, classes, batchNormMomentum: o.bnMomentum, ...(o.dropout === undefined ? {} : { dropout: o.dropout }) };
   try {
     return o.arch === 'v2' ? mobilenetV2(common) : mobilenetV1(common);
   } catch (error) {
@@ -79,14 +81,33 @@ export interface InitReport {
  * Copies weights into `model` from the saved model in `dir`, layer by layer by name, where every weight
  * of the layer has the same shape in both (the classifier head of a model with other classes is skipped).
  */
+/** `--init face-api`: the MobileNetV1 body of face-api's SSD face detector (trained; α = 1, any input size). */
+export const FACE_API_INIT = 'face-api';
+
+async function initFromFaceApi(model: tfl.LayersModel): Promise<InitReport> {
+  const weights = await readFaceApiWeights('ssd_mobilenetv1_model');
+  try {
+    const loaded = loadSlimMobileNetV1Weights(model, weights);
+    const withWeights = model.layers.filter((l) => l.getWeights().length > 0).map((l) => l.name);
+    const copied = new Set(loaded.loaded.flatMap((e) => [e, `${e}_BatchNorm`]));
+    return {
+      layers: withWeights.length,
+      copied: withWeights.filter((n) => copied.has(n)).length,
+      skipped: withWeights.filter((n) => !copied.has(n)).map((layer) => ({ layer, reason: 'not in the face detector (the classifier is new)' })),
+    };
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(`--init face-api: ${error.message}. The face detector's body is MobileNetV1 with α = 1: use --arch v1 --alpha 1.`);
+    throw error;
+  } finally {
+    tf.dispose(Object.values(weights));
+  }
+}
+
 export async function initFromModel(model: tfl.LayersModel, dir: string): Promise<InitReport> {
-  if (!fs.existsSync(dir)) throw new UsageError(`--init ${dir}: no such directory. Expected a model directory written by 'mobilenet-classify train' (<out>/model).`);
+  if (dir === FACE_API_INIT) return initFromFaceApi(model);
+  if (!fs.existsSync(dir)) throw new UsageError(`--init ${dir}: no such directory. Expected a model directory written by 'mobilenet-classify train' (<out>/model), or 'face-api'.`);
   if (!fs.existsSync(path.join(dir, 'model.json'))) {
-    const files = fs.statSync(dir).isDirectory() ? fs.readdirSync(dir) : [];
-    if (files.some((f) => /^ssd_mobilenetv1_model/.test(f)) || /face-api/.test(dir)) {
-      throw new UsageError(`--init ${dir}: face-api's SSD MobileNetV1 weights are not supported by --init yet (their TF-Object-Detection names need a weight-name map). Expected a directory with model.json written by 'mobilenet-classify train'.`);
-    }
-    throw new UsageError(`--init ${dir}: unsupported init source (no model.json). Expected a directory with model.json and weights.bin written by 'mobilenet-classify train' or 'model.save(fileSystem(dir))'.`);
+    throw new UsageError(`--init ${dir}: unsupported init source (no model.json). Expected a directory with model.json and weights.bin written by 'mobilenet-classify train' or 'model.save(fileSystem(dir))', or 'face-api' for the pretrained MobileNetV1 body in @vladmandic/face-api.`);
   }
   const source = await tfl.loadLayersModel(fileSystem(dir));
   try {

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { parseIntegerOption } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
 
-export const GENERATED_DEFAULTS = { classes: 6, imagesPerClass: 60 } as const;
+export const GENERATED_DEFAULTS = { classes: 10, imagesPerClass: 300 } as const;
 
 export async function generateDefaultData(dir: string, o: { classes: number; imagesPerClass: number; size: number; seed: number }): Promise<void> {
   await datasets.generateClassificationDataset({ classes: o.classes, imagesPerClass: o.imagesPerClass, size: o.size, seed: o.seed, dir });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { setup } from '@mobilenets/runtime';
 import { UsageError, parseIntegerOption, parseNumberOption } from '@mobilenets/cli-kit';
-import { FitResult, TrainingData, TrainingDivergedError, fit, linearWarmup, paperSchedule } from '@mobilenets/training';
+import { FitResult, TrainingData, TrainingDivergedError, cosineDecay, fit, linearWarmup, paperSchedule } from '@mobilenets/training';
 import { FileCheckpointStore } from '../checkpoint-store';
 import { learningCurveSvg, writePng } from '../charts';
 import * as datasets from '@mobilenets/datasets';
@@ -23,6 +23,7 @@ interface TrainOptions extends ArchCliOptions {
   batch: number;
   lr: number;
   warmupSteps: number;
+  schedule: 'paper' | 'cosine';
   weightDecay: number;
   labelSmoothing: number;
   ema?: number;
@@ -49,6 +50,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--batch <n>', 'images per step').argParser(parseIntegerOption('--batch', 1)).default(32))
     .addOption(new Option('--lr <x>', 'initial learning rate, decayed ×0.98 per epoch').argParser(parseNumberOption('--lr')).default(0.045))
     .addOption(new Option('--warmup-steps <n>', 'linear learning-rate warm-up steps').argParser(parseIntegerOption('--warmup-steps', 0)).default(0))
+    .addOption(new Option('--schedule <name>', "learning-rate schedule: 'paper' (×0.98 per epoch) or 'cosine' (to 0 over --steps or --epochs)").choices(['paper', 'cosine']).default('paper'))
     .addOption(new Option('--weight-decay <x>', 'L2 on conv and FC kernels').argParser(parseNumberOption('--weight-decay')).default(4e-5))
     .addOption(new Option('--label-smoothing <x>', 'label smoothing ε').argParser(parseNumberOption('--label-smoothing')).default(0))
     .addOption(new Option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999) for validation and the saved model').argParser(parseNumberOption('--ema')))
@@ -57,7 +59,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--keep <k>', 'step checkpoints to keep').argParser(parseIntegerOption('--keep', 0)).default(3))
     .option('--out <dir>', 'output directory: model/, checkpoints/, metrics.jsonl, learning-curve.png', 'mobilenet-classify-out')
     .option('--resume', "continue the run in --out from its last checkpoint (same data order, optimizer state and schedule)")
-    .option('--init <model-dir>', 'start from the weights of a saved model (layers matched by name and shape)')
+    .option('--init <model-dir>', "start from the weights of a saved model (layers matched by name and shape), or 'face-api': the trained MobileNetV1 body of face-api's SSD face detector (--arch v1 --alpha 1)")
     .option('--freeze-backbone', "train only the classifier layer ('Logits')")
     .addOption(new Option('--seed <n>', 'seed of the validation split, data order and augmentation').argParser(parseIntegerOption('--seed')).default(0))
     .option('--json', 'print one JSON object at the end')
@@ -118,7 +120,14 @@ async function train(o: TrainOptions): Promise<void> {
   }
 
   const epochs = o.epochs ?? (o.steps === undefined && o.maxMinutes === undefined ? 10 : undefined);
-  const schedule = o.warmupSteps > 0 ? linearWarmup(paperSchedule(o.lr), { steps: o.warmupSteps }) : paperSchedule(o.lr);
+  let base = paperSchedule(o.lr);
+  if (o.schedule === 'cosine') {
+    const batchesPerEpoch = Math.ceil(trainRecords.length / o.batch);
+    const totalSteps = o.steps ?? (epochs === undefined ? undefined : epochs * batchesPerEpoch);
+    if (totalSteps === undefined) throw new UsageError('--schedule cosine needs --steps or --epochs (it decays to 0 at the last step).');
+    base = cosineDecay({ initial: o.lr, totalSteps });
+  }
+  const schedule = o.warmupSteps > 0 ? linearWarmup(base, { steps: o.warmupSteps }) : base;
   const metricsFile = path.join(out, 'metrics.jsonl');
   if (!o.resume) fs.rmSync(metricsFile, { force: true });
   const controller = new AbortController();

@@ -57,6 +57,11 @@ describe('onnxruntime matches tfjs', () => {
   it.each(GRID)('%s α=%f %i px: probabilities within 1e-4, logits within 1e-4 relative', async (arch, alpha, size) => {
     const build = arch === 'v1' ? mobilenetV1 : mobilenetV2;
     const model = build({ widthMultiplier: alpha, inputSize: size, classes: 10 });
+    const logitsLayer = model.getLayer('Logits');
+    const [kernel] = logitsLayer.getWeights(); // the layer's own variables: not to be disposed
+    const bias = tf.tensor1d(images(1, 2, 3).slice(0, 10).map((v) => 2 * v)); // a trained-looking, non-zero bias
+    logitsLayer.setWeights([kernel, bias]);
+    bias.dispose();
     const probabilities = await compare(model, path.join(dir, `${arch}-${alpha}-${size}.onnx`));
     expect(probabilities.maxAbs).toBeLessThan(1e-4);
     const logits = tfl.model({ inputs: model.inputs, outputs: model.getLayer('Logits').output as tfl.SymbolicTensor });

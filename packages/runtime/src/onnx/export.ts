@@ -104,6 +104,7 @@ function inboundLayers(layer: Layer): Layer[] {
 
 type Converter = (layer: Layer, inputs: string[], ctx: Context) => string;
 
+/** The layer's config as tfjs-layers returns it (camelCase keys, unlike model.json's snake_case). */
 const config = <T>(layer: Layer) => layer.getConfig() as unknown as T;
 
 const pair = (v: number | number[] | null | undefined): number[] => (Array.isArray(v) ? v : [v ?? 1, v ?? 1]);
@@ -127,9 +128,9 @@ function foldableBatchNorm(layer: Layer, ctx: Context): Layer | undefined {
 /** Conv2D / DepthwiseConv2D → Conv (grouped for depthwise), with a following batch norm folded in. */
 function convolution(layer: Layer, [x]: string[], ctx: Context): string {
   const depthwise = layer.getClassName() === 'DepthwiseConv2D';
-  const c = config<{ strides: number | number[]; padding: string; dilation_rate?: number | number[]; use_bias: boolean; activation: string }>(layer);
+  const c = config<{ strides: number | number[]; padding: string; dilationRate?: number | number[]; useBias: boolean; activation: string }>(layer);
   const strides = pair(c.strides);
-  const dilations = pair(c.dilation_rate);
+  const dilations = pair(c.dilationRate);
   const weights = layer.getWeights();
   const kernel = weights[0];
   const [kh, kw, cin, m] = kernel.shape as number[];
@@ -138,7 +139,7 @@ function convolution(layer: Layer, [x]: string[], ctx: Context): string {
   // tf: [kh, kw, cin, cout] (depthwise: [kh, kw, cin, multiplier]); ONNX: [cout, cin/group, kh, kw].
   const w = new Float32Array(cout * (depthwise ? 1 : cin) * kh * kw);
   const bias = new Float32Array(cout);
-  if (c.use_bias) bias.set(weights[1].dataSync());
+  if (c.useBias) bias.set(weights[1].dataSync());
   for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let ci = 0; ci < cin; ci++) for (let o = 0; o < m; o++) {
     const value = k[((i * kw + j) * cin + ci) * m + o];
     const outChannel = depthwise ? ci * m + o : o;
@@ -301,7 +302,7 @@ const CONVERTERS: Record<string, Converter> = {
   BatchNormalization: batchNormalization,
   Activation: (layer, [x], ctx) => activation(x, config<{ activation: string }>(layer).activation, layer.name, ctx),
   ReLU: (layer, [x], ctx) => {
-    const maxValue = config<{ max_value?: number | null }>(layer).max_value;
+    const maxValue = config<{ maxValue?: number | null }>(layer).maxValue;
     if (maxValue == null) return activation(x, 'relu', layer.name, ctx);
     return ctx.g.addNode('Clip', [x, ctx.g.addFloatInitializer(`${layer.name}/min`, [0], []), ctx.g.addFloatInitializer(`${layer.name}/max`, [maxValue], [])], layer.name)[0];
   },
@@ -314,12 +315,12 @@ const CONVERTERS: Record<string, Converter> = {
   GlobalAveragePooling2D: (layer, [x], ctx) => ctx.g.addNode('Flatten', [ctx.g.addNode('GlobalAveragePool', [x], `${layer.name}_pool`)[0]], layer.name, { axis: 1 })[0],
   GlobalMaxPooling2D: (layer, [x], ctx) => ctx.g.addNode('Flatten', [ctx.g.addNode('GlobalMaxPool', [x], `${layer.name}_pool`)[0]], layer.name, { axis: 1 })[0],
   Dense: (layer, [x], ctx) => {
-    const c = config<{ use_bias: boolean; activation: string; units: number }>(layer);
+    const c = config<{ useBias: boolean; activation: string; units: number }>(layer);
     const [kernel, bias] = layer.getWeights();
     if (inputShapeOf(layer).length !== 2) throw new TypeError(`exportOnnx: Dense layer '${layer.name}' on a ${inputShapeOf(layer).length}-D input is not supported (flatten or pool first).`);
     const g = ctx.g;
     const inputs = [x, g.addFloatInitializer(`${layer.name}/W`, kernel.dataSync() as Float32Array, kernel.shape)];
-    if (c.use_bias) inputs.push(g.addFloatInitializer(`${layer.name}/B`, bias.dataSync() as Float32Array, bias.shape));
+    if (c.useBias) inputs.push(g.addFloatInitializer(`${layer.name}/B`, bias.dataSync() as Float32Array, bias.shape));
     return activation(g.addNode('Gemm', inputs, layer.name)[0], c.activation, layer.name, ctx);
   },
   Softmax: (layer, [x], ctx) => ctx.g.addNode('Softmax', [x], layer.name, { axis: -1 })[0],

@@ -53,13 +53,15 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** Declares `tensor` a graph output called `name` (through an Identity when the names differ). */
+  /**
+   * Declares `tensor` a graph output called `name` (through an Identity when the names differ; when an
+   * inner tensor already has that name, the output is called `<name>_output`).
+   */
   addOutput(tensor: string, name: string, shape: (number | string)[]): void {
     let out = tensor;
     if (tensor !== name) {
-      this.usedNames.add(name);
-      this.nodes.push({ opType: 'Identity', name: `${name}_output`, input: [tensor], output: [name] });
-      out = name;
+      out = this.usedNames.has(name) ? this.unique(`${name}_output`) : this.unique(name);
+      this.nodes.push({ opType: 'Identity', name: `${out}_identity`, input: [tensor], output: [out] });
     }
     this.outputs.push(valueInfo(out, shape));
   }
