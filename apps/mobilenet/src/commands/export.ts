@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UsageError, formatInteger, parseIntegerOption } from '@mobilenets/cli-kit';
 import { isImageFile, loadImage } from '@mobilenets/datasets';
-import { calibrateRanges, createSession, exportOnnx, fileSystem, setup } from '@mobilenets/runtime';
+import { calibrateRanges, createSession, exportOnnx, faceApiModelDir, fileSystem, setup } from '@mobilenets/runtime';
 import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
 
 interface ExportOptions extends ArchitectureOptions {
@@ -45,12 +45,13 @@ export function exportCommand(): Command {
         }
         await exportOnnx(model, o.out, { labels, metadata, int8Ranges });
         const bytes = (await fs.stat(o.out)).size;
-        const maxAbsDiff = o.check ? await check(model, o.out) : null;
+        const realImages = o.check ? await checkImages(o.calibration, inputSize) : [];
+        const maxAbsDiff = o.check ? await check(model, o.out, realImages) : null;
         if (o.json) {
           process.stdout.write(`${JSON.stringify({ file: path.resolve(o.out), bytes, model: model.name, maxAbsDiff })}\n`);
         } else {
           process.stdout.write(`wrote ${o.out} (${formatInteger(bytes)} bytes) from ${model.name}\n`);
-          if (maxAbsDiff !== null) process.stdout.write(`check: max |tfjs − onnxruntime| = ${maxAbsDiff.toExponential(2)} over random inputs\n`);
+          if (maxAbsDiff !== null) process.stdout.write(`check: max |tfjs − onnxruntime| = ${maxAbsDiff.toExponential(2)} over 4 random inputs and ${realImages.reduce((n, t) => n + t.shape[0], 0)} real image(s)\n`);
         }
       } finally {
         model.dispose();
@@ -92,19 +93,28 @@ async function loadOrBuild(o: ExportOptions): Promise<{ model: tfl.LayersModel; 
   return { model, labels, source: path.resolve(o.model) };
 }
 
-/** Largest |tfjs − onnxruntime| over two batches of random images in [-1, 1]. */
-async function check(model: tfl.LayersModel, file: string): Promise<number> {
+/** Real inputs for --check: up to 4 calibration images, else the photo that ships with @vladmandic/face-api. */
+async function checkImages(calibration: string | undefined, inputSize: number): Promise<tf.Tensor4D[]> {
+  if (calibration !== undefined) return (await calibrationBatches(calibration, inputSize, 4)).slice(0, 1);
+  const photo = path.join(path.dirname(faceApiModelDir()), 'demo', 'facemesh.png');
+  const image = await loadImage(photo, { size: inputSize }).catch(() => null);
+  return image === null ? [] : [tf.tensor4d(image.pixels, [1, inputSize, inputSize, 3])];
+}
+
+/** Largest |tfjs − onnxruntime| over random images in [-1, 1] (batches of 1 and 3) and the real ones given. */
+async function check(model: tfl.LayersModel, file: string, real: tf.Tensor4D[]): Promise<number> {
   const session = await createSession(file);
   const [, h, w, c] = model.inputs[0].shape as number[];
   let worst = 0;
   try {
-    for (const batch of [1, 3]) {
-      const x = tf.randomUniform([batch, h, w, c], -1, 1);
+    const inputs = [tf.randomUniform([1, h, w, c], -1, 1), tf.randomUniform([3, h, w, c], -1, 1), ...real];
+    for (const x of inputs) {
+      const batch = x.shape[0];
       const expected = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync().slice());
       const actual = Object.values(await session.run(x.dataSync() as Float32Array, [batch, h, w, c]))[0].data;
-      x.dispose();
       for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
     }
+    tf.dispose(inputs);
   } finally {
     await session.dispose();
   }

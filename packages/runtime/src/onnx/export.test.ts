@@ -138,6 +138,11 @@ describe('export and session errors', () => {
     await exportOnnx(model, file, { labels: ['a', 'b', 'c'], metadata: { arch: 'v1', alpha: 0.25, inputSize: 96 } });
     const session = await createSession(file);
     expect(session.labels).toEqual(['a', 'b', 'c']);
+    const bytes = new Uint8Array(96 * 96 * 3).map((_, i) => (i * 7) % 256);
+    const viaBytes = Object.values(await session.runImages([bytes]))[0].data;
+    const viaFloats = Object.values(await session.run(Float32Array.from(bytes, (b) => b / 127.5 - 1), [1, 96, 96, 3]))[0].data;
+    expect(Array.from(viaBytes)).toEqual(Array.from(viaFloats));
+    await expect(session.runImages([new Uint8Array(10)])).rejects.toThrow('image 0 has 10 bytes; expected 96×96×3 = 27648');
     expect(session.metadata.arch).toBe('v1');
     await expect(session.run(new Float32Array(128 * 128 * 3), [1, 128, 128, 3])).rejects.toThrow('input must have shape [batch, 96, 96, 3]; received shape [1, 128, 128, 3]');
     await session.dispose();

@@ -58,6 +58,29 @@ export class OnnxModel {
     return Object.fromEntries(Object.entries(results).map(([name, t]) => [name, { data: t.data as Float32Array, dims: t.dims.map(Number) }]));
   }
 
+  /**
+   * Runs decoded images — RGB bytes, height × width × 3, at the model's input size (e.g. from sharp's
+   * `.resize(size, size).removeAlpha().raw()`) — applying the preprocessing stored in the model's
+   * metadata (x · scale + offset; [-1, 1] for MobileNets), as one batch.
+   */
+  async runImages(images: readonly Uint8Array[]): Promise<OnnxOutputs> {
+    const [, height, width, channels] = this.inputShape;
+    const size = height * width * channels;
+    const { scale, offset } = this.preprocessing;
+    const batch = new Float32Array(images.length * size);
+    images.forEach((image, n) => {
+      if (image.length !== size) throw new RangeError(`${this.file}: image ${n} has ${image.length} bytes; expected ${height}×${width}×${channels} = ${size} (RGB, resized to the model's input size).`);
+      for (let i = 0; i < size; i++) batch[n * size + i] = image[i] * scale + offset;
+    });
+    return this.run(batch, [images.length, height, width, channels]);
+  }
+
+  /** x · scale + offset maps a byte to the model's input range; from the metadata, else the MobileNet convention. */
+  get preprocessing(): { scale: number; offset: number } {
+    const stored = this.metadata.preprocessing === undefined ? {} : (JSON.parse(this.metadata.preprocessing) as { scale?: number; offset?: number });
+    return { scale: stored.scale ?? 1 / 127.5, offset: stored.offset ?? -1 };
+  }
+
   async dispose(): Promise<void> {
     await this.session.release();
   }
