@@ -9,6 +9,7 @@ import { trainStep } from '@mobilenets/training';
 import { BackendName, setup } from '../backend';
 import { DataParallelTrainer } from '../parallel/data-parallel';
 import type { OptimizerSpec } from '../parallel/protocol';
+import { seededUniform } from '../seeded';
 
 export interface TrainBenchOptions {
   /** Builds the model to train (called once per backend). Its input is [batch, H, W, C], output [batch, classes]. */
@@ -57,12 +58,7 @@ export interface TrainBenchResult {
 }
 
 function randomBatch(shape: number[], classes: number, batch: number): { x: Float32Array; labels: Float32Array } {
-  const x = new Float32Array(batch * shape.reduce((a, b) => a * b, 1));
-  let s = 12345;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
+  const x = seededUniform(batch * shape.reduce((a, b) => a * b, 1), 12345);
   const labels = new Float32Array(batch * classes);
   for (let i = 0; i < batch; i++) labels[i * classes + (i % classes)] = 1;
   return { x, labels };

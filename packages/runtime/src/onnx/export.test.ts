@@ -13,6 +13,7 @@ import { readFaceApiWeights } from '../pretrained/face-api';
 import { calibrateRanges, exportOnnx, modelToOnnx } from './export';
 import { onnx } from 'onnx-proto';
 import { createSession } from './session';
+import { seededUniform } from '../seeded';
 
 let dir: string;
 
@@ -23,13 +24,7 @@ beforeAll(async () => {
 
 afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
-function images(batch: number, size: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return new Float32Array(batch * size * size * 3).map(() => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
+const images = (batch: number, size: number, seed: number) => seededUniform(batch * size * size * 3, seed);
 
 async function compare(model: tfl.LayersModel, file: string, batch = 2): Promise<{ maxAbs: number; maxRelative: number }> {
   await exportOnnx(model, file);

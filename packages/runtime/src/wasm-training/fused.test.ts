@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchNormTraining, installFusedLayers } from '@mobilenets/backbone';
 import { registerWasmTrainingKernels } from './register';
 import { initWasmSimdKernels } from './simd/module';
+import { seededUniform as seeded } from '../seeded';
 
 beforeAll(async () => {
   installFusedLayers();
@@ -17,15 +18,6 @@ beforeAll(async () => {
   await tf.setBackend('wasm');
 });
 
-function seeded(length: number, seed: number, scale = 1, shift = 0): Float32Array {
-  const values = new Float32Array(length);
-  let s = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    values[i] = (s / 2 ** 31 - 1) * scale + shift;
-  }
-  return values;
-}
 
 async function onBoth(run: () => tf.Tensor[]): Promise<{ cpu: Float32Array[]; wasm: Float32Array[] }> {
   const results: Record<string, Float32Array[]> = {};

@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmTrainingKernels } from './register';
 import { initWasmSimdKernels } from './simd/module';
+import { seededUniform } from '../seeded';
 
 beforeAll(async () => {
   registerWasmTrainingKernels();
@@ -16,16 +17,8 @@ beforeAll(async () => {
   await tf.setBackend('wasm');
 });
 
-/** Reproducible values in [-1, 1) from a linear congruential generator. */
-function seeded(shape: number[], seed: number): Float32Array {
-  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  let s = seed >>> 0;
-  for (let i = 0; i < values.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    values[i] = s / 2 ** 31 - 1;
-  }
-  return values;
-}
+/** Reproducible values in [-1, 1) for a tensor of this shape. */
+const seeded = (shape: number[], seed: number) => seededUniform(shape.reduce((a, b) => a * b, 1), seed);
 
 async function onBackend(backend: 'cpu' | 'wasm', run: () => tf.Tensor): Promise<Float32Array> {
   await tf.setBackend(backend);

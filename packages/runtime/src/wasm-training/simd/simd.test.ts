@@ -10,6 +10,7 @@ import { installFusedLayers, batchNormTraining } from '@mobilenets/backbone';
 import { registerWasmTrainingKernels } from '../register';
 import { initWasmSimdKernels, setWasmSimdEnabled, simdExports } from './module';
 import { WasmBackend } from '../heap';
+import { seededUniform as seeded } from '../../seeded';
 
 beforeAll(async () => {
   installFusedLayers();
@@ -20,15 +21,6 @@ beforeAll(async () => {
 
 afterEach(() => setWasmSimdEnabled(true));
 
-function seeded(length: number, seed: number, scale = 1, shift = 0): Float32Array {
-  const values = new Float32Array(length);
-  let s = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    values[i] = (s / 2 ** 31 - 1) * scale + shift;
-  }
-  return values;
-}
 
 /** max |actual − expected| / max |expected| */
 function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
