@@ -26,6 +26,15 @@ export function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }
 
+/** Reads a text file; a failure names the file, and says `missingHint` when the file does not exist. */
+export async function readText(file: string, ops: FileOps, caller: string, missingHint: string): Promise<string> {
+  try {
+    return await ops.readFile(file, 'utf8');
+  } catch (error) {
+    throw ioError(`${caller}: cannot read ${file}${isNotFound(error) ? ` (${missingHint})` : ''}`, error);
+  }
+}
+
 const TEMPORARY = /^\..+\.[0-9a-f]{12}\.tmp$/;
 
 /** Writes `data` to a fresh temporary file next to `file` and fsyncs it; returns the temporary path. */

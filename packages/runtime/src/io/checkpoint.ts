@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as path from 'node:path';
-import { type FileOps, fsyncDir, ioError, isNotFound, nodeFileOps, removeTemporaries, writeFileAtomic } from './atomic';
+import { type FileOps, fsyncDir, ioError, nodeFileOps, readText, removeTemporaries, writeFileAtomic } from './atomic';
 import { MODEL_JSON, fileSystem, weightBytes } from './file-system';
 
 export const CHECKPOINT_JSON = 'checkpoint.json';
@@ -105,13 +105,7 @@ export async function saveCheckpoint<S>(dir: string, checkpoint: Checkpoint<S>, 
 export async function loadCheckpoint<S = unknown>(dir: string, model?: tfl.LayersModel, options: CheckpointOptions = {}): Promise<Checkpoint<S>> {
   const ops = options.fileOps ?? nodeFileOps;
   const manifestPath = path.join(dir, CHECKPOINT_JSON);
-  let text: string;
-  try {
-    text = await ops.readFile(manifestPath, 'utf8');
-  } catch (error) {
-    throw ioError(`loadCheckpoint: cannot read ${manifestPath}${isNotFound(error) ? ' (no checkpoint saved there)' : ''}`, error);
-  }
-  const manifest = parseManifest(text, manifestPath);
+  const manifest = parseManifest(await readText(manifestPath, ops, 'loadCheckpoint', 'no checkpoint saved there'), manifestPath);
   const generationDir = path.join(dir, manifest.directory);
 
   // The optimizer first: it fails cheaply on an unknown class, before any tensors exist.

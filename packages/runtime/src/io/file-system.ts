@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
-import { type FileOps, commit, fsyncDir, ioError, isNotFound, nodeFileOps, removeTemporaries, writeFileAtomic, writeTemp } from './atomic';
+import { type FileOps, commit, fsyncDir, ioError, nodeFileOps, readText, removeTemporaries, writeFileAtomic, writeTemp } from './atomic';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -101,13 +101,7 @@ async function protectPreviousModel(dir: string, ops: FileOps): Promise<void> {
 
 async function loadModel(dir: string, ops: FileOps): Promise<tf.io.ModelArtifacts> {
   const modelPath = path.join(dir, MODEL_JSON);
-  let text: string;
-  try {
-    text = await ops.readFile(modelPath, 'utf8');
-  } catch (error) {
-    throw ioError(`fileSystem: cannot read ${modelPath}${isNotFound(error) ? ' (no model saved there)' : ''}`, error);
-  }
-  const modelJSON = parseModelJSON(text, modelPath);
+  const modelJSON = parseModelJSON(await readText(modelPath, ops, 'fileSystem', 'no model saved there'), modelPath);
   const specs = modelJSON.weightsManifest.flatMap((group) => group.weights);
   const files = modelJSON.weightsManifest.flatMap((group) => group.paths.map((p) => path.join(dir, p)));
   const buffers: Uint8Array[] = [];
