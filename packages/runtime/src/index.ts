@@ -19,3 +19,5 @@ export type { ActivationRange, OnnxExportOptions } from './onnx/export';
 export { MOBILENET_PREPROCESSING, calibrateRanges, exportOnnx, modelToOnnx } from './onnx/export';
 export type { OnnxOutputs, SessionOptions } from './onnx/session';
 export { OnnxModel, createSession } from './onnx/session';
+export type { RunLock, RunRecord } from './io/run-folder';
+export { RUN_JSON, RUN_LOCK, RunFolderBusyError, acquireRunLock, readRunRecord, writeRunRecord } from './io/run-folder';
