@@ -33,16 +33,20 @@ describe('mobilenet-classify (end to end)', () => {
     expect(result.steps).toBe(4);
     expect(result.stoppedBy).toBe('steps');
     expect(result.classes).toEqual(fs.readdirSync(data).sort());
-    expect(result.valImages).toBeGreaterThan(0);
-    for (const k of ['top1', 'top5']) expect(result[k]).toBeGreaterThanOrEqual(0);
-    expect(result.top5).toBe(1); // 3 classes: the label is always among the top 5
+    expect(result.valImages).toBe(6); // 20% of each class's 12 images, rounded: 3 × 2
     expect(result.seconds).toBeGreaterThan(0);
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
+    expect(record.settings).toMatchObject({ arch: 'v1', alpha: 0.25, inputSize: 32, batch: 8, steps: 4, data, valFraction: 0.2, seed: 0, classes: result.classes });
     expect(JSON.parse(fs.readFileSync(path.join(out, 'model', 'labels.json'), 'utf8'))).toEqual(result.classes);
     expect(fs.existsSync(path.join(out, 'model', 'model.json'))).toBe(true);
     expect(fs.existsSync(path.join(out, 'checkpoints', 'last', 'checkpoint.json'))).toBe(true);
     const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4]);
-    expect(lines.find((l) => l.type === 'epoch').val.top1).toBeGreaterThanOrEqual(0);
+    expect(lines.filter((l) => l.type === 'step').every((l) => Math.abs(l.loss - l.losses.crossEntropy - l.losses.weightDecay) < 1e-6)).toBe(true);
+    // 4 steps of 8 cover the 30 training images once: the epoch's validation is the result's.
+    const epoch = lines.find((l) => l.type === 'epoch');
+    expect(epoch.val.top1).toBe(result.top1);
+    expect(epoch.val.top5).toBe(result.top5);
     expect(fs.readFileSync(path.join(out, 'learning-curve.png')).subarray(1, 4).toString()).toBe('PNG');
   });
 
@@ -88,18 +92,23 @@ describe('mobilenet-classify (end to end)', () => {
     for (const t of viaTfjs as { label: string; probability: number }[]) expect(Math.abs((byLabel.get(t.label) ?? -1) - t.probability)).toBeLessThan(0.1);
   });
 
-  it('resumes a stopped run from its last checkpoint, and refuses to overwrite one without --resume', () => {
+  it('resumes a stopped run from the run folder alone, and refuses to overwrite one without --resume', () => {
     const run = path.join(tmp, 'resume');
-    const first = json(classify('train', '--data', data, ...arch, '--steps', '2', '--out', run, '--json'));
+    const first = json(classify('train', '--data', data, ...arch, '--lr', '0.01', '--steps', '2', '--out', run, '--json'));
     expect(first.steps).toBe(2);
     const refused = classify('train', '--data', data, ...arch, '--steps', '5', '--out', run);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toContain('holds checkpoints of an earlier run');
-    const second = json(classify('train', '--data', data, ...arch, '--steps', '5', '--out', run, '--resume', '--json'));
+    expect(refused.stderr).toContain(`--out ${run} holds an earlier run (checkpoints: last): pass --resume to continue it`);
+    const conflict = classify('train', '--resume', run, '--alpha', '0.5', '--steps', '5');
+    expect(conflict.status).toBe(2);
+    expect(conflict.stderr).toContain(`--alpha 0.5 conflicts with the run in ${run}, which was trained with --alpha 0.25`);
+    const second = json(classify('train', '--resume', run, '--steps', '5', '--json'));
     expect(second.resumedFrom).toBe(2);
     expect(second.steps).toBe(5);
     const steps = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'step');
     expect(steps.map((l) => l.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(steps.map((l) => l.lr)).toEqual([0.01, 0.01, 0.01, 0.01, 0.01 * 0.98]); // the recorded --lr (not the default), ×0.98 in epoch 2
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8')).settings.steps).toBe(5);
   });
 
   it('--init copies matching layers and --freeze-backbone trains only the classifier; unsupported sources fail clearly', () => {

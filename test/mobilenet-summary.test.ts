@@ -29,8 +29,8 @@ describe('mobilenet summary (end to end)', () => {
 
   it('rejects a bad width multiplier with a clear message and no stack trace', () => {
     const r = runCli('mobilenet', ['summary', '--arch', 'v1', '--alpha', '1.5']);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain('widthMultiplier (α) must be a value in (0, 1]');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--alpha (α) must be a value in (0, 1]');
     expect(r.stderr).toContain('Received 1.5');
     expect(r.stderr).not.toMatch(/\bat .*\.(js|ts):\d+/);
   });

@@ -7,3 +7,5 @@ require('ts-node').register({
   project: path.join(__dirname, '..', 'tsconfig.base.json'),
   compilerOptions: { sourceMap: true },
 });
+// Data-parallel training workers (runtime/src/parallel/worker-entry.js) load the same loader from here.
+process.env.MOBILENETS_TS_REGISTER = __filename;

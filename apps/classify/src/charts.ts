@@ -1,5 +1,6 @@
 /** Plots as SVG strings, rendered to PNG with sharp: the learning curve and the confusion matrix. */
 import sharp from 'sharp';
+import { parseMetricsLog } from '@mobilenets/training';
 
 export interface CurvePoint {
   step: number;
@@ -125,6 +126,21 @@ export function confusionSvg(confusion: number[][], labels: readonly string[], t
   });
   out.push('</svg>');
   return out.join('\n');
+}
+
+/**
+ * The learning curve from a run's metrics log (metrics.jsonl; resumed runs included, a step logged
+ * twice keeps its last entry): training loss and accuracy per step, validation top-1 and loss per epoch.
+ */
+export function learningCurveFromLog(text: string): LearningCurve {
+  const log = parseMetricsLog(text);
+  const epochs = log.epochs.filter((e) => e.val !== null);
+  return {
+    loss: log.steps.map((s) => ({ step: s.step, value: s.loss })),
+    accuracy: log.steps.map((s) => ({ step: s.step, value: s.metrics?.accuracy ?? NaN })),
+    valTop1: epochs.map((e) => ({ step: e.step, value: e.val!.top1 ?? NaN })),
+    valLoss: epochs.map((e) => ({ step: e.step, value: e.val!.loss ?? NaN })),
+  };
 }
 
 export async function writePng(svg: string, file: string): Promise<void> {

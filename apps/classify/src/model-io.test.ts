@@ -3,9 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { FileCheckpointStore } from './checkpoint-store';
 import { buildClassifier, freezeBackbone, initFromModel, saveClassifier } from './model-io';
-import { readLearningCurve } from './reporting';
+import { learningCurveFromLog } from './charts';
 
 let tmp: string;
 beforeAll(async () => {
@@ -39,38 +38,15 @@ it('--init copies layers by name where shapes match and skips the head of a mode
   target.dispose();
 });
 
-it('FileCheckpointStore saves, lists, loads and removes checkpoints by name', async () => {
-  const store = new FileCheckpointStore(path.join(tmp, 'checkpoints'));
-  expect(await store.list()).toEqual([]);
-  const model = buildClassifier(arch, 3);
-  const optimizer = tf.train.rmsprop(0.045, 0.9, 0.9, 1.0);
-  await store.save('last', { model, optimizer, state: { step: 7 } });
-  await store.save('step-7', { model, optimizer, state: { step: 7 } });
-  expect(await store.list()).toEqual(['last', 'step-7']);
-  const other = buildClassifier(arch, 3);
-  const loaded = await store.load('last', other);
-  expect(loaded!.state).toEqual({ step: 7 });
-  expect(Array.from(other.getLayer('Logits').getWeights()[0].dataSync())).toEqual(Array.from(model.getLayer('Logits').getWeights()[0].dataSync()));
-  expect(await store.load('best', other)).toBeNull();
-  await store.remove('step-7');
-  expect(await store.list()).toEqual(['last']);
-  await expect(store.save('../escape', { model, optimizer, state: {} })).rejects.toThrow(/checkpoint name must be/);
-  loaded!.optimizer.dispose();
-  optimizer.dispose();
-  model.dispose();
-  other.dispose();
-});
-
 it('reads the learning curve from metrics.jsonl, keeping the last entry of a step logged twice', () => {
-  const file = path.join(tmp, 'metrics.jsonl');
   const lines = [
-    { type: 'step', step: 1, loss: 2, accuracy: 0.1 },
-    { type: 'step', step: 2, loss: 1.5, accuracy: 0.2 },
-    { type: 'step', step: 2, loss: 1.4, accuracy: 0.3 },
+    { type: 'step', step: 1, loss: 2, metrics: { accuracy: 0.1 } },
+    { type: 'step', step: 2, loss: 1.5, metrics: { accuracy: 0.2 } },
+    { type: 'step', step: 2, loss: 1.4, metrics: { accuracy: 0.3 } },
     { type: 'epoch', epoch: 0, step: 2, val: { top1: 0.5, loss: 1.2 } },
   ];
-  fs.writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n{"type":"st`);
-  const curve = readLearningCurve(file);
+  const curve = learningCurveFromLog(`${lines.map((l) => JSON.stringify(l)).join('\n')}\n{"type":"st`);
+  expect(curve.accuracy).toEqual([{ step: 1, value: 0.1 }, { step: 2, value: 0.3 }]);
   expect(curve.loss).toEqual([{ step: 1, value: 2 }, { step: 2, value: 1.4 }]);
   expect(curve.valTop1).toEqual([{ step: 2, value: 0.5 }]);
 });

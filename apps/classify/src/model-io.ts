@@ -3,28 +3,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { HEAD_LAYER_NAMES, loadSlimMobileNetV1Weights, mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
+import { HEAD_LAYER_NAMES, loadSlimMobileNetV1Weights } from '@mobilenets/backbone';
 import { fileSystem, readFaceApiWeights } from '@mobilenets/runtime';
-import { UsageError } from '@mobilenets/cli-kit';
+import { ArchitectureOptions, UsageError, buildMobileNet } from '@mobilenets/cli-kit';
 
 export const LABELS_JSON = 'labels.json';
 
-export interface ArchOptions {
-  arch: 'v1' | 'v2';
-  alpha: number;
-  inputSize: number;
-  dropout?: number;
-  bnMomentum?: number;
-}
-
-export function buildClassifier(o: ArchOptions, classes: number): tfl.LayersModel {
-  const common = { widthMultiplier: o.alpha, inputSize: o.inputSize, classes, batchNormMomentum: o.bnMomentum, ...(o.dropout === undefined ? {} : { dropout: o.dropout }) };
-  try {
-    return o.arch === 'v2' ? mobilenetV2(common) : mobilenetV1(common);
-  } catch (error) {
-    if (error instanceof RangeError || error instanceof TypeError) throw new UsageError(error.message); // --alpha / --input-size out of range
-    throw error;
-  }
+/** A MobileNet classifier of `classes` outputs, as the architecture flags describe it; `seed` fixes its initial weights. */
+export function buildClassifier(o: Partial<ArchitectureOptions> & Pick<ArchitectureOptions, 'arch' | 'alpha' | 'inputSize'>, classes: number, seed: number | null = null): tfl.LayersModel {
+  return buildMobileNet({ variant: 'standard', activation: 'relu6', ...o }, { classes, seed });
 }
 
 /** Writes `dir/model.json`, `dir/weights.bin` and `dir/labels.json` (a JSON array of class names, label = index). */

@@ -11,11 +11,16 @@ export interface ClassifyRunSettings {
   arch: 'v1' | 'v2';
   alpha: number;
   inputSize: number;
+  variant: 'standard' | 'full-conv' | 'shallow';
+  activation: 'relu' | 'relu6';
   /** null: the architecture's default. */
   dropout: number | null;
-  bnMomentum: number;
+  /** null: the architecture's default. */
+  bnMomentum: number | null;
   /** The training ImageFolder (absolute). */
   data: string;
+  /** True when `data` is the procedural dataset the run generated into `<run>/data` (no --data). */
+  generatedData: boolean;
   /** The validation ImageFolder (absolute), or null when validation is held out of `data`. */
   val: string | null;
   /** Share of each class of `data` held out for validation (when `val` is null). */
@@ -27,11 +32,15 @@ export interface ClassifyRunSettings {
   accumulate: number;
   lr: number;
   schedule: 'paper' | 'cosine';
+  /** A cosine schedule lengthened on --resume: the first entry is the original plan (atStep 0). Empty when never lengthened. */
+  cosineExtensions: { atStep: number; totalSteps: number }[];
   warmupSteps: number;
   weightDecay: number;
   labelSmoothing: number;
   ema: number | null;
   augment: boolean;
+  /** Largest image decoded (width × height), null: the default. */
+  maxPixels: number | null;
   /** Stopping rules (the only settings `--resume` may change). */
   epochs: number | null;
   steps: number | null;

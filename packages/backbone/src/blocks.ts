@@ -3,6 +3,7 @@
  * name: names are the contract that checkpoint mapping and feature taps rely on.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
+import { hashSeed, hashString } from '@mobilenets/random';
 import { BatchNormalization } from './ops/batch-normalization';
 
 type SymbolicTensor = tfl.SymbolicTensor;
@@ -14,6 +15,21 @@ export type Activation = 'relu' | 'relu6';
 export interface BatchNormSettings {
   momentum: number;
   epsilon: number;
+}
+
+/** What every block of a model shares: batch-norm settings and the seed of the weight initialisers. */
+export interface BlockSettings {
+  batchNorm: BatchNormSettings;
+  /** null: initialisers draw from Math.random; a number: layer L's weights are drawn from hashSeed(seed, hash(L)). */
+  seed: number | null;
+}
+
+/**
+ * The initialiser seed of the layer named `layer`: derived from the model's seed and the layer's name,
+ * so a layer's initial weights do not depend on which other layers the model has. tfjs treats 0 as unseeded.
+ */
+export function layerSeed(settings: Pick<BlockSettings, 'seed'>, layer: string): number | undefined {
+  return settings.seed === null ? undefined : hashSeed(settings.seed, hashString(layer)) || 1;
 }
 
 export interface ConvBnNames {
@@ -31,15 +47,17 @@ export function convBnActivation(
   x: SymbolicTensor,
   spec: { kind: 'conv' | 'depthwise'; kernelSize: number; stride: number; filters?: number; activation: Activation },
   names: ConvBnNames,
-  bn: BatchNormSettings,
+  settings: BlockSettings,
 ): SymbolicTensor {
   const common = { kernelSize: spec.kernelSize, strides: spec.stride, padding: 'same' as const, useBias: false, name: names.conv };
+  const init = heUniformFanOut(layerSeed(settings, names.conv));
   const conv =
     spec.kind === 'conv'
-      ? tfl.layers.conv2d({ ...common, filters: requireFilters(spec.filters, names.conv), kernelInitializer: heUniformFanOut() })
-      : tfl.layers.depthwiseConv2d({ ...common, depthMultiplier: 1, depthwiseInitializer: heUniformFanOut() });
+      ? tfl.layers.conv2d({ ...common, filters: requireFilters(spec.filters, names.conv), kernelInitializer: init })
+      : tfl.layers.depthwiseConv2d({ ...common, depthMultiplier: 1, depthwiseInitializer: init });
   let y = conv.apply(x) as SymbolicTensor;
-  y = new BatchNormalization({ axis: -1, momentum: bn.momentum, epsilon: bn.epsilon, name: names.bn }).apply(y) as SymbolicTensor;
+  const { momentum, epsilon } = settings.batchNorm;
+  y = new BatchNormalization({ axis: -1, momentum, epsilon, name: names.bn }).apply(y) as SymbolicTensor;
   if (names.activation !== undefined) {
     y = tfl.layers.activation({ activation: spec.activation, name: names.activation }).apply(y) as SymbolicTensor;
   }
@@ -51,8 +69,8 @@ export function convBnActivation(
  * activations at unit scale through all 28 layers, so an untrained model gives meaningful (non-vanishing)
  * outputs. tfjs' default (Glorot) shrinks them by ~4× per layer, to ~1e-17 at the logits.
  */
-function heUniformFanOut() {
-  return tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'uniform' });
+function heUniformFanOut(seed: number | undefined) {
+  return tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'uniform', seed });
 }
 
 function requireFilters(filters: number | undefined, layer: string): number {
@@ -74,7 +92,7 @@ export const HEAD_LAYER_NAMES = { avgPool: 'AvgPool', maxPool: 'MaxPool', dropou
  * With `includeTop`: global average pool → dropout → fully connected logits → softmax, as in V1 Table 1
  * (the FC layer is counted by the paper's Mult-Adds). Without it: the feature map, optionally pooled.
  */
-export function classifierHead(features: SymbolicTensor, options: HeadOptions): SymbolicTensor {
+export function classifierHead(features: SymbolicTensor, options: HeadOptions, settings: Pick<BlockSettings, 'seed'>): SymbolicTensor {
   if (!options.includeTop) {
     if (options.pooling === 'avg') return tfl.layers.globalAveragePooling2d({ name: HEAD_LAYER_NAMES.avgPool }).apply(features) as SymbolicTensor;
     if (options.pooling === 'max') return tfl.layers.globalMaxPooling2d({ name: HEAD_LAYER_NAMES.maxPool }).apply(features) as SymbolicTensor;
@@ -82,6 +100,7 @@ export function classifierHead(features: SymbolicTensor, options: HeadOptions): 
   }
   let x = tfl.layers.globalAveragePooling2d({ name: HEAD_LAYER_NAMES.avgPool }).apply(features) as SymbolicTensor;
   if (options.dropout > 0) x = tfl.layers.dropout({ rate: options.dropout, name: HEAD_LAYER_NAMES.dropout }).apply(x) as SymbolicTensor;
-  x = tfl.layers.dense({ units: options.classes, name: HEAD_LAYER_NAMES.logits }).apply(x) as SymbolicTensor;
+  const seed = layerSeed(settings, HEAD_LAYER_NAMES.logits);
+  x = tfl.layers.dense({ units: options.classes, name: HEAD_LAYER_NAMES.logits, kernelInitializer: tfl.initializers.glorotUniform({ seed }) }).apply(x) as SymbolicTensor;
   return tfl.layers.activation({ activation: 'softmax', name: HEAD_LAYER_NAMES.predictions }).apply(x) as SymbolicTensor;
 }

@@ -142,3 +142,22 @@ describe('mobilenetV1 config validation', () => {
     }
   });
 });
+
+describe('seeded initialisation', () => {
+  const weightsOf = (m: import('@tensorflow/tfjs-layers').LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+  it.each([
+    ['V1', (seed: number | null) => mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 3, seed })],
+    ['V2', (seed: number | null) => require('./mobilenet-v2').mobilenetV2({ widthMultiplier: 0.35, inputSize: 32, classes: 3, seed })],
+  ])('%s: the same seed builds the same weights, another seed or none other ones', (_name, build) => {
+    const [a, b, c, d] = [build(7), build(7), build(8), build(null)];
+    expect(weightsOf(b)).toEqual(weightsOf(a));
+    const kernel = (m: import('@tensorflow/tfjs-layers').LayersModel) => weightsOf(m)[0];
+    expect(kernel(c)).not.toEqual(kernel(a));
+    expect(kernel(d)).not.toEqual(kernel(a));
+    for (const m of [a, b, c, d]) m.dispose();
+  });
+
+  it('rejects a seed that is not an integer', () => {
+    expect(() => mobilenetV1({ seed: 1.5 })).toThrow(/seed must be an integer.*Received 1.5/);
+  });
+});

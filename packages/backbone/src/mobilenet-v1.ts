@@ -7,9 +7,9 @@
  * output is the end point.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Activation, BatchNormSettings, classifierHead, convBnActivation } from './blocks';
+import { Activation, BlockSettings, classifierHead, convBnActivation } from './blocks';
 import { v1Channels } from './rounding';
-import { checkBatchNormMomentum, checkClasses, checkDropout, checkInputSize, checkOneOf, checkWidthMultiplier, withoutUndefined } from './validate';
+import { checkBatchNormMomentum, checkClasses, checkDropout, checkInputSize, checkOneOf, checkSeed, checkWidthMultiplier, withoutUndefined } from './validate';
 
 /** One row of V1 Table 1: a full 3×3 convolution, or a depthwise separable one (3×3 depthwise + 1×1 pointwise). */
 export interface V1LayerSpec {
@@ -69,6 +69,8 @@ export interface MobileNetV1Config {
   minDepth?: number;
   /** Batch-norm moving-average momentum. Default 0.99. */
   batchNormMomentum?: number;
+  /** Seed of the weight initialisers (the same seed builds the same weights); null: unseeded. Default null. */
+  seed?: number | null;
 }
 
 export type ResolvedMobileNetV1Config = Required<MobileNetV1Config>;
@@ -84,6 +86,7 @@ export const MOBILENET_V1_DEFAULTS: ResolvedMobileNetV1Config = {
   variant: 'standard',
   minDepth: 8,
   batchNormMomentum: 0.99,
+  seed: null,
 };
 
 /** Fills defaults and validates; throws RangeError/TypeError naming the bad field before anything is built. */
@@ -99,6 +102,7 @@ export function resolveMobileNetV1Config(config: MobileNetV1Config = {}): Resolv
   if (c.pooling !== null) checkOneOf(c.pooling, ['avg', 'max'], 'pooling', arch);
   if (!Number.isInteger(c.minDepth) || c.minDepth < 1) throw new RangeError(`${arch}: minDepth must be an integer ≥ 1. Received ${c.minDepth}.`);
   checkBatchNormMomentum(c.batchNormMomentum, arch);
+  checkSeed(c.seed, arch);
   return c;
 }
 
@@ -124,7 +128,7 @@ export function mobilenetV1Name(c: ResolvedMobileNetV1Config): string {
 /** Builds MobileNetV1 as a tfjs-layers functional model with input [batch, inputSize, inputSize, 3] in [-1, 1]. */
 export function mobilenetV1(config: MobileNetV1Config = {}): tfl.LayersModel {
   const c = resolveMobileNetV1Config(config);
-  const bn: BatchNormSettings = { momentum: c.batchNormMomentum, epsilon: 1e-3 };
+  const bn: BlockSettings = { batchNorm: { momentum: c.batchNormMomentum, epsilon: 1e-3 }, seed: c.seed };
   const depth = (filters: number) => v1Channels(filters, c.widthMultiplier, c.minDepth);
   const input = tfl.input({ shape: [c.inputSize, c.inputSize, 3], name: 'input' });
 
@@ -138,7 +142,7 @@ export function mobilenetV1(config: MobileNetV1Config = {}): tfl.LayersModel {
       x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: depth(spec.filters), activation: c.activation }, endpointNames(`Conv2d_${index}_pointwise`), bn);
     }
   }
-  const output = classifierHead(x, c);
+  const output = classifierHead(x, c, bn);
   return tfl.model({ inputs: input, outputs: output, name: mobilenetV1Name(c) });
 }
 

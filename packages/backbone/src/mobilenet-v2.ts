@@ -6,7 +6,7 @@
  * {@link mobilenetV2EndpointLayers}.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Activation, BatchNormSettings, classifierHead, convBnActivation } from './blocks';
+import { Activation, BlockSettings, classifierHead, convBnActivation } from './blocks';
 import { makeDivisible } from './rounding';
 import {
   checkBatchNormMomentum,
@@ -14,6 +14,7 @@ import {
   checkDropout,
   checkInputSize,
   checkOneOf,
+  checkSeed,
   checkWidthMultiplier,
   withoutUndefined,
 } from './validate';
@@ -60,6 +61,8 @@ export interface MobileNetV2Config {
   pooling?: 'avg' | 'max' | null;
   /** Batch-norm moving-average momentum. Default 0.99. */
   batchNormMomentum?: number;
+  /** Seed of the weight initialisers (the same seed builds the same weights); null: unseeded. Default null. */
+  seed?: number | null;
 }
 
 export type ResolvedMobileNetV2Config = Required<MobileNetV2Config>;
@@ -73,6 +76,7 @@ export const MOBILENET_V2_DEFAULTS: ResolvedMobileNetV2Config = {
   activation: 'relu6',
   pooling: null,
   batchNormMomentum: 0.99,
+  seed: null,
 };
 
 export function resolveMobileNetV2Config(config: MobileNetV2Config = {}): ResolvedMobileNetV2Config {
@@ -85,6 +89,7 @@ export function resolveMobileNetV2Config(config: MobileNetV2Config = {}): Resolv
   checkOneOf(c.activation, ['relu', 'relu6'], 'activation', arch);
   if (c.pooling !== null) checkOneOf(c.pooling, ['avg', 'max'], 'pooling', arch);
   checkBatchNormMomentum(c.batchNormMomentum, arch);
+  checkSeed(c.seed, arch);
   return c;
 }
 
@@ -154,7 +159,7 @@ export function mobilenetV2Name(c: ResolvedMobileNetV2Config): string {
 /** Builds MobileNetV2 as a tfjs-layers functional model with input [batch, inputSize, inputSize, 3] in [-1, 1]. */
 export function mobilenetV2(config: MobileNetV2Config = {}): tfl.LayersModel {
   const c = resolveMobileNetV2Config(config);
-  const bn: BatchNormSettings = { momentum: c.batchNormMomentum, epsilon: 1e-3 };
+  const bn: BlockSettings = { batchNorm: { momentum: c.batchNormMomentum, epsilon: 1e-3 }, seed: c.seed };
   const act = c.activation;
   const input = tfl.input({ shape: [c.inputSize, c.inputSize, 3], name: 'input' });
 
@@ -174,6 +179,6 @@ export function mobilenetV2(config: MobileNetV2Config = {}): tfl.LayersModel {
 
   const lastFilters = mobilenetV2LastChannels(c.widthMultiplier);
   x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: lastFilters, activation: act }, { conv: 'Conv_1', bn: 'Conv_1_bn', activation: 'out_relu' }, bn);
-  const output = classifierHead(x, c);
+  const output = classifierHead(x, c, bn);
   return tfl.model({ inputs: input, outputs: output, name: mobilenetV2Name(c) });
 }

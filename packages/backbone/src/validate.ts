@@ -41,6 +41,10 @@ export function checkBatchNormMomentum(momentum: number, arch: string): void {
   if (!(momentum >= 0 && momentum < 1)) throw new RangeError(`${arch}: batchNormMomentum must be in [0, 1). Received ${momentum}.`);
 }
 
+export function checkSeed(seed: number | null, arch: string): void {
+  if (seed !== null && !Number.isSafeInteger(seed)) throw new RangeError(`${arch}: seed must be an integer (or null for unseeded weights). Received ${seed}.`);
+}
+
 /** The fields of a config object that were actually given, so `{...defaults, ...given}` keeps defaults for `undefined`. */
 export function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

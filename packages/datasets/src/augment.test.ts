@@ -1,6 +1,6 @@
 import { adjustColor, augmentImage, flipHorizontal, resolveAugmentOptions, sampleAugmentation, sampleCrop } from './augment';
 import { encodePng } from './image-io';
-import { mulberry32 } from './prng';
+import { mulberry32 } from '@mobilenets/random';
 
 /** A 64 × 48 image with a horizontal and a vertical ramp, so crops and flips show. */
 async function rampPng(): Promise<Buffer> {

@@ -14,7 +14,7 @@
  * Every draw comes from the caller's seeded generator, so a seed gives identical pixels on every run.
  */
 import { decodeRegion, imageSize, type DecodeOptions, type DecodedImage, type Region } from './image-io';
-import { mulberry32, uniform, type Random } from './prng';
+import { mulberry32, uniform, type Random } from '@mobilenets/random';
 
 export interface AugmentOptions {
   /** Smallest crop area as a fraction of the image. Default 0.35. */

@@ -8,7 +8,7 @@
 import { applyPixelAugmentation, resolveAugmentOptions, sampleAugmentation, type AugmentOptions } from './augment';
 import { decodeRegion, imageSize, loadImage, type DecodeOptions } from './image-io';
 import { Limiter } from './limiter';
-import { hashSeed, mulberry32, permutation } from './prng';
+import { hashSeed, mulberry32, permutation } from '@mobilenets/random';
 import type { ImageRecord } from './readers';
 
 /** A batch in NHWC layout, RGB in [-1, 1]. */

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodePng } from './image-io';
-import { hashSeed, mulberry32, randomInt, uniform, type Random } from './prng';
+import { hashSeed, mulberry32, randomInt, uniform, type Random } from '@mobilenets/random';
 import { addNoise, boxSdf, circleSdf, createCanvas, drawShape, fillGradient, hsv, polygonSdf, starPoints, subtract, translate, union, type Paint, type Rgb, type Sdf } from './raster';
 import { compareStrings } from './split';
 

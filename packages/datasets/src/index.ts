@@ -11,5 +11,3 @@ export type { BatchOptions, ClassificationBatch, ClassificationData, Classificat
 export { classificationData } from './batches';
 export type { GenerateDatasetOptions, GenerateImageOptions, GeneratedDataset, GeneratedImage } from './generate';
 export { MAX_GENERATED_CLASSES, generateClassificationDataset, generateClassificationImages, generatedClassNames, renderClassificationImage } from './generate';
-export type { Random } from './prng';
-export { hashSeed, hashString, mulberry32, permutation, shuffleInPlace } from './prng';

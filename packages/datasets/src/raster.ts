@@ -3,7 +3,7 @@
  * a local frame (radius ≈ 1), drawn into an 8-bit RGB canvas with coverage clamp(½ − d, 0, 1) where d
  * is the distance in pixels. Only what the generators need; no dependencies.
  */
-import type { Random } from './prng';
+import type { Random } from '@mobilenets/random';
 
 /** An RGB image being drawn. */
 export interface Canvas {

@@ -4,7 +4,7 @@
  * go to validation. The rank depends on names only — not on the machine, the locale, the directory
  * listing order or where the dataset lives — and adding a file moves at most one other file.
  */
-import { hashSeed, hashString } from './prng';
+import { hashSeed, hashString } from '@mobilenets/random';
 
 export interface SplitOptions {
   /** Fraction of each class held out for validation, in [0, 1). Default 0.2. */

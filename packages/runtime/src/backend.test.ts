@@ -39,8 +39,12 @@ describe('setup()', () => {
     expect(parseBackendEnv('')).toBeUndefined();
   });
 
-  it('explains a backend that is not installed', async () => {
-    if (availableBackends().includes('tensorflow')) return; // tfjs-node installed: nothing to explain
-    await expect(setup({ backend: 'tensorflow', log: null })).rejects.toThrow(/'tensorflow' is not available here.*optional dependency that needs libtensorflow/);
+  it('uses tfjs-node where it loads, and explains its absence where it does not', async () => {
+    if (availableBackends().includes('tensorflow')) {
+      expect((await setup({ backend: 'tensorflow', log: null })).backend).toBe('tensorflow');
+      expect(tf.getBackend()).toBe('tensorflow');
+    } else {
+      await expect(setup({ backend: 'tensorflow', log: null })).rejects.toThrow(/'tensorflow' is not available here.*optional dependency that needs libtensorflow/);
+    }
   });
 });

@@ -1,6 +1,7 @@
 /**
- * What training consumes: batches of images with integer labels. Defined here, by the consumer;
- * `@mobilenets/datasets` produces objects of this shape (matched structurally, no import either way).
+ * What training consumes: a dataset that yields the batches of an epoch, in a seeded order. The batch
+ * type is the task's; classification's (images with integer labels) is defined here, by the consumer,
+ * and `@mobilenets/datasets` produces objects of its shape (matched structurally, no import either way).
  */
 
 export interface ClassificationBatch {
@@ -24,13 +25,17 @@ export interface BatchOptions {
   shuffle?: boolean;
 }
 
-export interface TrainingData {
-  /** Number of classes; labels are in [0, classes). */
-  classes: number;
-  /** Images in one epoch. */
+/** A dataset fit can train on, with batches of the task's type. */
+export interface TrainingData<Batch = ClassificationBatch> {
+  /** Examples in one epoch. */
   size: number;
   /** The batches of one epoch; the same options give the same batches in the same order. */
-  batches(options: BatchOptions): AsyncIterable<ClassificationBatch>;
+  batches(options: BatchOptions): AsyncIterable<Batch>;
+}
+
+/** Classification data: its batches carry labels in [0, classes). */
+export interface ClassificationData extends TrainingData<ClassificationBatch> {
+  classes: number;
 }
 
 /** Checks a batch's shape against its arrays, so that a bad data source fails with a clear message. */

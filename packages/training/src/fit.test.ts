@@ -29,11 +29,13 @@ describe('fit: stopping rules', () => {
     expect(r.epochs).toBe(2);
     expect(epochEnds).toEqual([0, 1]);
     expect(rec.steps.map((s) => [s.step, s.epoch, s.batch, s.lr])).toEqual([[1, 0, 1, 0.05], [2, 0, 2, 0.05], [3, 0, 3, 0.05], [4, 1, 1, 0.025], [5, 1, 2, 0.025], [6, 1, 3, 0.025]]);
-    expect(rec.steps.every((s) => Number.isFinite(s.loss) && s.accuracy >= 0 && s.accuracy <= 1 && s.imagesPerSecond > 0)).toBe(true);
+    expect(rec.steps.every((s) => Number.isFinite(s.loss) && s.metrics.accuracy >= 0 && s.metrics.accuracy <= 1 && s.imagesPerSecond > 0)).toBe(true);
+    expect(rec.steps.every((s) => Math.abs(s.loss - s.losses.crossEntropy - s.losses.weightDecay) < 1e-6)).toBe(true);
     expect(r.history).toHaveLength(2);
-    expect(r.history[1].train.images).toBe(12);
-    expect(r.history[1].val).toEqual({ top1: r.val!.top1, top5: r.val!.top5, loss: r.val!.loss });
-    expect(r.val!.count).toBe(9);
+    expect(r.history[1].train.examples).toBe(12);
+    expect(r.history[1].val).toEqual(r.val!.metrics);
+    expect(Object.keys(r.val!.metrics).sort()).toEqual(['loss', 'top1', 'top5']);
+    expect((r.val!.details as { count: number }).count).toBe(9);
     model.dispose();
   });
 
@@ -76,7 +78,7 @@ describe('fit: stopping rules', () => {
   it('rejects bad options naming the field', async () => {
     const model = tinyClassifier();
     await expect(fit(model, memoryData(4), { steps: 0 })).rejects.toThrow('fit: options.steps must be an integer ≥ 1. Received 0.');
-    await expect(fit(model, memoryData(4, 5))).rejects.toThrow(/outputs \[.*3\] but the data has 5 classes/);
+    await expect(fit(model, memoryData(4, 5))).rejects.toThrow(/outputs \[batch, 3\] but the training data has 5 classes/);
     await expect(fit(model, memoryData(4), { resume: true })).rejects.toThrow(/options.resume needs options.checkpoints.store/);
     model.dispose();
   });
@@ -89,7 +91,8 @@ describe('fit: checkpoints and exact resume', () => {
     await fit(model, memoryData(12), { ...recipe, epochs: 2, validation: memoryData(6), checkpoints: { store, everySteps: 1, keep: 2 } });
     expect((await store.list()).sort()).toEqual(['best', 'last', 'step-5', 'step-6']);
     const best = store.entries.get('best')!.state as FitState;
-    expect(best.best!.top1).toBe(Math.max(...best.history.map((h) => h.val!.top1)));
+    expect(best.best!.metric).toBe('top1');
+    expect(best.best!.value).toBe(Math.max(...best.history.map((h) => h.val!.top1)));
     store.dispose();
     model.dispose();
   });
@@ -162,4 +165,50 @@ it('fit leaks no tensors (validation, EMA, checkpoints, resume)', async () => {
   store.dispose();
   expect(tf.memory().numTensors).toBe(before);
   model.dispose();
+});
+
+describe('fit: learning and saving', () => {
+  it('a tiny classifier on separable data: the loss falls and validation top-1 rises well above chance', async () => {
+    const model = tinyClassifier(4, 2);
+    const val = memoryData(24, 4, { seed: 7 }); // other images than the training ones
+    const { classificationTask } = await import('./classification-task');
+    const before = (await classificationTask().validate(model, val, { batchSize: 8 })).metrics.top1;
+    const r = await fit(model, memoryData(48, 4), { ...recipe, batchSize: 8, schedule: constantSchedule(0.01), epochs: 8, validation: val });
+    expect(r.history[r.history.length - 1].train.loss).toBeLessThan(r.history[0].train.loss * 0.7);
+    expect(r.val!.metrics.top1).toBeGreaterThanOrEqual(0.7); // chance is 0.25
+    expect(r.val!.metrics.top1).toBeGreaterThan(before);
+    model.dispose();
+  });
+
+  it('everyMinutes saves "last" when that much time has passed since the last save', async () => {
+    const model = tinyClassifier();
+    const store = new MemoryCheckpointStore();
+    let now = 0;
+    await fit(model, memoryData(40), {
+      ...recipe, epochs: 1, clock: () => now, checkpoints: { store, everyMinutes: 1 },
+      callbacks: [{ onStepEnd: () => void (now += 25_000) }], // each step "takes" 25 s
+    });
+    expect(store.saves.map((s) => [s.name, (s.state as FitState).step])).toEqual([['last', 3], ['last', 6], ['last', 9], ['last', 10]]);
+    store.dispose();
+    model.dispose();
+  });
+
+  it('resumes a checkpoint written before the task seam (state version 1)', async () => {
+    const model = tinyClassifier();
+    const store = new MemoryCheckpointStore();
+    await fit(model, memoryData(12), { ...recipe, steps: 4, checkpoints: { store } });
+    const v2 = store.entries.get('last')!.state as FitState;
+    store.entries.get('last')!.state = {
+      format: 'mobilenets-fit', version: 1, step: v2.step, epoch: v2.epoch, batchInEpoch: v2.batchInEpoch, seed: v2.seed, batchSize: v2.batchSize,
+      epochLoss: 1.5, epochCorrect: 1, epochImages: 4,
+      history: [{ epoch: 0, step: 3, lr: 0.05, train: { loss: 1.1, accuracy: 0.5, images: 12 }, val: { top1: 0.5, top5: 1, loss: 1 } }],
+      best: { epoch: 0, step: 3, top1: 0.5 }, ema: null,
+    };
+    const r = await fit(model, memoryData(12), { ...recipe, epochs: 2, resume: true, checkpoints: { store } });
+    expect(r.resumedFrom).toBe(4);
+    expect(r.history[0].train).toEqual({ loss: 1.1, losses: { crossEntropy: 1.1 }, metrics: { accuracy: 0.5 }, examples: 12 });
+    expect(r.history[1].train.examples).toBe(12); // 4 carried over + the 8 of this run
+    store.dispose();
+    model.dispose();
+  });
 });

@@ -1,17 +1,21 @@
 /**
- * The training loop: the MobileNet papers' recipe by default (RMSprop with decay 0.9, momentum 0.9,
- * ε = 1; learning rate 0.045 decayed ×0.98 per epoch; L2 weight decay 4e-5 on conv and FC kernels),
- * stopping rules, checkpoints through an injected store, exact resume, callbacks and validation.
+ * The training loop, for any task: the MobileNet papers' recipe by default (RMSprop with decay 0.9,
+ * momentum 0.9, ε = 1; learning rate 0.045 decayed ×0.98 per epoch; L2 weight decay 4e-5 on conv and
+ * FC kernels), stopping rules, checkpoints through an injected store, exact resume, EMA of the weights,
+ * validation and callbacks. What a batch is, what the loss is and how validation is measured comes from
+ * the task (classification by default); where the step runs comes from the runner (this thread by default).
  *
  * fit prints nothing and touches no files: progress goes to callbacks, checkpoints to the store.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ClassificationBatch, TrainingData, checkBatch } from './data';
+import { classificationTask } from './classification-task';
+import type { ClassificationBatch, TrainingData } from './data';
 import { EmaState, WeightEma } from './ema';
-import { EvaluationResult, evaluate } from './metrics';
+import { paperOptimizer } from './optimizers';
+import { StepRunner, StepRunnerFactory, localRunner } from './runner';
 import { Schedule, paperSchedule } from './schedules';
-import { trainStepWithMetrics } from './step';
+import type { Task, ValidationResult } from './task';
 
 /** A checkpoint as fit hands it to a store: the model, its optimizer and fit's JSON state. */
 export interface StoredCheckpoint {
@@ -21,9 +25,9 @@ export interface StoredCheckpoint {
 }
 
 /**
- * Where checkpoints go. Implementations live where files do (the apps, runtime); tests use memory.
- * `load` writes the saved weights into `model` and returns a rebuilt optimizer with its state, or
- * null when there is no checkpoint of that name.
+ * Where checkpoints go. Implementations live where files do (runtime's FileCheckpointStore); tests use
+ * memory. `load` writes the saved weights into `model` and returns a rebuilt optimizer with its state,
+ * or null when there is no checkpoint of that name.
  */
 export interface CheckpointStore {
   save(name: string, checkpoint: StoredCheckpoint): Promise<void>;
@@ -43,33 +47,45 @@ export interface StepInfo {
   epoch: number;
   /** Batches of this epoch completed (this one included). */
   batch: number;
+  /** The batch's loss: the sum of `losses`. */
   loss: number;
-  /** Top-1 accuracy of this batch, in training mode, before the update. */
-  accuracy: number;
-  /** Images in this batch over the wall time since the previous step ended (data loading included). */
+  /** Named parts of the loss (the task's, and `weightDecay`). */
+  losses: Record<string, number>;
+  /** The task's training metrics for this batch, in training mode, before the update (classification: accuracy). */
+  metrics: Record<string, number>;
+  examples: number;
+  /** Examples in this batch over the wall time since the previous step ended (data loading included). */
   imagesPerSecond: number;
   lr: number;
 }
 
 export interface EpochSummary {
   epoch: number;
-  /** Mean loss and top-1 accuracy over the epoch's training batches. */
-  train: { loss: number; accuracy: number; images: number };
+  /** Example-weighted means over the epoch's training batches. */
+  train: { loss: number; losses: Record<string, number>; metrics: Record<string, number>; examples: number };
   /** Validation metrics (with the averaged weights when EMA is on), null without validation data. */
-  val: { top1: number; top5: number; loss: number } | null;
+  val: Record<string, number> | null;
   /** Step count at the end of the epoch. */
   step: number;
   lr: number;
 }
 
-export interface EpochInfo extends EpochSummary {
-  /** The full validation result (per class, confusion), null without validation data. */
-  evaluation: EvaluationResult | null;
+export interface EpochInfo<Details = unknown> extends EpochSummary {
+  /** The full validation result (classification: per class, confusion), null without validation data. */
+  validation: ValidationResult<Details> | null;
 }
 
 export type StopReason = 'epochs' | 'steps' | 'maxMinutes' | 'signal';
 
-export interface FitResult {
+/** The best epoch by the task's best metric. */
+export interface BestEpoch {
+  epoch: number;
+  step: number;
+  metric: string;
+  value: number;
+}
+
+export interface FitResult<Details = unknown> {
   /** Optimizer steps over the whole run (resumed ones included). */
   steps: number;
   /** Epochs completed. */
@@ -77,10 +93,10 @@ export interface FitResult {
   stoppedBy: StopReason;
   /** One entry per completed epoch, those before a resume included. */
   history: EpochSummary[];
-  /** Validation metrics of the final weights (averaged when EMA is on), null without validation data. */
-  val: EvaluationResult | null;
-  /** The best epoch by validation top-1, null without validation data. */
-  best: { epoch: number; step: number; top1: number } | null;
+  /** Validation of the final weights (averaged when EMA is on), null without validation data. */
+  val: ValidationResult<Details> | null;
+  /** The best epoch by the task's best metric, null without validation data. */
+  best: BestEpoch | null;
   /** Wall time of this call, seconds. */
   seconds: number;
   /** The step this call resumed from, null when it started fresh. */
@@ -111,20 +127,29 @@ export interface CheckpointOptions {
   store: CheckpointStore;
   /** Also save every this many steps (as 'last' and 'step-<n>'); 0: only at epoch ends and at a stop. Default 0. */
   everySteps?: number;
+  /**
+   * Also save 'last' when this many minutes have passed since the last save (0: off), which bounds the
+   * work a hard kill can lose. Default 0.
+   */
+  everyMinutes?: number;
   /** Step checkpoints to keep (oldest removed first). Default 3. */
   keep?: number;
 }
 
-export interface FitOptions {
+export interface FitOptions<Batch = ClassificationBatch> {
+  /** What a batch is, the loss and validation. Default: {@link classificationTask}(). */
+  task?: Task<Batch>;
+  /** Where steps run. Default: {@link localRunner}() (this thread). runtime's dataParallel() uses worker threads. */
+  runner?: StepRunnerFactory;
   /** Total epochs (the whole run, resumed ones included). Default: 1 when neither steps nor maxMinutes is given, else unlimited. */
   epochs?: number;
   /** Total optimizer steps (the whole run). */
   steps?: number;
   /** Wall-clock budget of this call; training stops at the first step boundary past it and saves 'last'. */
   maxMinutes?: number;
-  /** Images per optimizer step. Default 32. */
+  /** Examples per optimizer step. Default 32. */
   batchSize?: number;
-  /** Seed of the data order (and augmentation) passed to `data.batches`. Default 0. */
+  /** Seed of the data order, augmentation and dropout masks (passed to `data.batches` and the runner). Default 0. */
   seed?: number;
   /** Default true. */
   shuffle?: boolean;
@@ -134,28 +159,21 @@ export interface FitOptions {
   optimizer?: () => tf.Optimizer;
   /** L2 coefficient on conv and FC kernels. Default 4e-5. */
   weightDecay?: number;
-  /** Default 0. */
-  labelSmoothing?: number;
-  /** Micro-batches per step whose gradients are averaged. Default 1. */
+  /** Micro-batches per step (per worker) whose gradients are averaged. Default 1. */
   accumulate?: number;
   /** Decay of an exponential moving average of the weights (e.g. 0.999), used for validation and left in the model at the end. Default off. */
   ema?: number;
-  validation?: TrainingData;
+  validation?: TrainingData<Batch>;
   /** Default: batchSize. */
   validationBatchSize?: number;
   checkpoints?: CheckpointOptions;
   /** Continue from the store's 'last' checkpoint: weights, optimizer, schedule position and data order. */
   resume?: boolean;
   callbacks?: FitCallback[];
-  /** Stops at the next step boundary (saving 'last') when aborted, e.g. on Ctrl-C. */
+  /** Stops at the next step boundary (saving 'last') when aborted, e.g. on Ctrl-C or SIGTERM. */
   signal?: AbortSignal;
-  /** Milliseconds clock for maxMinutes and throughput; default performance.now. Tests pass a fake one. */
+  /** Milliseconds clock for maxMinutes, everyMinutes and throughput; default performance.now. Tests pass a fake one. */
   clock?: () => number;
-}
-
-/** The papers' RMSprop: decay 0.9, momentum 0.9, ε = 1.0. */
-export function paperOptimizer(learningRate = 0.045): tf.Optimizer {
-  return tf.train.rmsprop(learningRate, 0.9, 0.9, 1.0);
 }
 
 /** The loss became NaN or infinite: training stopped without saving, the last good checkpoint is intact. */
@@ -180,7 +198,9 @@ export class TrainingDivergedError extends Error {
 /** What fit keeps in a checkpoint's state (JSON). */
 export interface FitState {
   format: 'mobilenets-fit';
-  version: 1;
+  version: 2;
+  /** The task that wrote it (a checkpoint of one task does not resume another). */
+  task: string;
   /** Optimizer steps done. */
   step: number;
   /** Current 0-based epoch and batches of it done. */
@@ -188,12 +208,11 @@ export interface FitState {
   batchInEpoch: number;
   seed: number;
   batchSize: number;
-  /** Running sums of the current epoch's training batches. */
-  epochLoss: number;
-  epochCorrect: number;
-  epochImages: number;
+  /** Example-weighted sums of the current epoch's training losses (`loss:<name>`) and metrics (`metric:<name>`). */
+  epochSums: Record<string, number>;
+  epochExamples: number;
   history: EpochSummary[];
-  best: { epoch: number; step: number; top1: number } | null;
+  best: BestEpoch | null;
   ema: EmaState | null;
 }
 
@@ -205,42 +224,84 @@ function checkPositive(field: string, value: number | undefined, integer: boolea
   }
 }
 
-function parseState(state: unknown, where: string): FitState {
-  const s = state as Partial<FitState> | null;
-  if (typeof s !== 'object' || s === null || s.format !== 'mobilenets-fit' || s.version !== 1) {
-    throw new Error(`${where}: the checkpoint's state is not fit's (expected format 'mobilenets-fit' version 1); it was not saved by fit.`);
+/** Reads fit's state from a checkpoint; version 1 (classification only, before the task seam) is converted. */
+export function parseFitState(state: unknown, where: string): FitState {
+  const s = state as Record<string, unknown> | null;
+  if (typeof s !== 'object' || s === null || s.format !== 'mobilenets-fit' || (s.version !== 1 && s.version !== 2)) {
+    throw new Error(`${where}: the checkpoint's state is not fit's (expected format 'mobilenets-fit' version 1 or 2); it was not saved by fit.`);
   }
-  for (const key of ['step', 'epoch', 'batchInEpoch', 'seed', 'batchSize', 'epochLoss', 'epochCorrect', 'epochImages'] as const) {
+  for (const key of ['step', 'epoch', 'batchInEpoch', 'seed', 'batchSize'] as const) {
     if (typeof s[key] !== 'number') throw new Error(`${where}: state.${key} must be a number. Received ${JSON.stringify(s[key])}.`);
   }
   if (!Array.isArray(s.history)) throw new Error(`${where}: state.history must be an array.`);
-  return s as FitState;
+  if (s.version === 2) {
+    if (typeof s.task !== 'string' || typeof s.epochSums !== 'object' || typeof s.epochExamples !== 'number') {
+      throw new Error(`${where}: state.task, state.epochSums and state.epochExamples are required in version 2.`);
+    }
+    return s as unknown as FitState;
+  }
+  // Version 1: classification, with loss and top-1 fields by name.
+  type V1Summary = { epoch: number; step: number; lr: number; train: { loss: number; accuracy: number; images: number }; val: { top1: number; top5: number; loss: number } | null };
+  const v1 = s as unknown as { epochLoss: number; epochCorrect: number; epochImages: number; history: V1Summary[]; best: { epoch: number; step: number; top1: number } | null; ema: EmaState | null };
+  return {
+    format: 'mobilenets-fit',
+    version: 2,
+    task: 'classification',
+    step: s.step as number,
+    epoch: s.epoch as number,
+    batchInEpoch: s.batchInEpoch as number,
+    seed: s.seed as number,
+    batchSize: s.batchSize as number,
+    epochSums: { 'loss:crossEntropy': v1.epochLoss, 'metric:accuracy': v1.epochCorrect },
+    epochExamples: v1.epochImages,
+    history: v1.history.map((h) => ({
+      epoch: h.epoch,
+      step: h.step,
+      lr: h.lr,
+      train: { loss: h.train.loss, losses: { crossEntropy: h.train.loss }, metrics: { accuracy: h.train.accuracy }, examples: h.train.images },
+      val: h.val === null ? null : { ...h.val },
+    })),
+    best: v1.best === null ? null : { epoch: v1.best.epoch, step: v1.best.step, metric: 'top1', value: v1.best.top1 },
+    ema: v1.ema ?? null,
+  };
 }
 
-function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  const o = optimizer as unknown as { learningRate?: number };
-  if (typeof o.learningRate !== 'number') throw new TypeError(`fit: the optimizer ${optimizer.getClassName()} has no learningRate field to schedule.`);
-  o.learningRate = lr;
+function better(value: number, best: BestEpoch | null, mode: 'max' | 'min'): boolean {
+  if (!Number.isFinite(value)) return false;
+  if (best === null) return true;
+  return mode === 'max' ? value > best.value : value < best.value;
+}
+
+/** Means of an epoch's running sums: losses under `loss:`, metrics under `metric:`. */
+function epochMeans(sums: Record<string, number>, examples: number): { loss: number; losses: Record<string, number>; metrics: Record<string, number> } {
+  const losses: Record<string, number> = {};
+  const metrics: Record<string, number> = {};
+  for (const [key, sum] of Object.entries(sums)) {
+    const [kind, name] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+    (kind === 'loss' ? losses : metrics)[name] = sum / examples;
+  }
+  return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics };
 }
 
 /**
- * Trains `model` (a classifier with softmax output [batch, data.classes]) on `data`.
- * The model is updated in place; with `ema` its weights are the averaged ones when fit returns.
+ * Trains `model` on `data` with `options.task` (classification by default: a softmax output
+ * [batch, data.classes]). The model is updated in place; with `ema` its weights are the averaged ones
+ * when fit returns.
  */
-export async function fit(model: tfl.LayersModel, data: TrainingData, options: FitOptions = {}): Promise<FitResult> {
+export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, data: TrainingData<Batch>, options: FitOptions<Batch> = {}): Promise<FitResult> {
   const {
     batchSize = 32,
     seed = 0,
     shuffle = true,
     schedule = paperSchedule(),
     weightDecay = 4e-5,
-    labelSmoothing = 0,
     accumulate = 1,
     validation,
     callbacks = [],
     signal,
     clock = () => performance.now(),
   } = options;
+  const task = (options.task ?? classificationTask()) as Task<Batch>;
   checkPositive('epochs', options.epochs, true, 1);
   checkPositive('steps', options.steps, true, 1);
   checkPositive('maxMinutes', options.maxMinutes, false, 0);
@@ -248,48 +309,56 @@ export async function fit(model: tfl.LayersModel, data: TrainingData, options: F
   checkPositive('accumulate', accumulate, true, 1);
   checkPositive('validationBatchSize', options.validationBatchSize, true, 1);
   checkPositive('checkpoints.everySteps', options.checkpoints?.everySteps, true, 0);
+  checkPositive('checkpoints.everyMinutes', options.checkpoints?.everyMinutes, false, 0);
   checkPositive('checkpoints.keep', options.checkpoints?.keep, true, 0);
   if (!Number.isInteger(seed)) throw new RangeError(`fit: options.seed must be an integer. Received ${seed}.`);
   if (accumulate > batchSize) throw new RangeError(`fit: options.accumulate (${accumulate}) cannot exceed options.batchSize (${batchSize}).`);
-  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new RangeError(`fit: options.labelSmoothing must be in [0, 1). Received ${labelSmoothing}.`);
   if (!(weightDecay >= 0)) throw new RangeError(`fit: options.weightDecay must be ≥ 0. Received ${weightDecay}.`);
   if (options.resume && options.checkpoints === undefined) throw new TypeError('fit: options.resume needs options.checkpoints.store to load the checkpoint from.');
-  const classes = data.classes;
-  const outputs = model.outputs[0].shape as number[];
-  if (outputs.length !== 2 || outputs[1] !== classes) {
-    throw new RangeError(`fit: the model '${model.name}' outputs [${outputs}] but the data has ${classes} classes; expected output [batch, ${classes}].`);
-  }
-  if (validation !== undefined && validation.classes !== classes) {
-    throw new RangeError(`fit: options.validation has ${validation.classes} classes but the training data has ${classes}.`);
-  }
+  task.check?.(model, data, 'training');
+  if (validation !== undefined) task.check?.(model, validation, 'validation');
   const stepsPerEpoch = Math.ceil(data.size / batchSize);
   if (stepsPerEpoch === 0) throw new RangeError('fit: the training data is empty (data.size is 0).');
   const epochs = options.epochs ?? (options.steps === undefined && options.maxMinutes === undefined ? 1 : Infinity);
   const maxSteps = options.steps ?? Infinity;
   const store = options.checkpoints?.store;
   const everySteps = options.checkpoints?.everySteps ?? 0;
+  const everyMs = (options.checkpoints?.everyMinutes ?? 0) * 60_000;
   const keep = options.checkpoints?.keep ?? 3;
   const started = clock();
 
   let optimizer: tf.Optimizer | null = null;
+  let runner: StepRunner | null = null;
   let ema: WeightEma | null = null;
   let state: FitState = {
-    format: 'mobilenets-fit', version: 1, step: 0, epoch: 0, batchInEpoch: 0, seed, batchSize,
-    epochLoss: 0, epochCorrect: 0, epochImages: 0, history: [], best: null, ema: null,
+    format: 'mobilenets-fit', version: 2, task: task.name, step: 0, epoch: 0, batchInEpoch: 0, seed, batchSize,
+    epochSums: {}, epochExamples: 0, history: [], best: null, ema: null,
   };
   let resumedFrom: number | null = null;
   /** The newest checkpoint written by this run or found on resume: what survives a divergence. */
   let lastGood: { name: string; step: number } | null = null;
   let lastSavedStep = -1;
+  let lastSaveTime = started;
+  /** The steps at which fit's model (weights) and optimizer were last brought up to date with the runner's. */
+  let weightsSynced = -1;
+  let optimizerSynced = -1;
 
   const emit = async <K extends keyof FitCallback>(hook: K, arg: Parameters<NonNullable<FitCallback[K]>>[0]) => {
     for (const c of callbacks) await (c[hook] as ((a: typeof arg) => void | Promise<void>) | undefined)?.call(c, arg);
   };
+  const sync = async (withOptimizer: boolean) => {
+    if (runner === null || (weightsSynced === state.step && (!withOptimizer || optimizerSynced === state.step))) return;
+    await runner.sync({ optimizer: withOptimizer });
+    weightsSynced = state.step;
+    if (withOptimizer) optimizerSynced = state.step;
+  };
   const save = async (name: string) => {
     if (store === undefined || optimizer === null) return;
+    await sync(true);
     state.ema = ema === null ? null : ema.toJSON();
     await store.save(name, { model, optimizer, state: JSON.parse(JSON.stringify(state)) });
     state.ema = null;
+    lastSaveTime = clock();
     await emit('onCheckpoint', { name, step: state.step });
   };
   const saveLast = async () => {
@@ -304,9 +373,10 @@ export async function fit(model: tfl.LayersModel, data: TrainingData, options: F
     const steps = (await store.list()).filter((n) => STEP_CHECKPOINT.test(n)).sort((a, b) => Number(STEP_CHECKPOINT.exec(a)![1]) - Number(STEP_CHECKPOINT.exec(b)![1]));
     for (const name of steps.slice(0, Math.max(0, steps.length - keep))) await store.remove(name);
   };
-  const validate = async (): Promise<EvaluationResult | null> => {
+  const validate = async (): Promise<ValidationResult | null> => {
     if (validation === undefined) return null;
-    const run = () => evaluate(model, validation, { batchSize: options.validationBatchSize ?? batchSize });
+    await sync(false);
+    const run = () => task.validate(model, validation, { batchSize: options.validationBatchSize ?? batchSize });
     return ema === null ? run() : ema.withAveraged(run);
   };
 
@@ -315,7 +385,8 @@ export async function fit(model: tfl.LayersModel, data: TrainingData, options: F
       const loaded = await store!.load(CHECKPOINT_NAMES.last, model);
       if (loaded !== null) {
         optimizer = loaded.optimizer;
-        state = parseState(loaded.state, `fit: checkpoint '${CHECKPOINT_NAMES.last}'`);
+        state = parseFitState(loaded.state, `fit: checkpoint '${CHECKPOINT_NAMES.last}'`);
+        if (state.task !== task.name) throw new RangeError(`fit: checkpoint '${CHECKPOINT_NAMES.last}' was written by a ${state.task} run; this is a ${task.name} run.`);
         if (state.seed !== seed || state.batchSize !== batchSize) {
           throw new RangeError(`fit: checkpoint '${CHECKPOINT_NAMES.last}' was trained with seed ${state.seed} and batchSize ${state.batchSize}, but options give seed ${seed} and batchSize ${batchSize}; resume with the same values to continue the same data order.`);
         }
@@ -330,6 +401,8 @@ export async function fit(model: tfl.LayersModel, data: TrainingData, options: F
       if (state.ema !== null) ema.restore(state.ema, `fit: checkpoint '${CHECKPOINT_NAMES.last}'`);
       state.ema = null;
     }
+    runner = await (options.runner ?? localRunner())({ model, optimizer, task: task as Task<unknown>, weightDecay, accumulate, seed });
+    weightsSynced = optimizerSynced = state.step;
     const totalSteps = Number.isFinite(epochs) || Number.isFinite(maxSteps) ? Math.min(maxSteps, epochs * stepsPerEpoch) : null;
     await emit('onTrainBegin', { step: state.step, epoch: state.epoch, stepsPerEpoch, totalSteps, resumed: resumedFrom !== null });
 
@@ -340,7 +413,7 @@ export async function fit(model: tfl.LayersModel, data: TrainingData, options: F
       if (options.maxMinutes !== undefined && clock() - started >= options.maxMinutes * 60_000) return 'maxMinutes';
       return null;
     };
-    let lastVal: EvaluationResult | null = null;
+    let lastVal: ValidationResult | null = null;
     let lastValStep = -1;
     let lr = schedule.lr(state.step, state.epoch);
 
@@ -354,54 +427,65 @@ export async function fit(model: tfl.LayersModel, data: TrainingData, options: F
         stoppedBy = shouldStop();
         if (stoppedBy !== null) break;
         lr = schedule.lr(state.step, epoch);
-        const result = step(model, optimizer, batch, classes, lr, { weightDecay, labelSmoothing, accumulate });
+        const result = await runner.step(task.prepare(batch), { lr, step: state.step });
         if (!Number.isFinite(result.loss)) throw new TrainingDivergedError(state.step + 1, epoch, result.loss, lastGood, lr);
-        ema?.update(state.step);
+        if (ema !== null) {
+          await sync(false);
+          ema.update(state.step);
+        }
         state.step += 1;
         state.batchInEpoch += 1;
-        state.epochLoss += result.loss * result.examples;
-        state.epochCorrect += result.correct;
-        state.epochImages += result.examples;
+        for (const [name, value] of Object.entries(result.losses)) state.epochSums[`loss:${name}`] = (state.epochSums[`loss:${name}`] ?? 0) + value * result.examples;
+        for (const [name, value] of Object.entries(result.metrics)) state.epochSums[`metric:${name}`] = (state.epochSums[`metric:${name}`] ?? 0) + value * result.examples;
+        state.epochExamples += result.examples;
         const now = clock();
         const seconds = Math.max(now - previousEnd, 1e-3) / 1000;
         previousEnd = now;
         await emit('onStepEnd', {
-          step: state.step, epoch, batch: state.batchInEpoch, loss: result.loss, accuracy: result.correct / result.examples,
-          imagesPerSecond: result.examples / seconds, lr,
+          step: state.step, epoch, batch: state.batchInEpoch, loss: result.loss, losses: result.losses, metrics: result.metrics,
+          examples: result.examples, imagesPerSecond: result.examples / seconds, lr,
         });
         if (everySteps > 0 && state.step % everySteps === 0) {
           await saveStepCheckpoint();
           await saveLast();
+        } else if (everyMs > 0 && clock() - lastSaveTime >= everyMs) {
+          await saveLast();
         }
       }
       if (stoppedBy !== null) break;
-      if (state.batchInEpoch === 0) throw new RangeError(`fit: data.batches yielded no batches for epoch ${epoch} (data.size is ${data.size}).`);
+      if (state.batchInEpoch === 0) {
+        throw new RangeError(`fit: epoch ${epoch} gave no batches to train on (the data has ${data.size} examples): every example failed to load, or the data source yields nothing.`);
+      }
 
-      const evaluation = await validate();
-      lastVal = evaluation;
+      const validated = await validate();
+      lastVal = validated;
       lastValStep = state.step;
       const summary: EpochSummary = {
         epoch,
-        train: { loss: state.epochLoss / state.epochImages, accuracy: state.epochCorrect / state.epochImages, images: state.epochImages },
-        val: evaluation === null ? null : { top1: evaluation.top1, top5: evaluation.top5, loss: evaluation.loss },
+        train: { ...epochMeans(state.epochSums, state.epochExamples), examples: state.epochExamples },
+        val: validated === null ? null : { ...validated.metrics },
         step: state.step,
         lr,
       };
       state.history.push(summary);
       state.epoch += 1;
       state.batchInEpoch = 0;
-      state.epochLoss = 0;
-      state.epochCorrect = 0;
-      state.epochImages = 0;
-      const improved = evaluation !== null && (state.best === null || evaluation.top1 > state.best.top1);
-      if (improved) state.best = { epoch, step: state.step, top1: evaluation.top1 };
+      state.epochSums = {};
+      state.epochExamples = 0;
+      const value = validated?.metrics[task.best.name];
+      if (validated !== null && value === undefined) {
+        throw new RangeError(`fit: the ${task.name} task picks the best checkpoint by '${task.best.name}', but its validation gave only ${Object.keys(validated.metrics).join(', ')}.`);
+      }
+      const improved = value !== undefined && better(value, state.best, task.best.mode);
+      if (improved) state.best = { epoch, step: state.step, metric: task.best.name, value };
       if (improved) await save(CHECKPOINT_NAMES.best);
       lastSavedStep = -1; // the epoch counters changed even if the step did not
       await saveLast();
-      await emit('onEpochEnd', { ...summary, evaluation });
+      await emit('onEpochEnd', { ...summary, validation: validated });
     }
     if (stoppedBy === null) stoppedBy = 'epochs';
     await saveLast();
+    await sync(true);
 
     const val = validation === undefined ? null : lastValStep === state.step && lastVal !== null ? lastVal : await validate();
     ema?.copyInto();
@@ -418,26 +502,8 @@ export async function fit(model: tfl.LayersModel, data: TrainingData, options: F
     await emit('onTrainEnd', result);
     return result;
   } finally {
+    await runner?.dispose();
     optimizer?.dispose();
     ema?.dispose();
-  }
-}
-
-function step(
-  model: tfl.LayersModel,
-  optimizer: tf.Optimizer,
-  batch: ClassificationBatch,
-  classes: number,
-  lr: number,
-  loss: { weightDecay: number; labelSmoothing: number; accumulate: number },
-) {
-  checkBatch(batch, classes, 'fit: training data');
-  setLearningRate(optimizer, lr);
-  const x = tf.tensor4d(batch.images, batch.shape);
-  const labels = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.labels, 'int32'), classes));
-  try {
-    return trainStepWithMetrics(model, optimizer, x, labels, { ...loss, accumulate: Math.min(loss.accumulate, batch.shape[0]) });
-  } finally {
-    tf.dispose([x, labels]);
   }
 }

@@ -1,14 +1,25 @@
-export type { BatchGradients, LossOptions, StepResult } from './step';
-export { batchGradients, classificationLoss, combineGradients, decayedWeights, splitBatch, trainStep, trainStepWithMetrics, trainableVariables } from './step';
-export type { BatchOptions, ClassificationBatch, TrainingData } from './data';
+export type { BestMetric, HostTensor, HostTensors, StepBatch, Task, TaskLoss, TaskModule, TaskStep, ValidationResult } from './task';
+export { checkStepBatch, shareSizes, sliceBatch, splitBatch, toTensors } from './task';
+export type { BatchGradients, StepOptions, StepResult, TrainStepOptions } from './step';
+export { WEIGHT_DECAY_LOSS, applyGradients, batchGradients, combineGradients, decayedWeights, trainStep, trainableVariables, weightDecayPenalty, withDropoutSeed } from './step';
+export type { ClassificationTaskOptions } from './classification-task';
+export { classificationTask, crossEntropy } from './classification-task';
+export type { RunnerContext, RunnerStepOptions, StepRunner, StepRunnerFactory } from './runner';
+export { localRunner, setLearningRate, stepSeed } from './runner';
+export type { OptimizerSpec } from './optimizers';
+export { PAPER_RMSPROP, optimizerFromSpec, optimizerSpec, paperOptimizer } from './optimizers';
+export type { BatchOptions, ClassificationBatch, ClassificationData, TrainingData } from './data';
 export { checkBatch } from './data';
-export type { CosineDecayOptions, ExponentialDecayOptions, Schedule, StepDecayOptions, WarmupOptions } from './schedules';
-export { constantSchedule, cosineDecay, exponentialDecay, linearWarmup, paperSchedule, stepDecay } from './schedules';
+export type { CosineDecayOptions, CosineExtension, ExponentialDecayOptions, Schedule, StepDecayOptions, WarmupOptions } from './schedules';
+export { constantSchedule, cosineDecay, exponentialDecay, extendedCosine, linearWarmup, paperSchedule, stepDecay } from './schedules';
 export type { ClassAccuracy, EvaluateOptions, EvaluationResult } from './metrics';
 export { evaluate } from './metrics';
 export type { EmaState } from './ema';
 export { WeightEma } from './ema';
+export type { LoggedBegin, LoggedEpoch, LoggedStep, MetricsLog } from './metrics-log';
+export { metricsLogCallback, parseMetricsLog } from './metrics-log';
 export type {
+  BestEpoch,
   CheckpointOptions,
   CheckpointStore,
   EpochInfo,
@@ -22,4 +33,4 @@ export type {
   StoredCheckpoint,
   TrainBeginInfo,
 } from './fit';
-export { CHECKPOINT_NAMES, TrainingDivergedError, fit, paperOptimizer } from './fit';
+export { CHECKPOINT_NAMES, TrainingDivergedError, fit, parseFitState } from './fit';

@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { ClassificationBatch, TrainingData } from './data';
+import type { ClassificationBatch, ClassificationData } from './data';
 import { evaluate } from './metrics';
 
 beforeAll(async () => {
@@ -39,7 +39,7 @@ describe('evaluate', () => {
     const wrapped = tfl.model({ inputs: wrapperIn, outputs: model.apply(flat) as tfl.SymbolicTensor });
     const images = new Float32Array(16);
     [0, 1, 2, 3].forEach((i) => (images[i * 4 + i] = 1));
-    const data: TrainingData = {
+    const data: ClassificationData = {
       classes: 6,
       size: 4,
       async *batches({ batchSize }) {
@@ -69,7 +69,7 @@ describe('evaluate', () => {
 
   it('rejects a model whose outputs do not match the classes', async () => {
     const model = lookupModel([[1, 0], [0, 1]]);
-    const data: TrainingData = { classes: 3, size: 0, batches: async function* () {} };
+    const data: ClassificationData = { classes: 3, size: 0, batches: async function* () {} };
     await expect(evaluate(model, data)).rejects.toThrow(/has 2 outputs but the data has 3 classes/);
     model.dispose();
   });

@@ -1,7 +1,7 @@
 /** Classification metrics: top-1/top-5 accuracy, cross-entropy, per-class accuracy and the confusion matrix. */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { TrainingData, checkBatch } from './data';
+import { ClassificationData, checkBatch } from './data';
 
 export interface ClassAccuracy {
   /** Top-1 accuracy on this class's images (NaN when there are none). */
@@ -30,7 +30,7 @@ export interface EvaluateOptions {
 }
 
 /** Runs `model` (inference mode) over every batch of `data` once, in order, and measures it. */
-export async function evaluate(model: tfl.LayersModel, data: TrainingData, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+export async function evaluate(model: tfl.LayersModel, data: ClassificationData, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const { batchSize = 32 } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`evaluate: batchSize must be an integer ≥ 1. Received ${batchSize}.`);
   const classes = data.classes;

@@ -41,3 +41,22 @@ describe('learning-rate schedules', () => {
     expect(() => constantSchedule(NaN)).toThrow(TypeError);
   });
 });
+
+describe('extendedCosine', () => {
+  it('is cosineDecay until lengthened, then falls from where it was to the new end without a jump', () => {
+    const { cosineDecay: cosine, extendedCosine: extended } = require('./schedules');
+    const plain = cosine({ initial: 0.1, totalSteps: 100 });
+    const same = extended({ initial: 0.1, totalSteps: 100 }, []);
+    for (const s of [0, 10, 50, 99, 100, 150]) expect(same.lr(s, 0)).toBe(plain.lr(s, 0));
+    const longer = extended({ initial: 0.1, totalSteps: 100 }, [{ atStep: 60, totalSteps: 200 }]);
+    for (const s of [0, 30, 59]) expect(longer.lr(s, 0)).toBe(plain.lr(s, 0));
+    expect(longer.lr(60, 0)).toBeCloseTo(plain.lr(60, 0), 12);
+    expect(longer.lr(61, 0)).toBeLessThan(longer.lr(60, 0));
+    expect(longer.lr(61, 0)).toBeGreaterThan(plain.lr(61, 0)); // slower now: the end moved
+    expect(longer.lr(200, 0)).toBeCloseTo(0, 12);
+    const twice = extended({ initial: 0.1, totalSteps: 100 }, [{ atStep: 60, totalSteps: 200 }, { atStep: 150, totalSteps: 300 }]);
+    expect(twice.lr(150, 0)).toBeCloseTo(longer.lr(150, 0), 12);
+    expect(twice.lr(300, 0)).toBeCloseTo(0, 12);
+    expect(() => extended({ initial: 0.1, totalSteps: 100 }, [{ atStep: 60, totalSteps: 50 }])).toThrow(/totalSteps must be an integer > atStep/);
+  });
+});

@@ -119,3 +119,39 @@ export function linearWarmup(schedule: Schedule, options: WarmupOptions): Schedu
 export function paperSchedule(initial = 0.045): Schedule {
   return exponentialDecay({ initial, rate: 0.98 });
 }
+
+/** Where a cosine decay was lengthened: from step `atStep` on, the decay ends at `totalSteps` instead. */
+export interface CosineExtension {
+  atStep: number;
+  totalSteps: number;
+}
+
+/**
+ * A cosine decay that was lengthened while it ran (a resumed run given more epochs or steps). Up to the
+ * first extension it is `cosineDecay(options)`; from each extension's `atStep` on, the rate falls by a
+ * cosine from the value it had there to `minimum` at the extension's `totalSteps`. The rate never jumps
+ * (a plain cosine recomputed over the longer run would restart high), and a run that is never extended
+ * is unchanged.
+ */
+export function extendedCosine(options: CosineDecayOptions, extensions: readonly CosineExtension[]): Schedule {
+  const base = cosineDecay(options);
+  const { minimum = 0 } = options;
+  let previous = { atStep: 0, totalSteps: options.totalSteps };
+  extensions.forEach((e, i) => {
+    check('extendedCosine', `extensions[${i}].atStep`, e.atStep, Number.isInteger(e.atStep) && e.atStep >= previous.atStep, `an integer ≥ ${previous.atStep}`);
+    check('extendedCosine', `extensions[${i}].totalSteps`, e.totalSteps, Number.isInteger(e.totalSteps) && e.totalSteps > e.atStep, `an integer > atStep (${e.atStep})`);
+    previous = e;
+  });
+  const lr = (step: number, k: number): number => {
+    if (k < 0) return base.lr(step, 0);
+    const e = extensions[k];
+    if (step < e.atStep) return lr(step, k - 1);
+    const start = lr(e.atStep, k - 1);
+    const t = Math.min(step - e.atStep, e.totalSteps - e.atStep) / (e.totalSteps - e.atStep);
+    return minimum + 0.5 * (start - minimum) * (1 + Math.cos(Math.PI * t));
+  };
+  return {
+    lr: (step) => lr(step, extensions.length - 1),
+    describe: () => `${base.describe()}${extensions.map((e) => `, lengthened at step ${e.atStep} to end at ${e.totalSteps}`).join('')}`,
+  };
+}

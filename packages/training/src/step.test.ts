@@ -2,7 +2,14 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
-import { classificationLoss, decayedWeights, splitBatch, trainStep } from './step';
+import { classificationTask } from './classification-task';
+import { batchGradients, decayedWeights, trainStep, weightDecayPenalty } from './step';
+import type { StepBatch } from './task';
+
+/** A classification step batch from NHWC images and integer labels. */
+function batchOf(x: tf.Tensor, labels: number[]): StepBatch {
+  return { tensors: { images: { data: x.dataSync() as Float32Array, shape: x.shape }, labels: { data: Int32Array.from(labels), shape: [labels.length] } }, examples: labels.length };
+}
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -24,16 +31,18 @@ describe('the weight-decay rule', () => {
     model.dispose();
   });
 
-  it('adds weightDecay · ½‖w‖² to the loss', () => {
+  it('adds weightDecay · ½‖w‖² to the loss as its own part', () => {
     const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 3 });
-    const probabilities = tf.tensor2d([[0.2, 0.3, 0.5]]);
-    const labels = tf.tensor2d([[0, 0, 1]]);
-    const plain = classificationLoss(model, probabilities, labels).dataSync()[0];
-    const decayed = classificationLoss(model, probabilities, labels, { weightDecay: 4e-5 }).dataSync()[0];
+    const x = tf.randomUniform([2, 32, 32, 3], -1, 1, 'float32', 5);
+    const task = classificationTask();
+    const plain = batchGradients(model, task, batchOf(x, [0, 2]));
+    const decayed = batchGradients(model, task, batchOf(x, [0, 2]), { weightDecay: 4e-5 });
     const squares = decayedWeights(model).reduce((s, w) => s + tf.tidy(() => tf.sum(tf.square(w.read())).dataSync()[0]), 0);
-    expect(plain).toBeCloseTo(-Math.log(0.5), 6);
-    expect(decayed - plain).toBeCloseTo((4e-5 / 2) * squares, 6);
-    tf.dispose([probabilities, labels]);
+    expect(Object.keys(plain.losses)).toEqual(['crossEntropy']);
+    expect(decayed.losses.weightDecay).toBeCloseTo((4e-5 / 2) * squares, 6);
+    expect(weightDecayPenalty(model, 4e-5).dataSync()[0]).toBeCloseTo((4e-5 / 2) * squares, 6);
+    expect(decayed.loss).toBeCloseTo(decayed.losses.crossEntropy + decayed.losses.weightDecay, 6);
+    tf.dispose([x, ...Object.values(plain.grads), ...Object.values(decayed.grads)]);
     model.dispose();
   });
 });
@@ -49,11 +58,12 @@ describe('gradient accumulation', () => {
 
   it('K micro-batches give the same update as one batch (no batch norm involved)', () => {
     const x = tf.randomUniform([8, 6, 6, 2], -1, 1, 'float32', 7);
-    const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3);
-    const results = [1, 2, 4].map((accumulate) => {
+    const batch = batchOf(x, [0, 1, 2, 0, 1, 2, 0, 1]);
+    const task = classificationTask();
+    const results = [1, 2, 3, 4].map((accumulate) => {
       const model = smallNet(3);
       const optimizer = tf.train.rmsprop(0.01, 0.9, 0.9, 1.0);
-      const losses = [0, 1, 2].map(() => trainStep(model, optimizer, x, labels, { accumulate, weightDecay: 4e-5 }));
+      const losses = [0, 1, 2].map(() => trainStep(model, optimizer, task, batch, { accumulate, weightDecay: 4e-5 }).loss);
       const weights = model.getWeights().map((w) => w.dataSync().slice());
       model.dispose();
       optimizer.dispose();
@@ -64,28 +74,20 @@ describe('gradient accumulation', () => {
       other.weights.forEach((w, i) => w.forEach((v, j) => expect(v).toBeCloseTo(results[0].weights[i][j], 5)));
     }
     expect(results[0].losses[2]).toBeLessThan(results[0].losses[0]);
-    tf.dispose([x, labels]);
-  });
-
-  it('splits uneven batches into sizes that differ by at most one and rejects nonsense', () => {
-    const x = tf.zeros([7, 2]);
-    const y = tf.zeros([7, 3]);
-    const parts = splitBatch(x, y, 3);
-    expect(parts.map((p) => p.x.shape[0])).toEqual([3, 2, 2]);
-    tf.dispose([x, y, ...parts.flatMap((p) => [p.x, p.labels])]);
-    expect(() => splitBatch(tf.zeros([2, 1]), tf.zeros([2, 1]), 3)).toThrow(/parts must be an integer in \[1, 2\]/);
+    x.dispose();
   });
 
   it('a training step leaks no tensors', () => {
     const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 3 });
     const optimizer = tf.train.rmsprop(0.045, 0.9, 0.9, 1.0);
     const x = tf.randomUniform([4, 32, 32, 3], -1, 1);
-    const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3);
-    trainStep(model, optimizer, x, labels, { accumulate: 2 }); // creates the optimizer's slots
+    const batch = batchOf(x, [0, 1, 2, 0]);
+    const task = classificationTask();
+    trainStep(model, optimizer, task, batch, { accumulate: 2 }); // creates the optimizer's slots
     const before = tf.memory().numTensors;
-    trainStep(model, optimizer, x, labels, { accumulate: 2, weightDecay: 4e-5 });
+    trainStep(model, optimizer, task, batch, { accumulate: 2, weightDecay: 4e-5, dropoutSeed: 3 });
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([x, labels]);
+    x.dispose();
     model.dispose();
     optimizer.dispose();
   });

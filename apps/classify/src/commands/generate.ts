@@ -4,7 +4,11 @@ import { Command, Option } from 'commander';
 import { parseIntegerOption } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
 
-export const GENERATED_DEFAULTS = { classes: 10, imagesPerClass: 300 } as const;
+/**
+ * The embedded default data of `train` without --data. Images are generated at most `maxSize` pixels
+ * wide (training resizes them to --input-size), which keeps the folder small whatever the input size.
+ */
+export const GENERATED_DEFAULTS = { classes: 10, imagesPerClass: 300, maxSize: 96 } as const;
 
 export async function generateDefaultData(dir: string, o: { classes: number; imagesPerClass: number; size: number; seed: number }): Promise<void> {
   await datasets.generateClassificationDataset({ classes: o.classes, imagesPerClass: o.imagesPerClass, size: o.size, seed: o.seed, dir });

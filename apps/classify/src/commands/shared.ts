@@ -1,26 +1,8 @@
 /** Options and data loading shared by the commands. */
 import * as fs from 'node:fs';
-import { Command, Option } from 'commander';
-import { UsageError, parseIntegerOption, parseNumberOption } from '@mobilenets/cli-kit';
+import { UsageError } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
 import type { ImageRecord } from '@mobilenets/datasets';
-
-export interface ArchCliOptions {
-  arch: 'v1' | 'v2';
-  alpha: number;
-  inputSize: number;
-  dropout?: number;
-  bnMomentum?: number;
-}
-
-export function addArchitectureOptions(command: Command): Command {
-  return command
-    .addOption(new Option('--arch <arch>', 'MobileNet version').choices(['v1', 'v2']).default('v1'))
-    .addOption(new Option('--alpha <α>', 'width multiplier α: (0, 1] for v1, > 0 for v2').argParser(parseNumberOption('--alpha')).default(1))
-    .addOption(new Option('--input-size <pixels>', 'input resolution, a multiple of 32 (224, 192, 160, 128, 96, 64, 32)').argParser(parseIntegerOption('--input-size')).default(224))
-    .addOption(new Option('--dropout <rate>', 'dropout before the classifier (default: 0.001 for v1, 0.2 for v2)').argParser(parseNumberOption('--dropout')))
-    .addOption(new Option('--bn-momentum <m>', 'batch-norm moving-average momentum (0.99 as Keras; 0.9 settles faster in short runs)').argParser(parseNumberOption('--bn-momentum')).default(0.99));
-}
 
 /** Reads a dataset folder, turning "no such folder" into a message that names the option. */
 export async function readFolder(option: string, dir: string, valFraction: number, seed: number) {

@@ -4,10 +4,9 @@ import * as path from 'node:path';
 import * as fs from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { formatTable, parseIntegerOption } from '@mobilenets/cli-kit';
+import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatTable, parseIntegerOption } from '@mobilenets/cli-kit';
 import * as tf from '@tensorflow/tfjs-core';
 import { availableBackends, calibrateRanges, createSession, exportOnnx, measureLatency, setup } from '@mobilenets/runtime';
-import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
 
 interface BenchInferOptions extends ArchitectureOptions {
   onnx?: string;
@@ -19,7 +18,7 @@ interface BenchInferOptions extends ArchitectureOptions {
 }
 
 export function benchInferCommand(): Command {
-  return addArchitectureOptions(new Command('infer'))
+  return addArchitectureOptions(new Command('infer'), { classes: true, head: true })
     .description('latency per image (batch 1, median after warm-up) on onnxruntime-node and on each tfjs backend')
     .option('--onnx <file>', 'an exported model to time on onnxruntime (default: export the --arch model to a temporary file)')
     .addOption(new Option('--threads <n>', 'onnxruntime intra-op threads').argParser(parseIntegerOption('--threads', 1)).default(2))
@@ -29,7 +28,7 @@ export function benchInferCommand(): Command {
     .option('--json', 'print one JSON object')
     .action(async (o: BenchInferOptions) => {
       await setup({ log: null });
-      const model = buildModel({ ...o, top: o.top });
+      const model = buildMobileNet({ ...o, top: o.top });
       let file = o.onnx;
       let temp: string | undefined;
       if (file === undefined) {

@@ -1,8 +1,7 @@
 /** `mobilenet bench train`: training images/s on random data, per-kernel breakdown, and the cpu backend for scale. */
 import { Command, Option } from 'commander';
 import { BACKEND_PREFERENCE, BackendName, TrainBenchResult, benchmarkTraining } from '@mobilenets/runtime';
-import { formatTable, parseChoiceOption, parseIntegerOption } from '@mobilenets/cli-kit';
-import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
+import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatTable, parseChoiceOption, parseIntegerOption } from '@mobilenets/cli-kit';
 
 interface BenchTrainOptions extends ArchitectureOptions {
   batch: number;
@@ -17,7 +16,7 @@ interface BenchTrainOptions extends ArchitectureOptions {
 }
 
 export function benchTrainCommand(): Command {
-  return addArchitectureOptions(new Command('train'))
+  return addArchitectureOptions(new Command('train'), { classes: true, head: true })
     .description("training throughput on random data with the paper's recipe (RMSprop 0.045/0.9/0.9/ε=1, weight decay 4e-5)")
     .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(32))
     .addOption(new Option('--steps <n>', 'timed steps').argParser(parseIntegerOption('--steps', 1)).default(10))
@@ -30,7 +29,7 @@ export function benchTrainCommand(): Command {
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  mobilenet bench train --arch v1 --alpha 0.25 --input-size 128 --batch 32\n  mobilenet bench train --arch v1 --alpha 1 --input-size 224 --batch 16 --workers 2 --json')
     .action(async (o: BenchTrainOptions) => {
-      const build = () => buildModel({ ...o, classes: o.classes === 1000 ? 10 : o.classes });
+      const build = () => buildMobileNet({ ...o, classes: o.classes === 1000 ? 10 : o.classes });
       const progress = (label: string) => (done: number, total: number) => {
         if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${label}: step ${done}/${total}`);
       };

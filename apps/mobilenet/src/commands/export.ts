@@ -4,10 +4,9 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { UsageError, formatInteger, parseIntegerOption } from '@mobilenets/cli-kit';
+import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatInteger, parseIntegerOption, UsageError } from '@mobilenets/cli-kit';
 import { isImageFile, loadImage } from '@mobilenets/datasets';
 import { calibrateRanges, createSession, exportOnnx, faceApiModelDir, fileSystem, setup } from '@mobilenets/runtime';
-import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
 
 interface ExportOptions extends ArchitectureOptions {
   model?: string;
@@ -20,7 +19,7 @@ interface ExportOptions extends ArchitectureOptions {
 }
 
 export function exportCommand(): Command {
-  return addArchitectureOptions(new Command('export'))
+  return addArchitectureOptions(new Command('export'), { classes: true, head: true })
     .description('export a model to ONNX (opset 13, NCHW, batch norm folded) for onnxruntime')
     .option('--model <dir>', 'a saved model folder (model.json + weights.bin, labels.json optional); otherwise --arch/--alpha/--input-size build one')
     .requiredOption('--out <file.onnx>', 'where to write the ONNX file')
@@ -86,7 +85,7 @@ async function calibrationBatches(dir: string, inputSize: number, limit: number)
 }
 
 async function loadOrBuild(o: ExportOptions): Promise<{ model: tfl.LayersModel; labels?: string[]; source: string }> {
-  if (o.model === undefined) return { model: buildModel(o), source: 'built (random weights)' };
+  if (o.model === undefined) return { model: buildMobileNet(o), source: 'built (random weights)' };
   const model = await tfl.loadLayersModel(fileSystem(o.model));
   const labelsFile = path.join(o.model, 'labels.json');
   const labels = await fs.readFile(labelsFile, 'utf8').then((t) => JSON.parse(t) as string[], () => undefined);

@@ -1,18 +1,17 @@
 /** `mobilenet summary`: the per-layer Mult-Adds and parameter table, counted as the papers count. */
 import { Command } from 'commander';
 import { LAYER_TYPES, ModelProfile, profile } from '@mobilenets/backbone';
-import { formatInteger, formatMillions, formatTable } from '@mobilenets/cli-kit';
+import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatInteger, formatMillions, formatTable } from '@mobilenets/cli-kit';
 import { setup } from '@mobilenets/runtime';
-import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
 
 export function summaryCommand(): Command {
-  return addArchitectureOptions(new Command('summary'))
+  return addArchitectureOptions(new Command('summary'), { classes: true, head: true })
     .description("per-layer Mult-Adds and parameters, counted as the MobileNet papers count them (conv and FC multiply-adds; BN apart)")
     .option('--json', 'print one JSON object instead of tables')
     .addHelpText('after', '\nExamples:\n  mobilenet summary --arch v1 --alpha 1 --input-size 224\n  mobilenet summary --arch v2 --alpha 0.35 --input-size 96 --json\n  mobilenet summary --arch v1 --variant shallow')
     .action(async (options: ArchitectureOptions & { json?: boolean }) => {
       await setup({ backend: 'cpu', log: null }); // counting needs no speed; cpu is always there
-      const model = buildModel(options);
+      const model = buildMobileNet(options);
       try {
         const result = profile(model);
         process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${formatProfile(result)}\n`);

@@ -5,11 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { trainStep } from '@mobilenets/training';
+import { uniformArray } from '@mobilenets/random';
+import { StepBatch, StepRunner, classificationTask, localRunner, paperOptimizer } from '@mobilenets/training';
 import { BackendName, setup } from '../backend';
-import { DataParallelTrainer } from '../parallel/data-parallel';
-import type { OptimizerSpec } from '../parallel/protocol';
-import { seededUniform } from '../seeded';
+import { dataParallel } from '../parallel/data-parallel';
 
 export interface TrainBenchOptions {
   /** Builds the model to train (called once per backend). Its input is [batch, H, W, C], output [batch, classes]. */
@@ -27,8 +26,8 @@ export interface TrainBenchOptions {
   onStep?: (done: number, total: number) => void;
 }
 
-export const PAPER_RMSPROP: OptimizerSpec = { kind: 'rmsprop', learningRate: 0.045, decay: 0.9, momentum: 0.9, epsilon: 1.0 };
-const LOSS = { weightDecay: 4e-5 };
+/** The papers' weight decay on conv and FC kernels. */
+const WEIGHT_DECAY = 4e-5;
 
 export interface KernelTime {
   kernel: string;
@@ -57,11 +56,11 @@ export interface TrainBenchResult {
   kernels: KernelTime[];
 }
 
-function randomBatch(shape: number[], classes: number, batch: number): { x: Float32Array; labels: Float32Array } {
-  const x = seededUniform(batch * shape.reduce((a, b) => a * b, 1), 12345);
-  const labels = new Float32Array(batch * classes);
-  for (let i = 0; i < batch; i++) labels[i * classes + (i % classes)] = 1;
-  return { x, labels };
+/** A classification batch of seeded random images and cycling labels. */
+function randomBatch(shape: number[], batch: number, classes: number): StepBatch {
+  const images = uniformArray(batch * shape.reduce((a, b) => a * b, 1), 12345);
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % classes);
+  return { tensors: { images: { data: images, shape: [batch, ...shape] }, labels: { data: labels, shape: [batch] } }, examples: batch };
 }
 
 export async function benchmarkTraining(options: TrainBenchOptions): Promise<TrainBenchResult> {
@@ -69,56 +68,38 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
   const model = options.build();
   const [, ...imageShape] = model.inputs[0].shape as number[];
   const classes = (model.outputs[0].shape as number[])[1];
-  const xShape = [options.batch, ...imageShape];
-  const labelsShape = [options.batch, classes];
-  const data = randomBatch(imageShape, classes, options.batch);
+  const batch = randomBatch(imageShape, options.batch, classes);
+  const optimizer = paperOptimizer();
+  const context = { model, optimizer, task: classificationTask(), weightDecay: WEIGHT_DECAY, accumulate: options.accumulate, seed: 0 };
   const losses: number[] = [];
   let elapsedMs = 0;
   let tensorGrowth: number | null = null;
   let kernels: KernelTime[] = [];
   let rssAfterWarmupMiB = 0;
   let rssAfterStepsMiB = 0;
+  let stepIndex = 0;
   const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
+  const runner: StepRunner = await (options.workers >= 2 ? dataParallel({ workers: options.workers, backend: runtime.backend }) : localRunner())(context);
+  // A worker takes ownership of the arrays it is sent: give each step its own copy.
+  const step = async () => (await runner.step({ ...batch, tensors: Object.fromEntries(Object.entries(batch.tensors).map(([k, t]) => [k, { data: t.data.slice(), shape: t.shape }])) }, { lr: 0.045, step: stepIndex++ })).loss;
   try {
-    if (options.workers >= 2) {
-      const trainer = await DataParallelTrainer.create(model, { workers: options.workers, backend: runtime.backend, optimizer: PAPER_RMSPROP, loss: LOSS });
-      try {
-        for (let i = 0; i < options.warmup; i++) losses.push((await trainer.step(data.x, xShape, data.labels, labelsShape, options.accumulate)).loss);
-        rssAfterWarmupMiB = rssMiB();
-        const start = performance.now();
-        for (let i = 0; i < options.steps; i++) {
-          losses.push((await trainer.step(data.x, xShape, data.labels, labelsShape, options.accumulate)).loss);
-          options.onStep?.(i + 1, options.steps);
-        }
-        elapsedMs = performance.now() - start;
-        rssAfterStepsMiB = rssMiB();
-      } finally {
-        await trainer.dispose();
-      }
-    } else {
-      const optimizer = tf.train.rmsprop(PAPER_RMSPROP.learningRate, PAPER_RMSPROP.decay, PAPER_RMSPROP.momentum, PAPER_RMSPROP.epsilon);
-      const x = tf.tensor(data.x, xShape);
-      const labels = tf.tensor(data.labels, labelsShape);
-      const step = () => trainStep(model, optimizer, x, labels, { ...LOSS, accumulate: options.accumulate });
-      try {
-        for (let i = 0; i < options.warmup; i++) losses.push(step());
-        const before = tf.memory().numTensors;
-        rssAfterWarmupMiB = rssMiB();
-        const start = performance.now();
-        for (let i = 0; i < options.steps; i++) {
-          losses.push(step());
-          options.onStep?.(i + 1, options.steps);
-        }
-        elapsedMs = performance.now() - start;
-        rssAfterStepsMiB = rssMiB();
-        tensorGrowth = tf.memory().numTensors - before;
-        if (options.profile) kernels = await profileStep(step);
-      } finally {
-        tf.dispose([x, labels]);
-        optimizer.dispose();
-      }
+    for (let i = 0; i < options.warmup; i++) losses.push(await step());
+    const before = tf.memory().numTensors;
+    rssAfterWarmupMiB = rssMiB();
+    const start = performance.now();
+    for (let i = 0; i < options.steps; i++) {
+      losses.push(await step());
+      options.onStep?.(i + 1, options.steps);
+    }
+    elapsedMs = performance.now() - start;
+    rssAfterStepsMiB = rssMiB();
+    if (options.workers < 2) {
+      tensorGrowth = tf.memory().numTensors - before;
+      if (options.profile) kernels = await profileStep(step);
     }
   } finally {
+    await runner.dispose();
+    optimizer.dispose();
     model.dispose();
   }
   const imagesPerSecond = (options.steps * options.batch) / (elapsedMs / 1000);
@@ -142,9 +123,9 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
 }
 
 /** Per-kernel wall time of one step. tfjs also reports op-level wrappers (names ending in '__op') that contain kernels: left out. */
-async function profileStep(step: () => number): Promise<KernelTime[]> {
-  const info = await tf.profile(() => {
-    step();
+async function profileStep(step: () => Promise<number>): Promise<KernelTime[]> {
+  const info = await tf.profile(async () => {
+    await step();
   });
   const byKernel = new Map<string, number>();
   for (const k of info.kernels) {

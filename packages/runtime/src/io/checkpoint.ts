@@ -146,6 +146,13 @@ export async function loadCheckpoint<S = unknown>(dir: string, model?: tfl.Layer
   return { model, optimizer, state: manifest.state as S };
 }
 
+/** The caller's state saved with the checkpoint in `dir`, without loading the model or the optimizer. */
+export async function readCheckpointState<S = unknown>(dir: string, options: CheckpointOptions = {}): Promise<S> {
+  const ops = options.fileOps ?? nodeFileOps;
+  const manifestPath = path.join(dir, CHECKPOINT_JSON);
+  return parseManifest(await readText(manifestPath, ops, 'readCheckpointState', 'no checkpoint saved there'), manifestPath).state as S;
+}
+
 function setModelWeights(model: tfl.LayersModel, artifacts: tf.io.ModelArtifacts, file: string): void {
   const specs = artifacts.weightSpecs ?? [];
   const byName = new Map(specs.map((spec) => [spec.name, spec]));

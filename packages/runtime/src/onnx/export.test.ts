@@ -13,7 +13,7 @@ import { readFaceApiWeights } from '../pretrained/face-api';
 import { calibrateRanges, exportOnnx, modelToOnnx } from './export';
 import { onnx } from 'onnx-proto';
 import { createSession } from './session';
-import { seededUniform } from '../seeded';
+import { uniformArray as seededUniform } from '@mobilenets/random';
 
 let dir: string;
 

@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmTrainingKernels } from './register';
 import { initWasmSimdKernels } from './simd/module';
-import { seededUniform } from '../seeded';
+import { uniformArray as seededUniform } from '@mobilenets/random';
 
 beforeAll(async () => {
   registerWasmTrainingKernels();

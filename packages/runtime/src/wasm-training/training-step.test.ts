@@ -18,7 +18,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
-import { trainStep } from '@mobilenets/training';
+import { mulberry32 } from '@mobilenets/random';
+import { classificationTask, trainStep } from '@mobilenets/training';
 import { registerWasmTrainingKernels } from './register';
 import { initWasmSimdKernels } from './simd/module';
 
@@ -32,11 +33,8 @@ beforeAll(async () => {
  * for the classifier; constant tensors (batch-norm γ, β, moving statistics, biases) stay as built.
  */
 function seededWeights(model: tfl.LayersModel, seed: number): tf.Tensor[] {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 31 - 1;
-  };
+  const random = mulberry32(seed);
+  const next = () => 2 * random() - 1;
   return model.getWeights().map((w) => {
     const values = w.dataSync();
     if (values.every((v) => v === values[0])) return w.clone();
@@ -59,13 +57,13 @@ async function train(backend: string, build: () => tfl.LayersModel, initial: tf.
   const optimizer = tf.train.rmsprop(0.045, 0.9, 0.9, 1.0);
   const size = model.inputs[0].shape[1] as number;
   const batch = 4;
-  const x = tf.tidy(() => tf.reshape(tf.sin(tf.mul(tf.range(0, batch * size * size * 3), 0.37)), [batch, size, size, 3]));
-  const labels = tf.oneHot(tf.tensor1d([0, 3, 1, 2], 'int32'), 4);
+  const images = Float32Array.from({ length: batch * size * size * 3 }, (_, i) => Math.sin(i * 0.37));
+  const step = { tensors: { images: { data: images, shape: [batch, size, size, 3] }, labels: { data: Int32Array.from([0, 3, 1, 2]), shape: [batch] } }, examples: batch };
+  const task = classificationTask();
   const losses: number[] = [];
-  for (let i = 0; i < steps; i++) losses.push(trainStep(model, optimizer, x, labels, { weightDecay: 4e-5 }));
+  for (let i = 0; i < steps; i++) losses.push(trainStep(model, optimizer, task, step, { weightDecay: 4e-5 }).loss);
   const weights = model.getWeights().map((w) => w.dataSync().slice() as Float32Array);
   const names = model.weights.map((w) => w.originalName);
-  tf.dispose([x, labels]);
   optimizer.dispose();
   model.dispose();
   return { losses, weights, names };

@@ -1,4 +1,4 @@
-import { hashSeed, hashString, mulberry32, permutation, shuffleInPlace } from './prng';
+import { hashSeed, hashString, mulberry32, permutation, shuffleInPlace } from './random';
 
 describe('prng', () => {
   it('gives pinned values (a change here changes every split, shuffle and augmentation)', () => {

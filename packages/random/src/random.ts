@@ -1,6 +1,8 @@
 /**
- * Small seeded random numbers, identical on every machine: 32-bit integer arithmetic only
- * (Math.imul and shifts), so a seed gives the same sequence in Node, browsers and workers.
+ * The project's one source of seeded random numbers, identical on every machine: 32-bit integer
+ * arithmetic only (Math.imul and shifts), so a seed gives the same sequence in Node, browsers and
+ * workers. Data order, augmentation, validation splits, dropout masks, weight initialisation seeds and
+ * test data all draw from here.
  */
 
 /** A source of uniform numbers in [0, 1). */
@@ -80,4 +82,16 @@ export function permutation(n: number, random: Random): Int32Array {
     order[j] = t;
   }
   return order;
+}
+
+/**
+ * `length` values uniform in [low, high) from `seed`: reproducible test and benchmark inputs.
+ * Default range [-1, 1).
+ */
+export function uniformArray(length: number, seed: number, low = -1, high = 1): Float32Array {
+  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`uniformArray: length must be a non-negative integer. Received ${length}.`);
+  const random = mulberry32(hashSeed(seed));
+  const values = new Float32Array(length);
+  for (let i = 0; i < length; i++) values[i] = low + (high - low) * random();
+  return values;
 }

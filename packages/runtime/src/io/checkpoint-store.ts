@@ -1,9 +1,12 @@
-/** fit's CheckpointStore on the file system: one directory per checkpoint name, in runtime's checkpoint format. */
+/**
+ * fit's CheckpointStore on the file system: one directory per checkpoint name (`last`, `best`,
+ * `step-<n>`), each in runtime's crash-safe checkpoint format (checkpoint.ts).
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { CHECKPOINT_JSON, loadCheckpoint, saveCheckpoint } from '@mobilenets/runtime';
+import { CHECKPOINT_JSON, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import type { CheckpointStore, StoredCheckpoint } from '@mobilenets/training';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
