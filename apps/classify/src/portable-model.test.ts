@@ -62,7 +62,7 @@ function randomizeWeights(model: tfl.LayersModel, seed: number): void {
   for (const layer of model.layers) {
     const weights = layer.weights.map((w) =>
       tf.tidy(() => {
-        const values = tf.randomUniform(w.shape, -0.5, 0.5, 'float32', s++);
+        const values = tf.randomUniform(w.shape as number[], -0.5, 0.5, 'float32', s++);
         return w.originalName.endsWith('moving_variance') ? tf.add(tf.abs(values), 0.5) : values;
       }),
     );
