@@ -17,7 +17,7 @@ export { PAPER_RMSPROP, benchmarkTraining } from './bench/train-bench';
 export { FACE_API_PACKAGE, faceApiModelDir, readFaceApiWeights } from './pretrained/face-api';
 export type { OnnxExportOptions, OnnxFileExportOptions } from './onnx/export';
 export { exportOnnx, modelToOnnx } from './onnx/export';
-export type { ConversionContext, ExportTensor, Layer, LayerConverter, OnnxTensorRef, TensorLayout } from './onnx/converter';
+export type { ConversionContext, ExportTensor, LayerConverter, OnnxTensorRef, TensorLayout } from './onnx/converter';
 export { layerConfig, layoutPermutation, onnxAxis, sameOrderInBothLayouts } from './onnx/converter';
 export { DEFAULT_CONVERTERS } from './onnx/converters';
 export type { ActivationInput } from './onnx/activations';

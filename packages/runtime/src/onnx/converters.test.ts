@@ -54,6 +54,19 @@ describe('converters match tfjs within 1e-4 (relative)', () => {
     expect(ops.filter((o) => o === 'Conv')).toHaveLength(1);
   });
 
+  it('Conv2D and DepthwiseConv2D with \'same\' padding on an input of free size (auto_pad SAME_UPPER)', async () => {
+    const x = tfl.input({ shape: [null, null, 3], name: 'image' });
+    const y = apply(tfl.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same' }), conv(x, 4, { strides: 2 }));
+    const model = tfl.model({ inputs: x, outputs: y });
+    randomizeWeights(model, 9);
+    for (const size of [9, 12]) {
+      const result = await compareWithOnnxRuntime(model, path.join(dir, `free-size-${size}.onnx`), { inputShapes: [[size, size + 1, 3]] });
+      expect(result.worstRelative).toBeLessThan(1e-4);
+      expect(result.graph.input![0].type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))).toEqual(['batch', 'image_dim1', 'image_dim2', 3]);
+    }
+    model.dispose();
+  });
+
   it.each([
     ['stride 2, depth multiplier 2, bias', { strides: 2, depthMultiplier: 2, useBias: true }],
     ['stride 1, no bias, relu6', { useBias: false, activation: 'relu6' }],

@@ -129,6 +129,16 @@ describe('int8 (QDQ) export', () => {
   });
 });
 
+describe('tensors', () => {
+  it('modelToOnnx leaves no tensors behind', () => {
+    const model = mobilenetV2({ widthMultiplier: 0.35, inputSize: 32, classes: 3 });
+    const before = tf.memory().numTensors;
+    modelToOnnx(model);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+});
+
 describe('metadata', () => {
   it('holds the model name, the caller\'s entries and labels; the preprocessing only when asked for', async () => {
     const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 3 });

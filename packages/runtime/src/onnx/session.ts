@@ -187,7 +187,7 @@ export class OnnxModel {
     }
     if (!isSupportedType(info.type)) throw new TypeError(`${where} is ${declared}; OnnxModel feeds ${Object.keys(ARRAY_OF).join(', ')} inputs (pass an onnxruntime Tensor for others).`);
     const Expected = ARRAY_OF[info.type];
-    if (!(value.data instanceof Expected)) {
+    if (Object.prototype.toString.call(value.data) !== `[object ${Expected.name}]`) { // not instanceof: arrays may come from another realm
       throw new TypeError(`${where} is ${declared}; its data must be a ${Expected.name}, received ${(value.data as object | null)?.constructor?.name ?? typeof value.data}.`);
     }
     const count = dims.reduce((a, b) => a * b, 1);

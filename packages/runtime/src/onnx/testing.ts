@@ -46,12 +46,16 @@ export interface ParityResult {
  * Exports `model` to `file`, runs tfjs and onnxruntime on the same seeded inputs (values in [-1, 1),
  * batch `batch`, one per model input) and compares every output.
  */
-export async function compareWithOnnxRuntime(model: tfl.LayersModel, file: string, options: OnnxExportOptions & { batch?: number; seed?: number } = {}): Promise<ParityResult> {
-  const { batch = 2, seed = 7, ...exportOptions } = options;
+export async function compareWithOnnxRuntime(
+  model: tfl.LayersModel,
+  file: string,
+  options: OnnxExportOptions & { batch?: number; seed?: number; /** Each input's shape without the batch, for inputs with free sizes. */ inputShapes?: number[][] } = {},
+): Promise<ParityResult> {
+  const { batch = 2, seed = 7, inputShapes, ...exportOptions } = options;
   await exportOnnx(model, file, exportOptions);
   const graph = onnx.ModelProto.decode(await fs.readFile(file)).graph as onnx.IGraphProto;
   const inputs = model.inputs.map((input, k) => {
-    const dims = [batch, ...(input.shape.slice(1) as number[])];
+    const dims = [batch, ...(inputShapes?.[k] ?? (input.shape.slice(1) as number[]))];
     return { name: input.sourceLayer.name, dims, data: seededUniform(dims.reduce((a, b) => a * b, 1), seed + k) };
   });
   const expected = tf.tidy(() => {
