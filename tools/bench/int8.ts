@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { formatTable } from '@mobilenets/cli-kit';
 import { loadImage, readImageFolder } from '@mobilenets/datasets';
-import { calibrateRanges, createSession, exportOnnx, fileSystem, setup } from '@mobilenets/runtime';
+import { calibrateRanges, createSession, exportOnnx, fileSystem, float32Output, setup } from '@mobilenets/runtime';
 
 function argument(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,18 +47,19 @@ async function main(): Promise<void> {
   const rows = [];
   for (const [precision, file] of Object.entries(files)) {
     const session = await createSession(file, { threads: 2 });
+    const run = async (pixels: Float32Array) => float32Output(await session.run({ [session.inputNames[0]]: { data: pixels, dims: [1, size, size, 3] } }), session.outputNames[0]);
     let correct = 0;
     for (let i = 0; i < val.length; i++) {
-      const probabilities = Object.values(await session.run(val[i], [1, size, size, 3]))[0].data;
+      const probabilities = await run(val[i]);
       let best = 0;
       for (let c = 1; c < probabilities.length; c++) if (probabilities[c] > probabilities[best]) best = c;
       if (best === dataset.val[i].label) correct++;
     }
     const times: number[] = [];
-    for (let i = 0; i < 10; i++) await session.run(val[0], [1, size, size, 3]);
+    for (let i = 0; i < 10; i++) await run(val[0]);
     for (let i = 0; i < 100; i++) {
       const start = process.hrtime.bigint();
-      await session.run(val[i % val.length], [1, size, size, 3]);
+      await run(val[i % val.length]);
       times.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
     times.sort((a, b) => a - b);

@@ -1,7 +1,7 @@
 /** `mobilenet-classify predict`: the top-k labels of images, with a saved tfjs model or an exported ONNX file. */
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { createSession, setup } from '@mobilenets/runtime';
+import { createSession, float32Output, setup } from '@mobilenets/runtime';
 import { UsageError, parseIntegerOption } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
 import { loadClassifier } from '../model-io';
@@ -38,14 +38,23 @@ async function tfjsClassifier(dir: string): Promise<Classifier> {
 
 async function onnxClassifier(file: string, threads: number): Promise<Classifier> {
   const session = await createSession(file, { threads });
-  const inputSize = session.inputShape[1];
+  const [input] = session.inputs;
+  const [output] = session.outputNames;
+  const inputSize = input.dims[1];
+  if (session.inputs.length !== 1 || input.dims.length !== 4 || typeof inputSize !== 'number' || input.dims[2] !== inputSize || input.dims[3] !== 3) {
+    await session.dispose();
+    throw new UsageError(`${file}: expected a classifier with one image input [batch, size, size, 3]; its inputs are ${session.inputs.map((i) => `'${i.name}' [${i.dims.join(', ')}]`).join(', ')}.`);
+  }
   const labels = session.labels;
-  if (labels === undefined) throw new UsageError(`${file} has no class labels in its metadata; export it with 'mobilenet export --model DIR' from a model that has labels.json.`);
+  if (labels === undefined) {
+    await session.dispose();
+    throw new UsageError(`${file} has no class labels in its metadata; export it with 'mobilenet export --model DIR' from a model that has labels.json.`);
+  }
   return {
     labels,
     inputSize,
     engine: `onnxruntime (${threads} threads)`,
-    classify: async (pixels) => Object.values(await session.run(pixels, [1, inputSize, inputSize, 3]))[0].data,
+    classify: async (pixels) => float32Output(await session.run({ [input.name]: { data: pixels, dims: [1, inputSize, inputSize, 3] } }), output),
     dispose: () => session.dispose(),
   };
 }

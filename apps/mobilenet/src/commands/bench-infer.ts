@@ -68,13 +68,14 @@ export function benchInferCommand(): Command {
 async function timeOnnx(file: string, threads: number, runs: number): Promise<number> {
   const session = await createSession(file, { threads });
   try {
-    const shape = [1, ...session.inputShape.slice(1)];
-    const x = new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i));
-    for (let i = 0; i < 10; i++) await session.run(x, shape);
+    const [input] = session.inputs;
+    const dims = input.dims.map((d) => (typeof d === 'number' ? d : 1)); // batch 1
+    const feeds = { [input.name]: { data: new Float32Array(dims.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i)), dims } };
+    for (let i = 0; i < 10; i++) await session.run(feeds);
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       const start = process.hrtime.bigint();
-      await session.run(x, shape);
+      await session.run(feeds);
       times.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
     times.sort((a, b) => a - b);

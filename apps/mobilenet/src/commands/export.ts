@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatInteger, parseIntegerOption, UsageError } from '@mobilenets/cli-kit';
 import { isImageFile, loadImage } from '@mobilenets/datasets';
-import { calibrateRanges, createSession, exportOnnx, faceApiModelDir, fileSystem, setup } from '@mobilenets/runtime';
+import { MOBILENET_PREPROCESSING, calibrateRanges, createSession, exportOnnx, faceApiModelDir, fileSystem, float32Output, setup } from '@mobilenets/runtime';
 
 interface ExportOptions extends ArchitectureOptions {
   model?: string;
@@ -42,7 +42,7 @@ export function exportCommand(): Command {
           int8Ranges = calibrateRanges(model, batches);
           tf.dispose(batches);
         }
-        await exportOnnx(model, o.out, { labels, metadata, int8Ranges });
+        await exportOnnx(model, o.out, { labels, metadata, int8Ranges, preprocessing: MOBILENET_PREPROCESSING });
         const bytes = (await fs.stat(o.out)).size;
         const realImages = o.check ? await checkImages(o.calibration, inputSize) : [];
         const maxAbsDiff = o.check ? await check(model, o.out, realImages) : null;
@@ -100,7 +100,7 @@ async function checkImages(calibration: string | undefined, inputSize: number): 
   return image === null ? [] : [tf.tensor4d(image.pixels, [1, inputSize, inputSize, 3])];
 }
 
-/** Largest |tfjs − onnxruntime| over random images in [-1, 1] (batches of 1 and 3) and the real ones given. */
+/** Largest |tfjs − onnxruntime| over every output, for random images in [-1, 1] (batches of 1 and 3) and the real ones given. */
 async function check(model: tfl.LayersModel, file: string, real: tf.Tensor4D[]): Promise<number> {
   const session = await createSession(file);
   const [, h, w, c] = model.inputs[0].shape as number[];
@@ -108,10 +108,15 @@ async function check(model: tfl.LayersModel, file: string, real: tf.Tensor4D[]):
   try {
     const inputs = [tf.randomUniform([1, h, w, c], -1, 1), tf.randomUniform([3, h, w, c], -1, 1), ...real];
     for (const x of inputs) {
-      const batch = x.shape[0];
-      const expected = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync().slice());
-      const actual = Object.values(await session.run(x.dataSync() as Float32Array, [batch, h, w, c]))[0].data;
-      for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+      const expected = tf.tidy(() => {
+        const out = model.predict(x);
+        return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync().slice());
+      });
+      const outputs = await session.run({ [session.inputNames[0]]: { data: x.dataSync() as Float32Array, dims: x.shape } });
+      session.outputNames.forEach((name, k) => {
+        const actual = float32Output(outputs, name);
+        for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[k][i]));
+      });
     }
     tf.dispose(inputs);
   } finally {

@@ -86,10 +86,14 @@ export class BatchNormalization extends tfl.layers.Layer {
       epsilon: this.epsilon,
       center: this.center,
       scale: this.scale,
-      beta_initializer: { class_name: 'Zeros', config: {} },
-      gamma_initializer: { class_name: 'Ones', config: {} },
-      moving_mean_initializer: { class_name: 'Zeros', config: {} },
-      moving_variance_initializer: { class_name: 'Ones', config: {} },
+      // camelCase keys and `className`, as tfjs-layers' own getConfig returns them: serialization turns
+      // keys into snake_case and leaves class names alone, so model.json says 'Zeros'/'Ones', which stock
+      // tfjs-layers (without this class registered) can deserialize. Snake-case keys here would have had
+      // their class names lower-cased ('zeros'), which stock tfjs-layers rejects.
+      betaInitializer: { className: 'Zeros', config: {} },
+      gammaInitializer: { className: 'Ones', config: {} },
+      movingMeanInitializer: { className: 'Zeros', config: {} },
+      movingVarianceInitializer: { className: 'Ones', config: {} },
     };
   }
 }

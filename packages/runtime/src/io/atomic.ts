@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 
 /**
  * The file operations the io module uses. Everything goes through this object so that tests can
@@ -15,11 +16,24 @@ export type FileOps = Pick<typeof fsp, 'open' | 'readFile' | 'readdir' | 'mkdir'
 
 export const nodeFileOps: FileOps = fsp;
 
-/** An Error whose message says what failed and why, with the underlying I/O error as `cause`. */
-export function ioError(message: string, cause: unknown): Error {
+/**
+ * An Error whose message says what failed and why, with the underlying I/O error as `cause`. With
+ * `hidePath` (a temporary file's), a reason that names that path is given without paths instead
+ * ('EACCES: permission denied'): messages name the files the caller knows, never temporary ones.
+ */
+export function ioError(message: string, cause: unknown, options: { hidePath?: string } = {}): Error {
   const text = (cause as { message?: unknown } | null)?.message;
-  const reason = typeof text === 'string' ? text : String(cause); // not instanceof: errors may come from another realm
+  let reason = typeof text === 'string' ? text : String(cause); // not instanceof: errors may come from another realm
+  if (options.hidePath !== undefined && reason.includes(options.hidePath)) reason = reasonWithoutPaths(cause) ?? reason.split(options.hidePath).join('(a temporary file)');
   return new Error(`${message}: ${reason}`, { cause });
+}
+
+/** 'CODE: description' of a Node system error (the part of its message before the syscall and paths). */
+function reasonWithoutPaths(cause: unknown): string | undefined {
+  const { code, errno } = (cause ?? {}) as NodeJS.ErrnoException;
+  if (typeof code !== 'string') return undefined;
+  const description = typeof errno === 'number' ? getSystemErrorMap().get(errno)?.[1] : undefined;
+  return description === undefined ? code : `${code}: ${description}`;
 }
 
 export function isNotFound(error: unknown): boolean {
@@ -51,7 +65,7 @@ export async function writeTemp(file: string, data: Uint8Array | string, ops: Fi
     return temp;
   } catch (error) {
     await ops.rm(temp, { force: true }).catch(() => undefined);
-    throw ioError(`could not write ${file}`, error);
+    throw ioError(`could not write ${file}`, error, { hidePath: temp });
   }
 }
 
@@ -67,7 +81,7 @@ export async function commit(temp: string, file: string, ops: FileOps): Promise<
     await ops.rename(temp, file);
   } catch (error) {
     await ops.rm(temp, { force: true }).catch(() => undefined);
-    throw ioError(`could not replace ${file}`, error);
+    throw ioError(`could not replace ${file}`, error, { hidePath: temp });
   }
   await fsyncDir(path.dirname(file), ops);
 }

@@ -1,6 +1,7 @@
 /**
  * Export parity: onnxruntime runs the exported graph and gives what tfjs gives, for V1 and V2 at
- * α ∈ {1, 0.5, 0.25} × {224, 160, 96}, random weights and the trained face-api MobileNetV1 body.
+ * α ∈ {1, 0.5, 0.25} × {224, 160, 96}, random weights and the trained face-api MobileNetV1 body; int8;
+ * metadata; the atomic write of the file.
  */
 import '@tensorflow/tfjs-backend-wasm';
 import * as fs from 'node:fs/promises';
@@ -10,9 +11,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadSlimMobileNetV1Weights, mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
 import { readFaceApiWeights } from '../pretrained/face-api';
-import { calibrateRanges, exportOnnx, modelToOnnx } from './export';
+import type { FileOps } from '../io/atomic';
+import { exportOnnx, modelToOnnx } from './export';
 import { onnx } from 'onnx-proto';
-import { createSession } from './session';
+import { MOBILENET_PREPROCESSING } from './preprocessing';
+import { calibrateRanges } from './quantize';
+import { createSession, float32Output } from './session';
 import { uniformArray as seededUniform } from '@mobilenets/random';
 
 let dir: string;
@@ -32,9 +36,9 @@ async function compare(model: tfl.LayersModel, file: string, batch = 2): Promise
   const size = model.inputs[0].shape[1] as number;
   const x = images(batch, size, 7);
   const expected = tf.tidy(() => (model.predict(tf.tensor(x, [batch, size, size, 3])) as tf.Tensor).dataSync().slice());
-  const outputs = await session.run(x, [batch, size, size, 3]);
+  const outputs = await session.run({ [session.inputNames[0]]: { data: x, dims: [batch, size, size, 3] } });
   await session.dispose();
-  const actual = Object.values(outputs)[0].data;
+  const actual = float32Output(outputs, model.outputNames[0]);
   expect(actual.length).toBe(expected.length);
   let maxAbs = 0;
   let scale = 0;
@@ -61,6 +65,16 @@ describe('onnxruntime matches tfjs', () => {
     expect(probabilities.maxAbs).toBeLessThan(1e-4);
     const logits = tfl.model({ inputs: model.inputs, outputs: model.getLayer('Logits').output as tfl.SymbolicTensor });
     expect((await compare(logits, path.join(dir, `${arch}-${alpha}-${size}-logits.onnx`))).maxRelative).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
+  it('a MobileNet body has one Transpose (at the input) and none inside, when its output is a vector', async () => {
+    const model = mobilenetV2({ widthMultiplier: 0.35, inputSize: 96, classes: 4 });
+    const graph = onnx.ModelProto.decode(modelToOnnx(model)).graph!;
+    const ops = graph.node!.map((n) => n.opType);
+    expect(ops.filter((o) => o === 'Transpose')).toHaveLength(1);
+    expect(graph.node!.find((n) => n.opType === 'Transpose')!.input).toEqual([model.inputs[0].sourceLayer.name]);
+    expect(ops.filter((o) => o === 'Mul')).toEqual([]); // every batch norm folded
     model.dispose();
   });
 
@@ -97,7 +111,7 @@ describe('int8 (QDQ) export', () => {
     const x = images(2, 96, 7);
     const run = async (file: string) => {
       const session = await createSession(file);
-      const out = Object.values(await session.run(x, [2, 96, 96, 3]))[0].data;
+      const out = float32Output(await session.run({ [session.inputNames[0]]: { data: x, dims: [2, 96, 96, 3] } }), session.outputNames[0]);
       await session.dispose();
       return out;
     };
@@ -115,32 +129,120 @@ describe('int8 (QDQ) export', () => {
   });
 });
 
-describe('export and session errors', () => {
+describe('tensors', () => {
+  it('modelToOnnx leaves no tensors behind', () => {
+    const model = mobilenetV2({ widthMultiplier: 0.35, inputSize: 32, classes: 3 });
+    const before = tf.memory().numTensors;
+    modelToOnnx(model);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+});
+
+describe('metadata', () => {
+  it('holds the model name, the caller\'s entries and labels; the preprocessing only when asked for', async () => {
+    const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 3 });
+    const read = (bytes: Uint8Array) => Object.fromEntries(onnx.ModelProto.decode(bytes).metadataProps!.map((p) => [p.key, p.value]));
+    const plain = read(modelToOnnx(model));
+    expect(plain).toEqual({ model_name: model.name });
+    const full = read(modelToOnnx(model, { labels: ['a', 'b', 'c'], metadata: { arch: 'v1', alpha: 0.25 }, preprocessing: MOBILENET_PREPROCESSING }));
+    expect(full).toEqual({ model_name: model.name, arch: 'v1', alpha: '0.25', labels: '["a","b","c"]', preprocessing: JSON.stringify(MOBILENET_PREPROCESSING) });
+    expect(() => modelToOnnx(model, { preprocessing: { scale: Number.NaN, offset: 0, layout: 'NHWC', channels: 'RGB' } })).toThrow(RangeError);
+    model.dispose();
+  });
+});
+
+/** File operations that fail once at `step` with a Node-like system error, and otherwise work (the process lives on and cleans up). */
+function failingFileOps(step: 'open' | 'write' | 'sync' | 'rename', code: string, errno: number): FileOps {
+  const systemError = (syscall: string, target: string) => Object.assign(new Error(`${code}: simulated, ${syscall} '${target}'`), { code, errno, syscall, path: target });
+  const isTemp = (p: unknown) => String(p).endsWith('.tmp');
+  return {
+    ...fs,
+    open: (async (target: string, flags: string) => {
+      if (step === 'open' && isTemp(target)) throw systemError('open', target);
+      const handle = await fs.open(target, flags);
+      if (!isTemp(target)) return handle;
+      return Object.assign(Object.create(handle), {
+        writeFile: step === 'write' ? async () => Promise.reject(systemError('write', target)) : handle.writeFile.bind(handle),
+        sync: step === 'sync' ? async () => Promise.reject(systemError('fsync', target)) : handle.sync.bind(handle),
+        close: handle.close.bind(handle),
+      });
+    }) as FileOps['open'],
+    rename: (async (from: string, to: string) => {
+      if (step === 'rename') throw systemError('rename', String(from));
+      return fs.rename(from, to);
+    }) as FileOps['rename'],
+  };
+}
+
+describe('exportOnnx writes atomically', () => {
+  const tempFiles = async (folder: string) => (await fs.readdir(folder)).filter((f) => f.includes('.tmp'));
+
+  it.each([
+    ['the temporary file cannot be created (a read-only directory)', 'open', 'EROFS', -30],
+    ['the write fails (disk full)', 'write', 'ENOSPC', -28],
+    ['fsync fails', 'sync', 'EIO', -5],
+    ['the rename fails', 'rename', 'EXDEV', -18],
+  ] as const)('when %s: an error naming the output file (not the temporary one), the old file intact, no temporary files left', async (_name, step, code, errno) => {
+    const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 2 });
+    const folder = await fs.mkdtemp(path.join(dir, `atomic-${step}-`));
+    const file = path.join(folder, 'model.onnx');
+    await fs.writeFile(file, 'previous model');
+    const error = await exportOnnx(model, file, { fileOps: failingFileOps(step, code, errno) }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toContain(`exportOnnx: could not ${step === 'rename' ? 'replace' : 'write'} ${file}: ${code}`);
+    expect((error as Error).message).not.toMatch(/\.tmp/);
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe(code);
+    expect(await fs.readFile(file, 'utf8')).toBe('previous model');
+    expect(await tempFiles(folder)).toEqual([]);
+    model.dispose();
+  });
+
+  it('into a path whose parent is a file: an error naming the output file, nothing written', async () => {
+    const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 2 });
+    const notADir = path.join(dir, 'not-a-directory');
+    await fs.writeFile(notADir, 'a file');
+    const file = path.join(notADir, 'model.onnx');
+    await expect(exportOnnx(model, file)).rejects.toThrow(`exportOnnx: cannot create the directory ${notADir} for ${file}`);
+    const nested = path.join(notADir, 'sub', 'model.onnx');
+    await expect(exportOnnx(model, nested)).rejects.toThrow(nested);
+    expect(await tempFiles(dir)).toEqual([]);
+    model.dispose();
+  });
+
+  it('replaces an existing file and leaves only it', async () => {
+    const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 2 });
+    const folder = await fs.mkdtemp(path.join(dir, 'atomic-ok-'));
+    const file = path.join(folder, 'model.onnx');
+    await fs.writeFile(file, 'previous model');
+    await exportOnnx(model, file);
+    expect(await fs.readdir(folder)).toEqual(['model.onnx']);
+    expect(Buffer.from(await fs.readFile(file)).equals(Buffer.from(modelToOnnx(model)))).toBe(true);
+    model.dispose();
+  });
+});
+
+describe('export errors', () => {
   it('names an unsupported layer and its class', async () => {
     const input = tfl.input({ shape: [8, 8, 3] });
     const output = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(input) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: output });
     await expect(exportOnnx(model, path.join(dir, 'bad.onnx'))).rejects.toThrow("layer 'pool' of class MaxPooling2D is not supported");
+    expect(await fs.readdir(dir)).not.toContain('bad.onnx');
   });
 
-  it('reports a missing file, a corrupt file and a wrong input shape clearly', async () => {
-    await expect(createSession(path.join(dir, 'missing.onnx'))).rejects.toThrow(/cannot read ONNX model .*missing\.onnx/);
-    const corrupt = path.join(dir, 'corrupt.onnx');
-    await fs.writeFile(corrupt, Buffer.from('not a protobuf at all'));
-    await expect(createSession(corrupt)).rejects.toThrow(/corrupt\.onnx is not a valid ONNX model/);
-    const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 96, classes: 3 });
-    const file = path.join(dir, 'shape.onnx');
-    await exportOnnx(model, file, { labels: ['a', 'b', 'c'], metadata: { arch: 'v1', alpha: 0.25, inputSize: 96 } });
-    const session = await createSession(file);
-    expect(session.labels).toEqual(['a', 'b', 'c']);
-    const bytes = new Uint8Array(96 * 96 * 3).map((_, i) => (i * 7) % 256);
-    const viaBytes = Object.values(await session.runImages([bytes]))[0].data;
-    const viaFloats = Object.values(await session.run(Float32Array.from(bytes, (b) => b / 127.5 - 1), [1, 96, 96, 3]))[0].data;
-    expect(Array.from(viaBytes)).toEqual(Array.from(viaFloats));
-    await expect(session.runImages([new Uint8Array(10)])).rejects.toThrow('image 0 has 10 bytes; expected 96×96×3 = 27648');
-    expect(session.metadata.arch).toBe('v1');
-    await expect(session.run(new Float32Array(128 * 128 * 3), [1, 128, 128, 3])).rejects.toThrow('input must have shape [batch, 96, 96, 3]; received shape [1, 128, 128, 3]');
-    await session.dispose();
-    model.dispose();
+  it('names a layer applied twice (shared layers are not supported)', () => {
+    const input = tfl.input({ shape: [4] });
+    const dense = tfl.layers.dense({ units: 4, name: 'shared' });
+    const model = tfl.model({ inputs: input, outputs: dense.apply(dense.apply(input)) as tfl.SymbolicTensor });
+    expect(() => modelToOnnx(model)).toThrow("layer 'shared' is applied more than once");
+  });
+
+  it('names an unsupported activation and lists the supported ones', () => {
+    const input = tfl.input({ shape: [4] });
+    const layer = tfl.layers.dense({ units: 2, name: 'odd' });
+    const model = tfl.model({ inputs: input, outputs: layer.apply(input) as tfl.SymbolicTensor });
+    (layer as unknown as { getConfig: () => object }).getConfig = () => ({ useBias: true, activation: 'cube' });
+    expect(() => modelToOnnx(model)).toThrow(/activation 'cube' of layer 'odd' is not supported; supported: linear, relu, relu6/);
   });
 });

@@ -4,7 +4,28 @@ import { onnx } from 'onnx-proto';
 export const OPSET = 13;
 const IR_VERSION = 7;
 
-type Attribute = number | number[] | string | { floats: number[] };
+/**
+ * A node attribute with its ONNX type spelled out: `{ float: 1 }` is a FLOAT 1.0 (onnxruntime rejects
+ * an INT where the operator expects a float, e.g. Gemm's alpha), `{ int: 1 }` an INT.
+ */
+export type OnnxAttribute = { int: number } | { ints: readonly number[] } | { float: number } | { floats: readonly number[] } | { string: string };
+
+/** Element types of graph inputs, outputs and initializers, by onnxruntime's names. */
+export type OnnxElementType = 'float32' | 'int32' | 'int64' | 'int8' | 'uint8' | 'bool';
+
+const DataType = onnx.TensorProto.DataType;
+
+const ELEMENT_TYPES: Record<OnnxElementType, onnx.TensorProto.DataType> = {
+  float32: DataType.FLOAT,
+  int32: DataType.INT32,
+  int64: DataType.INT64,
+  int8: DataType.INT8,
+  uint8: DataType.UINT8,
+  bool: DataType.BOOL,
+};
+
+/** A dimension of a graph input or output: a size, or a name for a size known only at run time ('batch'). */
+export type OnnxDim = number | string;
 
 export class OnnxGraphBuilder {
   private readonly nodes: onnx.INodeProto[] = [];
@@ -12,6 +33,7 @@ export class OnnxGraphBuilder {
   private readonly inputs: onnx.IValueInfoProto[] = [];
   private readonly outputs: onnx.IValueInfoProto[] = [];
   private readonly usedNames = new Set<string>();
+  private readonly reserved = new Set<string>();
 
   /** A tensor name not used yet, derived from `base`. */
   unique(base: string): string {
@@ -21,49 +43,62 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  addFloatInitializer(base: string, values: Float32Array | number[], dims: number[]): string {
-    const name = this.unique(base);
-    this.initializers.push({ name, dataType: onnx.TensorProto.DataType.FLOAT, dims, rawData: new Uint8Array(Float32Array.from(values).buffer) });
-    return name;
+  addFloatInitializer(base: string, values: Float32Array | readonly number[], dims: readonly number[]): string {
+    return this.addTypedInitializer(base, DataType.FLOAT, new Uint8Array(Float32Array.from(values).buffer), dims);
   }
 
-  addInt64Initializer(base: string, values: number[], dims: number[] = [values.length]): string {
-    const name = this.unique(base);
-    this.initializers.push({ name, dataType: onnx.TensorProto.DataType.INT64, dims, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
-    return name;
+  addInt64Initializer(base: string, values: readonly number[], dims: readonly number[] = [values.length]): string {
+    for (const v of values) if (!Number.isSafeInteger(v)) throw new RangeError(`OnnxGraphBuilder: int64 initializer '${base}' holds ${v}; expected whole numbers within ±2^53.`);
+    return this.addTypedInitializer(base, DataType.INT64, new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer), dims);
   }
 
-  addTypedInitializer(base: string, dataType: onnx.TensorProto.DataType, bytes: Uint8Array, dims: number[]): string {
+  /** An initializer from raw little-endian bytes of `dataType` elements. */
+  addTypedInitializer(base: string, dataType: onnx.TensorProto.DataType, bytes: Uint8Array, dims: readonly number[]): string {
     const name = this.unique(base);
-    this.initializers.push({ name, dataType, dims, rawData: bytes });
+    this.initializers.push({ name, dataType, dims: [...dims], rawData: bytes });
     return name;
   }
 
   /** Adds a node; returns its output names (fresh names derived from `name`). */
-  addNode(opType: string, inputs: string[], name: string, attributes: Record<string, Attribute> = {}, outputCount = 1): string[] {
+  addNode(opType: string, inputs: readonly string[], name: string, attributes: Record<string, OnnxAttribute> = {}, outputCount = 1): string[] {
+    const encoded = Object.entries(attributes).map(([key, value]) => attribute(opType, key, value));
     const nodeName = this.unique(name);
     const outputs = Array.from({ length: outputCount }, (_, i) => (i === 0 ? nodeName : this.unique(`${nodeName}:${i}`)));
-    this.nodes.push({ opType, name: nodeName, input: inputs, output: outputs, attribute: Object.entries(attributes).map(([key, value]) => attribute(key, value)) });
+    this.nodes.push({ opType, name: nodeName, input: [...inputs], output: outputs, attribute: encoded });
     return outputs;
   }
 
-  addInput(name: string, shape: (number | string)[]): string {
+  addInput(name: string, shape: readonly OnnxDim[], elementType: OnnxElementType = 'float32'): string {
+    if (this.usedNames.has(name)) throw new RangeError(`OnnxGraphBuilder: input name '${name}' is already used by another tensor; give every model input a distinct name.`);
     this.usedNames.add(name);
-    this.inputs.push(valueInfo(name, shape));
+    this.inputs.push(valueInfo(name, shape, elementType));
     return name;
+  }
+
+  /** Keeps `name` free for an output added later with addOutput (nodes added meanwhile get other names). */
+  reserveOutputName(name: string): void {
+    if (this.usedNames.has(name)) throw new RangeError(`OnnxGraphBuilder: output name '${name}' is already used by another tensor; give every model input and output a distinct name.`);
+    this.usedNames.add(name);
+    this.reserved.add(name);
   }
 
   /**
    * Declares `tensor` a graph output called `name` (through an Identity when the names differ; when an
-   * inner tensor already has that name, the output is called `<name>_output`).
+   * inner tensor already has that name and it was not reserved, the output is called `<name>_output`).
+   * Returns the output's name.
    */
-  addOutput(tensor: string, name: string, shape: (number | string)[]): void {
+  addOutput(tensor: string, name: string, shape: readonly OnnxDim[], elementType: OnnxElementType = 'float32'): string {
     let out = tensor;
-    if (tensor !== name) {
+    if (this.reserved.has(name)) {
+      this.reserved.delete(name);
+      out = name;
+      this.nodes.push({ opType: 'Identity', name: `${out}_identity`, input: [tensor], output: [out] });
+    } else if (tensor !== name || this.outputs.some((o) => o.name === tensor) || this.inputs.some((i) => i.name === tensor)) {
       out = this.usedNames.has(name) ? this.unique(`${name}_output`) : this.unique(name);
       this.nodes.push({ opType: 'Identity', name: `${out}_identity`, input: [tensor], output: [out] });
     }
-    this.outputs.push(valueInfo(out, shape));
+    this.outputs.push(valueInfo(out, shape, elementType));
+    return out;
   }
 
   toBytes(graphName: string, metadata: Record<string, string>): Uint8Array {
@@ -79,17 +114,29 @@ export class OnnxGraphBuilder {
   }
 }
 
-function attribute(name: string, value: Attribute): onnx.IAttributeProto {
+function attribute(opType: string, name: string, value: OnnxAttribute): onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
-  if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
-  if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
-  if (typeof value === 'object') return { name, type: T.FLOATS, floats: value.floats };
-  return Number.isInteger(value) ? { name, type: T.INT, i: value } : { name, type: T.FLOAT, f: value };
+  const where = `OnnxGraphBuilder: attribute '${name}' of ${opType}`;
+  const keys = Object.keys(value);
+  if (keys.length !== 1) throw new TypeError(`${where} has keys [${keys.join(', ')}]; expected exactly one of int, ints, float, floats, string (e.g. { float: 1 }).`);
+  const integer = (v: unknown) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new RangeError(`${where} is an INT holding ${String(v)}; expected a whole number (use { float: … } for a FLOAT attribute).`);
+    return v;
+  };
+  const real = (v: unknown) => {
+    if (typeof v !== 'number') throw new TypeError(`${where} is a FLOAT holding ${typeof v} ${String(v)}; expected a number.`);
+    return v;
+  };
+  if ('int' in value) return { name, type: T.INT, i: integer(value.int) };
+  if ('ints' in value) return { name, type: T.INTS, ints: value.ints.map(integer) };
+  if ('float' in value) return { name, type: T.FLOAT, f: real(value.float) };
+  if ('floats' in value) return { name, type: T.FLOATS, floats: value.floats.map(real) };
+  if ('string' in value && typeof value.string === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value.string) };
+  throw new TypeError(`${where} is ${JSON.stringify(value)}; expected one of { int }, { ints }, { float }, { floats }, { string }.`);
 }
 
-function valueInfo(name: string, shape: (number | string)[]): onnx.IValueInfoProto {
-  return {
-    name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
-  };
+function valueInfo(name: string, shape: readonly OnnxDim[], elementType: OnnxElementType): onnx.IValueInfoProto {
+  const elemType = ELEMENT_TYPES[elementType];
+  if (elemType === undefined) throw new RangeError(`OnnxGraphBuilder: '${name}' has element type '${String(elementType)}'; expected one of ${Object.keys(ELEMENT_TYPES).join(', ')}.`);
+  return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } };
 }
