@@ -36,7 +36,7 @@ const FUSED_BATCH_NORMALIZATION = Symbol.for('@mobilenets/backbone/fused-batch-n
  * registers for deserialisation. Only read here: nothing is registered on import.
  */
 function tfjsBatchNormalizationClass(): new (args?: BatchNormalizationArgs) => TfjsBatchNormalization {
-  let cls = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization?.[0] as unknown as (Function & Record<symbol, unknown>) | undefined;
+  let cls = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization?.[0] as unknown as ((new (...args: never[]) => unknown) & Record<symbol, unknown>) | undefined;
   while (cls !== undefined && cls !== null && cls[FUSED_BATCH_NORMALIZATION] === true) cls = Object.getPrototypeOf(cls);
   if (typeof cls !== 'function') {
     throw new Error("@mobilenets/backbone: tfjs-layers' BatchNormalization is not registered with tfjs-core's serialization map; are two copies of @tensorflow/tfjs-core installed?");
