@@ -3,11 +3,12 @@
 // class from the Float32Array that native addons (onnxruntime-node) and the host's Buffer use.
 // onnxruntime-node then rejects its own output tensors ("A float32 tensor's data must be type of
 // Float32Array"). This environment hands the test realm the host's typed arrays instead.
+//
+// It also names tools/ts-register.js in MOBILENETS_TS_REGISTER, so that worker threads that tests start
+// (runtime's data-parallel workers) can run the TypeScript sources, as they do under the CLIs.
 const path = require('node:path');
 const { TestEnvironment } = require('jest-environment-node');
 
-// Data-parallel training workers started by tests run the TypeScript sources: they load the TypeScript
-// loader named here (see packages/runtime/src/parallel/worker-entry.js).
 process.env.MOBILENETS_TS_REGISTER = path.join(__dirname, '..', 'ts-register.js');
 
 const HOST_GLOBALS = [

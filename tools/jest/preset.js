@@ -8,6 +8,8 @@ module.exports = function jestProject(projectDir, displayName) {
     displayName,
     rootDir: projectDir,
     testEnvironment: path.join(__dirname, 'host-typed-arrays-environment.js'),
+    // `@mobilenets/*` resolves to the sources (the "@mobilenets/source" condition of each exports map), not dist/.
+    testEnvironmentOptions: { customExportConditions: ['@mobilenets/source', 'node', 'node-addons'] },
     testMatch: ['<rootDir>/**/*.test.ts'],
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     transform: {

@@ -1,7 +1,7 @@
-import { installFusedLayers } from './ops/batch-normalization';
-
-// Batch norm and ReLU6 train through fused kernels where a backend registers them (see ops/fused-kernels).
-installFusedLayers();
+// Importing the backbone changes no global tfjs state. Models it builds use its BatchNormalization layer,
+// which trains through a fused kernel where a backend registers one (see ops/fused-kernels);
+// installFusedLayers() — which `setup()` from @mobilenets/runtime calls — also makes models loaded from
+// model.json use it, gives 'relu6' a one-kernel activation and installs the fused ReLU/ReLU6 gradients.
 
 export type { Activation } from './blocks';
 export { HEAD_LAYER_NAMES } from './blocks';

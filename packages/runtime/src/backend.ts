@@ -1,11 +1,13 @@
 /**
- * Backend bootstrap. Libraries never choose a backend; apps call {@link setup} once at start.
+ * Backend bootstrap. Libraries never choose a backend; apps call {@link setup} once at start. It also
+ * installs the backbone's fused layers and gradients (installFusedLayers), which importing a library never does.
  *
  * Order of preference: `tensorflow` (@tensorflow/tfjs-node, an optional dependency that needs
  * libtensorflow and so is often absent) → `wasm` (XNNPACK with SIMD) → `cpu` (plain JavaScript).
  * The environment variable MOBILENETS_BACKEND overrides the choice.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { installFusedLayers } from '@mobilenets/backbone';
 import { registerWasmTrainingKernels } from './wasm-training/register';
 import { initWasmSimdKernels } from './wasm-training/simd/module';
 
@@ -32,6 +34,9 @@ let current: RuntimeInfo | null = null;
 /** Picks and initialises the tfjs backend; logs the choice once. Calling it again with the same answer is free. */
 export async function setup(options: SetupOptions = {}): Promise<RuntimeInfo> {
   const requested = options.backend ?? parseBackendEnv(process.env.MOBILENETS_BACKEND);
+  // The backbone's fused batch norm and relu6 (also for models loaded from model.json) and the fused
+  // ReLU/ReLU6 gradients: process-wide, so installed here rather than when the backbone is imported.
+  installFusedLayers();
   // tfjs prints an advert for tfjs-node on first use of the cpu backend; the choice is logged below instead.
   tf.env().set('PROD', true);
   const available = availableBackends();

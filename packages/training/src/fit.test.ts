@@ -1,5 +1,6 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
+import { classificationTask } from './classification-task';
 import { FitState, StepInfo, TrainingDivergedError, fit } from './fit';
 import { constantSchedule, exponentialDecay } from './schedules';
 import { MemoryCheckpointStore, memoryData, tinyClassifier } from './testing';
@@ -171,7 +172,6 @@ describe('fit: learning and saving', () => {
   it('a tiny classifier on separable data: the loss falls and validation top-1 rises well above chance', async () => {
     const model = tinyClassifier(4, 2);
     const val = memoryData(24, 4, { seed: 7 }); // other images than the training ones
-    const { classificationTask } = await import('./classification-task');
     const before = (await classificationTask().validate(model, val, { batchSize: 8 })).metrics.top1;
     const r = await fit(model, memoryData(48, 4), { ...recipe, batchSize: 8, schedule: constantSchedule(0.01), epochs: 8, validation: val });
     expect(r.history[r.history.length - 1].train.loss).toBeLessThan(r.history[0].train.loss * 0.7);

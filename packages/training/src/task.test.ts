@@ -4,7 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { FitState, StepInfo, fit } from './fit';
 import { constantSchedule } from './schedules';
 import { shareSizes, splitBatch } from './task';
-import { MemoryCheckpointStore, classAndBoxTask, squaresData, tinyClassAndBox } from './testing';
+import { MemoryCheckpointStore, classAndBoxTask, memoryData, squaresData, tinyClassAndBox } from './testing';
 
 beforeAll(async () => {
   tf.env().set('PROD', true);
@@ -99,7 +99,6 @@ it('a model with a dropout layer trains reproducibly: the same seed gives the sa
   const run = async (seed: number) => {
     const losses: number[] = [];
     const model = build();
-    const { memoryData } = await import('./testing');
     await fit(model, memoryData(24), { batchSize: 8, seed, epochs: 2, callbacks: [{ onStepEnd: (s) => void losses.push(s.loss) }] });
     model.dispose();
     return losses;

@@ -1,7 +1,8 @@
 /**
- * A drop-in for tfjs-layers' BatchNormalization (same class name, config, weights and inference math)
- * whose training step runs as one fused kernel where the backend has it. Channels-last only (axis −1),
- * as every MobileNet layer is.
+ * tfjs-layers' BatchNormalization (same class name, arguments, config, weights and math; it extends
+ * tfjs-layers' own class) whose training step runs as one fused kernel where the backend has one
+ * (see ./fused-kernels). What the fused path does not cover — normalising over an axis other than the
+ * last — runs tfjs-layers' own code.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -9,92 +10,65 @@ import { batchNormTraining, registerFusedGradients } from './fused-kernels';
 
 type Kwargs = { training?: boolean };
 
-export interface BatchNormalizationArgs {
-  name?: string;
-  axis?: number;
-  /** Moving-average momentum: moving = moving · momentum + batch · (1 − momentum). Default 0.99. */
-  momentum?: number;
-  /** Added to the variance. Default 1e-3. */
-  epsilon?: number;
-  center?: boolean;
-  scale?: boolean;
-  trainable?: boolean;
-  inputShape?: tfl.Shape;
-  batchInputShape?: tfl.Shape;
-  dtype?: tf.DataType;
-}
-
-export class BatchNormalization extends tfl.layers.Layer {
-  static className = 'BatchNormalization';
+/** tfjs-layers' BatchNormalizationLayerArgs: axis, momentum (0.99), epsilon (1e-3), center, scale, initializers, regularizers, constraints. */
+export type BatchNormalizationArgs = NonNullable<Parameters<typeof tfl.layers.batchNormalization>[0]>;
+/** tfjs-layers' BatchNormalization, with the settings its typings keep private. */
+interface TfjsBatchNormalization extends tfl.layers.Layer {
   readonly axis: number;
   readonly momentum: number;
   readonly epsilon: number;
   readonly center: boolean;
   readonly scale: boolean;
-  private gamma: tfl.LayerVariable | null = null;
-  private beta: tfl.LayerVariable | null = null;
-  private movingMean!: tfl.LayerVariable;
-  private movingVariance!: tfl.LayerVariable;
+}
+/** The weights tfjs-layers' BatchNormalization creates in build() (private in its typings). */
+interface BatchNormalizationWeights {
+  gamma?: tfl.LayerVariable;
+  beta?: tfl.LayerVariable;
+  movingMean: tfl.LayerVariable;
+  movingVariance: tfl.LayerVariable;
+}
+
+/** Marks the class below, so that a second copy of this module still finds tfjs-layers' class under it. */
+const FUSED_BATCH_NORMALIZATION = Symbol.for('@mobilenets/backbone/fused-batch-normalization');
+
+/**
+ * tfjs-layers does not export its BatchNormalization class, only a factory; the class is the one it
+ * registers for deserialisation. Only read here: nothing is registered on import.
+ */
+function tfjsBatchNormalizationClass(): new (args?: BatchNormalizationArgs) => TfjsBatchNormalization {
+  let cls = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization?.[0] as unknown as ((new (...args: never[]) => unknown) & Record<symbol, unknown>) | undefined;
+  while (cls !== undefined && cls !== null && cls[FUSED_BATCH_NORMALIZATION] === true) cls = Object.getPrototypeOf(cls);
+  if (typeof cls !== 'function') {
+    throw new Error("@mobilenets/backbone: tfjs-layers' BatchNormalization is not registered with tfjs-core's serialization map; are two copies of @tensorflow/tfjs-core installed?");
+  }
+  return cls as unknown as new (args?: BatchNormalizationArgs) => TfjsBatchNormalization;
+}
+
+export class BatchNormalization extends tfjsBatchNormalizationClass() {
+  static className = 'BatchNormalization';
+  static readonly [FUSED_BATCH_NORMALIZATION] = true;
 
   constructor(args: BatchNormalizationArgs = {}) {
-    super(args as ConstructorParameters<typeof tfl.layers.Layer>[0]);
-    this.supportsMasking = true;
-    this.axis = args.axis ?? -1;
-    this.momentum = args.momentum ?? 0.99;
-    this.epsilon = args.epsilon ?? 1e-3;
-    this.center = args.center ?? true;
-    this.scale = args.scale ?? true;
+    super(args);
   }
 
-  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as (number | null)[];
-    const axis = this.axis >= 0 ? this.axis : shape.length + this.axis;
-    if (axis !== shape.length - 1) throw new RangeError(`BatchNormalization '${this.name}': only the channels-last axis (-1) is supported. Received axis ${this.axis}.`);
-    const channels = shape[axis];
-    if (channels == null) throw new RangeError(`BatchNormalization '${this.name}': the channel dimension must be known. Received input shape ${JSON.stringify(shape)}.`);
-    this.inputSpec = [new tfl.InputSpec({ ndim: shape.length, axes: { [axis]: channels } })];
-    if (this.scale) this.gamma = this.addWeight('gamma', [channels], 'float32', tfl.initializers.ones(), undefined, true);
-    if (this.center) this.beta = this.addWeight('beta', [channels], 'float32', tfl.initializers.zeros(), undefined, true);
-    this.movingMean = this.addWeight('moving_mean', [channels], 'float32', tfl.initializers.zeros(), undefined, false);
-    this.movingVariance = this.addWeight('moving_variance', [channels], 'float32', tfl.initializers.ones(), undefined, false);
-    this.built = true;
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const axis = this.axis >= 0 ? this.axis : x.rank + this.axis;
+    // The fused kernel normalises over every axis but the last; anything else is tfjs-layers' own path.
+    if (kwargs.training !== true || axis !== x.rank - 1) return super.call(inputs, kwargs);
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      const channels = x.shape[x.rank - 1];
-      const gamma = (this.gamma?.read() ?? tf.ones([channels])) as tf.Tensor1D;
-      const beta = (this.beta?.read() ?? tf.zeros([channels])) as tf.Tensor1D;
-      if (kwargs.training !== true) {
-        return tf.batchNorm(x, this.movingMean.read(), this.movingVariance.read(), beta, gamma, this.epsilon);
-      }
-      const { y, mean, variance } = batchNormTraining(x, gamma, beta, this.epsilon);
+      const { gamma, beta, movingMean, movingVariance } = this as unknown as BatchNormalizationWeights;
+      const channels = x.shape[axis];
+      const scale = (gamma?.read() ?? tf.ones([channels])) as tf.Tensor1D;
+      const offset = (beta?.read() ?? tf.zeros([channels])) as tf.Tensor1D;
+      const { y, mean, variance } = batchNormTraining(x, scale, offset, this.epsilon);
       const update = (variable: tfl.LayerVariable, batchValue: tf.Tensor) =>
         variable.write(tf.tidy(() => tf.add(tf.mul(variable.read(), this.momentum), tf.mul(batchValue, 1 - this.momentum))));
-      update(this.movingMean, mean);
-      update(this.movingVariance, variance);
+      update(movingMean, mean);
+      update(movingVariance, variance);
       return y;
     });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      axis: this.axis,
-      momentum: this.momentum,
-      epsilon: this.epsilon,
-      center: this.center,
-      scale: this.scale,
-      // camelCase keys and `className`, as tfjs-layers' own getConfig returns them: serialization turns
-      // keys into snake_case and leaves class names alone, so model.json says 'Zeros'/'Ones', which stock
-      // tfjs-layers (without this class registered) can deserialize. Snake-case keys here would have had
-      // their class names lower-cased ('zeros'), which stock tfjs-layers rejects.
-      betaInitializer: { className: 'Zeros', config: {} },
-      gammaInitializer: { className: 'Ones', config: {} },
-      movingMeanInitializer: { className: 'Zeros', config: {} },
-      movingVarianceInitializer: { className: 'Ones', config: {} },
-    };
   }
 }
 
@@ -116,12 +90,14 @@ let installed = false;
 
 /**
  * Makes 'BatchNormalization' layers (also in models loaded from model.json) and the 'relu6' activation
- * the fused versions above. Idempotent; called when the backbone is imported.
+ * the fused versions above, and installs the fused gradients (registerFusedGradients). This changes
+ * tfjs' global registries for the whole process, so importing the backbone does not do it:
+ * `setup()` from @mobilenets/runtime calls it. Idempotent.
  */
 export function installFusedLayers(): void {
   if (installed) return;
   installed = true;
   registerFusedGradients();
-  tf.serialization.registerClass(BatchNormalization);
+  tf.serialization.registerClass(BatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   tf.serialization.registerClass(Relu6Activation as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 }

@@ -34,7 +34,8 @@ export interface BatchNormTrainingResult {
  * Differentiable with respect to x, scale and offset, through the batch statistics.
  */
 export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number): BatchNormTrainingResult {
-  if (hasKernel(BATCH_NORM_TRAINING)) {
+  // The fused kernel only where its gradient is installed too (registerFusedGradients), so that training can differentiate it.
+  if (hasKernel(BATCH_NORM_TRAINING) && tf.getGradient(BATCH_NORM_TRAINING) !== undefined) {
     const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAINING, { x, scale, offset }, { epsilon }) as tf.Tensor[];
     return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
   }

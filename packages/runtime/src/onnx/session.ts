@@ -120,6 +120,12 @@ export class OnnxModel {
    * its element type and dims that fit its declared shape; outputs come back by name, typed (see OnnxOutput).
    */
   async run(feeds: OnnxFeeds): Promise<OnnxOutputs> {
+    if (typeof feeds !== 'object' || feeds === null || ArrayBuffer.isView(feeds) || Array.isArray(feeds)) {
+      throw new TypeError(
+        `${this.file}: run() takes the inputs by name, e.g. run({ ${this.inputNames.map((n) => `'${n}': { data, dims }`).join(', ')} }); ` +
+          `received ${ArrayBuffer.isView(feeds) ? `a ${(feeds as object).constructor.name} of ${(feeds as unknown as ArrayLike<number>).length} values` : Array.isArray(feeds) ? 'an array' : String(feeds)}.`,
+      );
+    }
     const given = Object.keys(feeds);
     const expected = this.inputNames;
     const unknown = given.filter((n) => !expected.includes(n));

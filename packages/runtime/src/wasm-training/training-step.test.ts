@@ -17,13 +17,14 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
+import { installFusedLayers, mobilenetV1, mobilenetV2 } from '@mobilenets/backbone';
 import { mulberry32 } from '@mobilenets/random';
 import { classificationTask, trainStep } from '@mobilenets/training';
 import { registerWasmTrainingKernels } from './register';
 import { initWasmSimdKernels } from './simd/module';
 
 beforeAll(async () => {
+  installFusedLayers(); // the fused batch-norm and ReLU gradients, as setup() installs them
   registerWasmTrainingKernels();
   expect(await initWasmSimdKernels()).toBe(true);
 });

@@ -58,7 +58,6 @@ export function initWasmSimdKernels(): Promise<boolean> {
 }
 
 async function assemble(): Promise<WasmModule> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const wabt = await (require('wabt') as () => Promise<{ parseWat(name: string, text: string, features: { simd: boolean }): WabtModule }>)();
   const parsed = wabt.parseWat('mobilenets-training-kernels.wat', KERNELS_WAT, { simd: true });
   try {
