@@ -14,7 +14,7 @@ import * as path from 'node:path';
 const ROOT = path.join(__dirname, '..');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 /** Every library, in stages of chains: stages one after another, a stage's chains side by side, each chain in order. */
-const BUILD_STAGES = [[['random']], [['backbone', 'training', 'cli-kit', 'runtime'], ['datasets']]];
+const BUILD_STAGES = [[['random'], ['contracts']], [['backbone', 'training', 'cli-kit', 'runtime'], ['datasets']]];
 const LIBRARIES = BUILD_STAGES.flat(2);
 
 /** The environment without what `npm test` sets for its scripts (npm_config_*, npm_package_*), which would steer the inner npm. */

@@ -11,6 +11,22 @@ type SymbolicTensor = tfl.SymbolicTensor;
 /** 'relu' is what the V1 paper says; 'relu6' (min(max(x, 0), 6)) is what the official code and checkpoints use. */
 export type Activation = 'relu' | 'relu6';
 
+/** The configuration fields V1 and V2 share (each adds its own width multiplier, dropout and activation docs). */
+export interface MobileNetCommonConfig {
+  /** Input height and width in pixels (the resolution multiplier ρ is inputSize / 224). A multiple of 32, ≥ 32. Default 224. */
+  inputSize?: number;
+  /** Add global average pooling, dropout, the fully connected classifier and softmax. Default true. */
+  includeTop?: boolean;
+  /** Number of classes of the classifier. Default 1000. */
+  classes?: number;
+  /** Without the top: pool the final feature map ('avg' or 'max') or return it as is (null). Default null. */
+  pooling?: 'avg' | 'max' | null;
+  /** Batch-norm moving-average momentum. Default 0.99. */
+  batchNormMomentum?: number;
+  /** Seed of the weight initialisers (the same seed builds the same weights); null: unseeded. Default null. */
+  seed?: number | null;
+}
+
 /** Batch-norm settings shared by every BN layer of a model. Epsilon 1e-3 as in TF-slim and Keras. */
 export interface BatchNormSettings {
   momentum: number;

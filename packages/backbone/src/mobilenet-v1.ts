@@ -7,9 +7,9 @@
  * output is the end point.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Activation, BlockSettings, classifierHead, convBnActivation } from './blocks';
+import { Activation, BlockSettings, MobileNetCommonConfig, classifierHead, convBnActivation } from './blocks';
 import { v1Channels } from './rounding';
-import { checkBatchNormMomentum, checkClasses, checkDropout, checkInputSize, checkOneOf, checkSeed, checkWidthMultiplier, withoutUndefined } from './validate';
+import { checkCommonConfig, checkOneOf, checkWidthMultiplier, withoutUndefined } from './validate';
 
 /** One row of V1 Table 1: a full 3×3 convolution, or a depthwise separable one (3×3 depthwise + 1×1 pointwise). */
 export interface V1LayerSpec {
@@ -48,29 +48,17 @@ export const SHALLOW_REMOVED_LAYERS: readonly number[] = [7, 8, 9, 10, 11];
 export type MobileNetV1Variant = 'standard' | 'full-conv' | 'shallow';
 export const MOBILENET_V1_VARIANTS: readonly MobileNetV1Variant[] = ['standard', 'full-conv', 'shallow'];
 
-export interface MobileNetV1Config {
+export interface MobileNetV1Config extends MobileNetCommonConfig {
   /** Width multiplier α in (0, 1]: every layer's channels become max(int(c·α), minDepth). Default 1. */
   widthMultiplier?: number;
-  /** Input height and width in pixels (the resolution multiplier ρ is inputSize / 224). A multiple of 32, ≥ 32. Default 224. */
-  inputSize?: number;
-  /** Add global average pooling, dropout, the fully connected classifier and softmax. Default true. */
-  includeTop?: boolean;
-  /** Number of classes of the classifier. Default 1000. */
-  classes?: number;
   /** Dropout rate before the classifier (TF-slim keeps 0.999, so 0.001). Default 0.001. */
   dropout?: number;
   /** 'relu6' (official code, released checkpoints, Keras) or 'relu' (what the paper says). Default 'relu6'. */
   activation?: Activation;
-  /** Without the top: pool the final feature map ('avg' or 'max') or return it as is (null). Default null. */
-  pooling?: 'avg' | 'max' | null;
   /** 'standard', 'full-conv' (Table 4) or 'shallow' (Table 5). Default 'standard'. */
   variant?: MobileNetV1Variant;
   /** Smallest channel count any layer is rounded to (TF-slim's min_depth). Default 8. */
   minDepth?: number;
-  /** Batch-norm moving-average momentum. Default 0.99. */
-  batchNormMomentum?: number;
-  /** Seed of the weight initialisers (the same seed builds the same weights); null: unseeded. Default null. */
-  seed?: number | null;
 }
 
 export type ResolvedMobileNetV1Config = Required<MobileNetV1Config>;
@@ -94,15 +82,9 @@ export function resolveMobileNetV1Config(config: MobileNetV1Config = {}): Resolv
   const c: ResolvedMobileNetV1Config = { ...MOBILENET_V1_DEFAULTS, ...withoutUndefined(config) };
   const arch = 'mobilenetV1';
   checkWidthMultiplier(c.widthMultiplier, arch, false);
-  checkInputSize(c.inputSize, arch);
-  checkClasses(c.classes, arch);
-  checkDropout(c.dropout, arch);
-  checkOneOf(c.activation, ['relu', 'relu6'], 'activation', arch);
+  checkCommonConfig(c, arch);
   checkOneOf(c.variant, MOBILENET_V1_VARIANTS, 'variant', arch);
-  if (c.pooling !== null) checkOneOf(c.pooling, ['avg', 'max'], 'pooling', arch);
   if (!Number.isInteger(c.minDepth) || c.minDepth < 1) throw new RangeError(`${arch}: minDepth must be an integer ≥ 1. Received ${c.minDepth}.`);
-  checkBatchNormMomentum(c.batchNormMomentum, arch);
-  checkSeed(c.seed, arch);
   return c;
 }
 

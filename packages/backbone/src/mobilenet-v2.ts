@@ -6,18 +6,9 @@
  * {@link mobilenetV2EndpointLayers}.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Activation, BlockSettings, classifierHead, convBnActivation } from './blocks';
+import { Activation, BlockSettings, MobileNetCommonConfig, classifierHead, convBnActivation } from './blocks';
 import { makeDivisible } from './rounding';
-import {
-  checkBatchNormMomentum,
-  checkClasses,
-  checkDropout,
-  checkInputSize,
-  checkOneOf,
-  checkSeed,
-  checkWidthMultiplier,
-  withoutUndefined,
-} from './validate';
+import { checkCommonConfig, checkWidthMultiplier, withoutUndefined } from './validate';
 
 /** One line of V2 Table 2: `repeats` inverted-residual blocks, the first with `stride`, expanding by `expansion`. */
 export interface V2StageSpec {
@@ -44,25 +35,13 @@ export const MOBILENET_V2_STAGES: readonly V2StageSpec[] = [
 export const MOBILENET_V2_STEM_FILTERS = 32;
 export const MOBILENET_V2_LAST_FILTERS = 1280;
 
-export interface MobileNetV2Config {
+export interface MobileNetV2Config extends MobileNetCommonConfig {
   /** Width multiplier α > 0 (0.35 to 1.4 published). Channels are made divisible by 8. Default 1. */
   widthMultiplier?: number;
-  /** Input height and width in pixels, a multiple of 32, ≥ 32. Default 224. */
-  inputSize?: number;
-  /** Add global average pooling, dropout, the fully connected classifier and softmax. Default true. */
-  includeTop?: boolean;
-  /** Number of classes. Default 1000. */
-  classes?: number;
   /** Dropout rate before the classifier (TF-slim trains with keep_prob 0.8; Keras has none). Default 0.2. */
   dropout?: number;
   /** 'relu6' as in the paper and the code, or 'relu'. Projections stay linear either way. Default 'relu6'. */
   activation?: Activation;
-  /** Without the top: pool the final feature map ('avg' or 'max') or return it as is (null). Default null. */
-  pooling?: 'avg' | 'max' | null;
-  /** Batch-norm moving-average momentum. Default 0.99. */
-  batchNormMomentum?: number;
-  /** Seed of the weight initialisers (the same seed builds the same weights); null: unseeded. Default null. */
-  seed?: number | null;
 }
 
 export type ResolvedMobileNetV2Config = Required<MobileNetV2Config>;
@@ -83,13 +62,7 @@ export function resolveMobileNetV2Config(config: MobileNetV2Config = {}): Resolv
   const c: ResolvedMobileNetV2Config = { ...MOBILENET_V2_DEFAULTS, ...withoutUndefined(config) };
   const arch = 'mobilenetV2';
   checkWidthMultiplier(c.widthMultiplier, arch, true);
-  checkInputSize(c.inputSize, arch);
-  checkClasses(c.classes, arch);
-  checkDropout(c.dropout, arch);
-  checkOneOf(c.activation, ['relu', 'relu6'], 'activation', arch);
-  if (c.pooling !== null) checkOneOf(c.pooling, ['avg', 'max'], 'pooling', arch);
-  checkBatchNormMomentum(c.batchNormMomentum, arch);
-  checkSeed(c.seed, arch);
+  checkCommonConfig(c, arch);
   return c;
 }
 

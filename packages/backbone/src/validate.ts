@@ -45,6 +45,17 @@ export function checkSeed(seed: number | null, arch: string): void {
   if (seed !== null && !Number.isSafeInteger(seed)) throw new RangeError(`${arch}: seed must be an integer (or null for unseeded weights). Received ${seed}.`);
 }
 
+/** Checks the fields V1 and V2 share (after defaults are filled in). */
+export function checkCommonConfig(c: { inputSize: number; classes: number; dropout: number; activation: string; pooling: string | null; batchNormMomentum: number; seed: number | null }, arch: string): void {
+  checkInputSize(c.inputSize, arch);
+  checkClasses(c.classes, arch);
+  checkDropout(c.dropout, arch);
+  checkOneOf(c.activation, ['relu', 'relu6'], 'activation', arch);
+  if (c.pooling !== null) checkOneOf(c.pooling, ['avg', 'max'], 'pooling', arch);
+  checkBatchNormMomentum(c.batchNormMomentum, arch);
+  checkSeed(c.seed, arch);
+}
+
 /** The fields of a config object that were actually given, so `{...defaults, ...given}` keeps defaults for `undefined`. */
 export function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -10,36 +10,14 @@ import { decodeRegion, imageSize, loadImage, type DecodeOptions } from './image-
 import { Limiter } from './limiter';
 import { hashSeed, mulberry32, permutation } from '@mobilenets/random';
 import type { ImageRecord } from './readers';
+import type { BatchOptions, ClassificationBatch as ContractBatch } from '@mobilenets/contracts';
 
-/** A batch in NHWC layout, RGB in [-1, 1]. */
-export interface ClassificationBatch {
-  /** NHWC pixels, length n · inputSize · inputSize · 3. */
-  images: Float32Array;
-  /** [n, inputSize, inputSize, 3]; n is below batchSize for the last batch or when images were skipped. */
-  shape: [number, number, number, number];
-  /** Class index per example. */
-  labels: Int32Array;
-  /** Source file per example. */
-  paths: string[];
-  /** Position of this batch in the epoch, counting the skipped ones (the next run's `skip` is index + 1). */
-  index: number;
-}
+export type { BatchOptions };
 
-/** Which batches of which epoch to produce. */
-export interface BatchOptions {
-  /** Epoch number, ≥ 0: with `seed` it fixes the order and the augmentation. */
-  epoch: number;
-  /** Examples per batch, ≥ 1; the last batch of an epoch may be smaller. */
-  batchSize: number;
-  /** Run seed. */
-  seed: number;
-  /** Whole batches to leave out at the start of the epoch (to resume exactly). */
-  skip: number;
-  /** Seeded shuffle (default true); false keeps the records' order, for evaluation. */
-  shuffle?: boolean;
-}
+/** A batch of decoded images (NHWC, RGB in [-1, 1]); `index` is its position in the epoch, counting the skipped ones (the next run's `skip` is index + 1). */
+export type ClassificationBatch = ContractBatch & { index: number };
 
-/** A classification dataset that produces batches: structurally @mobilenets/training's TrainingData. */
+/** A classification dataset that produces batches: what @mobilenets/training's fit consumes. */
 export interface ClassificationData {
   /** Number of classes. */
   classes: number;

@@ -1,29 +1,11 @@
 /**
  * What training consumes: a dataset that yields the batches of an epoch, in a seeded order. The batch
- * type is the task's; classification's (images with integer labels) is defined here, by the consumer,
- * and `@mobilenets/datasets` produces objects of its shape (matched structurally, no import either way).
+ * type is the task's; classification's (images with integer labels) and the batch options are the
+ * contract `@mobilenets/datasets` produces (@mobilenets/contracts).
  */
+import type { BatchOptions, ClassificationBatch } from '@mobilenets/contracts';
 
-export interface ClassificationBatch {
-  /** [batch, height, width, channels] pixels, channels last, already scaled (MobileNet: [-1, 1]). */
-  images: Float32Array;
-  shape: [number, number, number, number];
-  /** Class index of each image, in [0, classes). */
-  labels: Int32Array;
-  /** Where each image came from (for error messages and per-image reports). */
-  paths: string[];
-}
-
-export interface BatchOptions {
-  /** 0-based epoch: with `seed`, determines the order (and augmentation) of the epoch. */
-  epoch: number;
-  batchSize: number;
-  seed: number;
-  /** Batches of this epoch to leave out at the start (resuming mid-epoch). */
-  skip: number;
-  /** Default true for training data. */
-  shuffle?: boolean;
-}
+export type { BatchOptions, ClassificationBatch };
 
 /** A dataset fit can train on, with batches of the task's type. */
 export interface TrainingData<Batch = ClassificationBatch> {

@@ -1,0 +1,31 @@
+/**
+ * The shapes that data sources and training agree on, declared once: `@mobilenets/datasets` produces
+ * them and `@mobilenets/training` consumes them, without either importing the other. Types only.
+ */
+
+/** Which batches of which epoch to produce. */
+export interface BatchOptions {
+  /** 0-based epoch: with `seed`, it fixes the order (and the augmentation) of the epoch. */
+  epoch: number;
+  /** Examples per batch, ≥ 1; the last batch of an epoch may be smaller. */
+  batchSize: number;
+  /** Run seed. */
+  seed: number;
+  /** Whole batches to leave out at the start of the epoch (resuming mid-epoch). */
+  skip: number;
+  /** Seeded shuffle; default true for training data, false keeps the order (evaluation). */
+  shuffle?: boolean;
+}
+
+/** A batch of images with integer labels, channels last. */
+export interface ClassificationBatch {
+  /** [batch, height, width, channels] pixels, already scaled (MobileNet: RGB in [-1, 1]). */
+  images: Float32Array;
+  shape: [number, number, number, number];
+  /** Class index of each image, in [0, classes). */
+  labels: Int32Array;
+  /** Where each image came from (for error messages and per-image reports). */
+  paths: string[];
+  /** Position of this batch in its epoch, counting skipped ones, when the source knows it. */
+  index?: number;
+}
