@@ -22,3 +22,26 @@ export function reportError(error: unknown, write: (line: string) => void = (l) 
   if (!debug) write('(set MOBILENETS_DEBUG=1 to see the stack trace)');
   return error instanceof UsageError ? 2 : 1;
 }
+
+/** The part of a commander `Command` that {@link exitWithUsageStatus} uses (cli-kit does not depend on commander). */
+interface CommandTree {
+  readonly commands: readonly CommandTree[];
+  exitOverride(callback: (error: { exitCode: number; code: string }) => void): unknown;
+}
+
+/**
+ * Makes the command-line parser's own errors (an unknown option, a missing argument or required option,
+ * a value outside --choices) end with status 2 like every other usage error, instead of commander's 1.
+ * Commander has already printed its message (and the help) when this runs; help and --version stay 0.
+ * Call it on the program after adding every subcommand: it applies to the whole tree.
+ */
+export function exitWithUsageStatus<T extends CommandTree>(program: T): T {
+  const visit = (command: CommandTree) => {
+    command.exitOverride((error) => {
+      process.exit(error.exitCode === 0 ? 0 : 2);
+    });
+    for (const sub of command.commands) visit(sub);
+  };
+  visit(program);
+  return program;
+}

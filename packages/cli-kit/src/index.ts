@@ -1,4 +1,4 @@
 export type { Column } from './table';
 export { formatInteger, formatMillions, formatTable } from './table';
-export { UsageError, reportError } from './errors';
+export { UsageError, exitWithUsageStatus, reportError } from './errors';
 export { parseChoiceOption, parseIntegerOption, parseNumberOption } from './options';
