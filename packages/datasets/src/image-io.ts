@@ -115,6 +115,11 @@ function limitOf(maxPixels: number): number | false {
   return Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false;
 }
 
+/** 4e8 → '400.0 megapixels'; small limits (tests, a deliberately low --max-pixels) in pixels. */
+function megapixels(pixels: number): string {
+  return pixels >= 1e5 ? `${(pixels / 1e6).toFixed(1)} megapixels` : `${pixels} pixels`;
+}
+
 async function isFolder(file: string): Promise<boolean> {
   try {
     return (await fs.promises.stat(file)).isDirectory();
@@ -133,14 +138,14 @@ async function explain(input: ImageInput, name: string, maxPixels: number, error
     try {
       const m = await sharp(input, { limitInputPixels: false }).metadata();
       pixels = (m.width ?? 0) * (m.height ?? 0);
-      dims = ` (${m.width}×${m.height} = ${(pixels / 1e6).toFixed(1)} megapixels)`;
+      dims = ` (${m.width}×${m.height} = ${megapixels(pixels)})`;
     } catch {
       // The dimensions are only a courtesy in the message.
     }
     const needed = pixels > 0 ? `${pixels}` : 'a larger number';
     return new ImageDecodeError(
       name,
-      `image is too large${dims}: the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels, which keeps one image from taking gigabytes of memory. ` +
+      `image is too large${dims}: the limit is ${megapixels(maxPixels)}, which keeps one image from taking gigabytes of memory. ` +
         `Shrink the image, or raise the limit to at least ${needed} pixels (--max-pixels ${needed} on the command line, the maxPixels option in code).`,
       error,
     );
