@@ -45,3 +45,33 @@ export function exitWithUsageStatus<T extends CommandTree>(program: T): T {
   visit(program);
   return program;
 }
+
+/**
+ * Why `file` could not be written, in words: the system error's code turned into what it means for the
+ * user (no temp-file names or library internals); other errors keep their message.
+ */
+export function describeWriteError(file: string, error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const resolved = file.startsWith('/') ? file : `${process.cwd()}/${file}`;
+  const folder = resolved.slice(0, Math.max(1, resolved.lastIndexOf('/')));
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (${folder} is not writable for you)`;
+    case 'EROFS':
+      return `${folder} is on a read-only file system`;
+    case 'ENOENT':
+      return `the folder ${folder} does not exist`;
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return `a part of the path ${folder} is a file, not a folder`;
+    case 'EISDIR':
+      return `${file} is a folder`;
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EDQUOT':
+      return 'your disk quota is used up';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}

@@ -1,4 +1,6 @@
 export type { Column } from './table';
 export { formatInteger, formatMillions, formatTable } from './table';
-export { UsageError, exitWithUsageStatus, reportError } from './errors';
+export { UsageError, describeWriteError, exitWithUsageStatus, reportError } from './errors';
 export { parseChoiceOption, parseIntegerOption, parseNumberOption } from './options';
+export type { ModelFolder } from './model-folder';
+export { describeModelLoadError, resolveModelFolder } from './model-folder';
