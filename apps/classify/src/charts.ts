@@ -127,6 +127,11 @@ export function confusionSvg(confusion: number[][], labels: readonly string[], t
   return out.join('\n');
 }
 
+/** The SVG as PNG bytes (to write wherever and however the caller wants). */
+export async function renderPng(svg: string): Promise<Buffer> {
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
 export async function writePng(svg: string, file: string): Promise<void> {
   await sharp(Buffer.from(svg)).png().toFile(file);
 }
