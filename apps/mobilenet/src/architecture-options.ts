@@ -27,11 +27,27 @@ export function addArchitectureOptions(command: Command): Command {
     .option('--no-top', 'leave out pooling and the classifier');
 }
 
+/** A builder's RangeError names its config field; the user typed a flag. */
+const FLAG_OF_FIELD: readonly [RegExp, string][] = [
+  [/^widthMultiplier \(α\)/, '--alpha'],
+  [/^inputSize/, '--input-size'],
+  [/^classes/, '--classes'],
+  [/^dropout/, '--dropout'],
+];
+
+function asUsageError(error: unknown): unknown {
+  if (!(error instanceof RangeError || error instanceof TypeError)) return error;
+  const body = error.message.replace(/^mobilenetV[12]: /, '');
+  const match = FLAG_OF_FIELD.find(([field]) => field.test(body));
+  return new UsageError(match ? body.replace(match[0], match[1]) : error.message);
+}
+
 export function buildModel(o: ArchitectureOptions): tfl.LayersModel {
   const common = { widthMultiplier: o.alpha, inputSize: o.inputSize, classes: o.classes, activation: o.activation, includeTop: o.top };
-  if (o.arch === 'v2') {
-    if (o.variant !== 'standard') throw new UsageError(`--variant ${o.variant} exists only for --arch v1 (the V1 paper's Tables 4 and 5).`);
-    return mobilenetV2(common);
+  if (o.arch === 'v2' && o.variant !== 'standard') throw new UsageError(`--variant ${o.variant} exists only for --arch v1 (the V1 paper's Tables 4 and 5).`);
+  try {
+    return o.arch === 'v2' ? mobilenetV2(common) : mobilenetV1({ ...common, variant: o.variant });
+  } catch (error) {
+    throw asUsageError(error);
   }
-  return mobilenetV1({ ...common, variant: o.variant });
 }

@@ -1,10 +1,11 @@
 /** `mobilenet bench infer`: per-image latency on onnxruntime and on every tfjs backend, in one run. */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { formatTable, parseIntegerOption } from '@mobilenets/cli-kit';
+import { UsageError, formatTable, parseIntegerOption } from '@mobilenets/cli-kit';
 import * as tf from '@tensorflow/tfjs-core';
 import { availableBackends, calibrateRanges, createSession, exportOnnx, measureLatency, setup } from '@mobilenets/runtime';
 import { ArchitectureOptions, addArchitectureOptions, buildModel } from '../architecture-options';
@@ -28,6 +29,10 @@ export function benchInferCommand(): Command {
     .option('--int8', 'also export an int8 (QDQ) model, calibrated on random inputs, and time it (speed only: calibrate on real images for accuracy)')
     .option('--json', 'print one JSON object')
     .action(async (o: BenchInferOptions) => {
+      if (o.onnx !== undefined) {
+        if (!existsSync(o.onnx)) throw new UsageError(`--onnx ${o.onnx}: no such file. Expected an ONNX file written by 'mobilenet export'.`);
+        if (statSync(o.onnx).isDirectory()) throw new UsageError(`--onnx ${o.onnx}: this is a folder. Expected an ONNX file written by 'mobilenet export'.`);
+      }
       await setup({ log: null });
       const model = buildModel({ ...o, top: o.top });
       let file = o.onnx;
