@@ -43,6 +43,8 @@ export function benchInferCommand(): Command {
         await exportOnnx(model, file);
       }
       try {
+        const progress = (engine: string) => process.stderr.write(`timing ${engine} (${o.runs} runs)…\n`); // minutes on a slow machine: say what runs
+        progress('onnxruntime');
         const onnxMsPerImage = await timeOnnx(file, o.threads, o.runs);
         let int8MsPerImage: number | null = null;
         if (o.int8) {
@@ -53,6 +55,7 @@ export function benchInferCommand(): Command {
           temp ??= await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-bench-'));
           const int8File = path.join(temp, `${model.name}-int8.onnx`);
           await exportOnnx(model, int8File, { int8Ranges: ranges });
+          progress('onnxruntime int8');
           int8MsPerImage = await timeOnnx(int8File, o.threads, o.runs);
         }
         const msPerImage: Record<string, number> = {};
@@ -60,6 +63,7 @@ export function benchInferCommand(): Command {
           for (const backend of availableBackends()) {
             await setup({ backend, log: null });
             const slow = backend === 'cpu';
+            progress(`tfjs ${backend}`);
             msPerImage[backend] = (await measureLatency(model, { warmup: slow ? 1 : 3, runs: o.runs, budgetMs: slow ? 10_000 : 60_000 })).msPerImage;
           }
         }
@@ -94,7 +98,7 @@ async function timeOnnx(file: string, threads: number, runs: number): Promise<nu
 function report(o: BenchInferOptions, file: string, model: tfl.LayersModel, onnxMsPerImage: number, msPerImage: Record<string, number>, int8MsPerImage: number | null): void {
   if (o.json) {
     const speedup = Object.fromEntries(Object.entries(msPerImage).map(([b, ms]) => [b, ms / onnxMsPerImage]));
-    process.stdout.write(`${JSON.stringify({ model: model.name, onnx: path.resolve(file), threads: o.threads, onnxMsPerImage, int8MsPerImage, msPerImage, onnxSpeedup: speedup })}\n`);
+    process.stdout.write(`${JSON.stringify({ model: model.name, onnx: o.onnx === undefined ? null : path.resolve(file), threads: o.threads, onnxMsPerImage, int8MsPerImage, msPerImage, onnxSpeedup: speedup })}\n`);
     return;
   }
   const rows = [
