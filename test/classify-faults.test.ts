@@ -149,12 +149,30 @@ const cases: Case[] = [
     stdout: [`scored 4 images (circle 2, square 2): the images held out for validation from ${data} (val-fraction 0.25, seed 0, as recorded in ${path.join(run, 'run.json')})`],
   },
   { name: 'eval --run: a folder without run.json', args: ['eval', '--run', T('no-run-json')], status: 2, stderr: [`error: --run ${T('no-run-json')}: no run.json there, so the held-out images are not known.`] },
+  { name: 'eval --run: the model folder of a run instead of the run', args: ['eval', '--run', model], status: 2, stderr: [`error: --run ${model}: no run.json there; this looks like the model folder of the run in ${run}. Give that folder: --run ${run}.`] },
   { name: 'eval --run: a damaged run.json', args: ['eval', '--run', T('run-damaged')], status: 1, stderr: [`error: --run ${T('run-damaged')}: cannot use the run's record`, `${T('run-damaged', 'run.json')} is not valid JSON`] },
   {
     name: "eval --run: the run's data folder is gone",
     args: ['eval', '--run', T('run-data-gone')],
     status: 1,
     stderr: [`error: --run ${T('run-data-gone')}: the run's data folder ${T('gone')} (recorded in run.json) does not exist any more.`],
+  },
+  {
+    name: 'eval --run: a run trained with --val scores that folder',
+    args: ['eval', '--run', T('run-val-folder'), '--json', '--no-plot'],
+    status: 0,
+    check: (r) => {
+      const out = json(r);
+      expect(out.source).toEqual({ kind: 'val-folder', folder: T('onebad'), run: T('run-val-folder'), valFraction: null, seed: null });
+      expect(out.count).toBe(12);
+      expect(out.skipped).toHaveLength(1);
+    },
+  },
+  {
+    name: "eval --run: the run's model was replaced by one with other classes",
+    args: ['eval', '--run', T('run-other-model')],
+    status: 1,
+    stderr: [`error: --run ${T('run-other-model')}: the run trained on classes circle, square (run.json), but its model's labels.json lists circle, star`],
   },
   { name: 'eval --run: a run that held out nothing', args: ['eval', '--run', T('run-no-val')], status: 2, stderr: ['the run held out no images (val-fraction 0 and no --val in run.json)'] },
   { name: 'eval: --run and --data together', args: ['eval', '--run', run, '--data', data], status: 2, stderr: [`To score ${data} with that run's model, use --model ${run} --data ${data}.`] },
@@ -292,6 +310,10 @@ beforeAll(async () => {
   fs.writeFileSync(T('run-damaged', 'run.json'), '{"format": "mobilenets-run", ');
   copyTree(run, T('run-data-gone'));
   writeRunJson(T('run-data-gone'), { data: T('gone') });
+  copyTree(run, T('run-val-folder'));
+  writeRunJson(T('run-val-folder'), { val: T('onebad') });
+  copyTree(run, T('run-other-model'));
+  fs.writeFileSync(T('run-other-model', 'model', 'labels.json'), '["circle", "star"]\n');
   copyTree(run, T('run-no-val'));
   writeRunJson(T('run-no-val'), { valFraction: 0 });
 

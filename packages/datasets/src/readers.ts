@@ -76,7 +76,10 @@ async function listDir(dir: string, what: string): Promise<fs.Dirent[]> {
     return entries.sort((a, b) => compareStrings(a.name, b.name));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'it does not exist' : code === 'ENOTDIR' ? 'it is not a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new Error(`${what}: cannot read the directory ${dir}: permission denied. Make it readable for you, or move it out of the dataset.`, { cause: error });
+    }
+    const reason = code === 'ENOENT' ? 'it does not exist' : code === 'ENOTDIR' ? 'it is not a directory' : (error as Error).message;
     throw new Error(`${what}: cannot read the directory ${dir}: ${reason}. Expected a folder with one subfolder per class (dir/<class>/<image>.jpg).`, { cause: error });
   }
 }

@@ -198,6 +198,9 @@ function runSettings(runDir: string, option: string): ClassifyRunSettings {
   } catch (error) {
     throw new Error(`${option} ${runDir}: cannot use the run's record`, { cause: error });
   }
+  if (settings === null && fs.existsSync(path.join(runDir, '..', 'run.json'))) {
+    throw new UsageError(`${option} ${runDir}: no run.json there; this looks like the model folder of the run in ${path.dirname(path.resolve(runDir))}. Give that folder: ${option} ${path.dirname(path.resolve(runDir))}.`);
+  }
   if (settings === null) {
     throw new UsageError(
       `${option} ${runDir}: no run.json there, so the held-out images are not known. Expected the folder that 'mobilenet-classify train --out' wrote. ` +

@@ -30,7 +30,8 @@ export async function readFolder(option: string, dir: string, valFraction: numbe
     return await datasets.readImageFolder(dir, { valFraction, seed });
   } catch (error) {
     if (error instanceof datasets.EmptyDatasetError) throw new UsageError(`${option} ${dir}: ${error.detail.startsWith(error.dir) ? `this folder${error.detail.slice(error.dir.length)}` : error.detail}`);
-    throw new Error(`${option} ${dir}: could not read the dataset`, { cause: error });
+    const message = error instanceof Error ? error.message.replace(/^readImageFolder: /, '') : String(error);
+    throw new Error(`${option} ${dir}: could not read the dataset: ${message}`);
   }
 }
 
