@@ -66,14 +66,14 @@ export function evalCommand(): Command {
 async function evalAction(o: EvalOptions): Promise<void> {
   checkFlags(o);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  await setup({ log });
   if (o.run !== undefined) runSettings(o.run, '--run'); // a folder without run.json: say so before looking for a model
+  await setup({ log });
   const classifier = o.run !== undefined ? await loadClassifier(o.run, '--run') : await loadClassifier(o.model as string);
   const { model, labels, inputSize } = classifier;
   try {
     const { source, records, dataset } = o.run !== undefined ? await heldOutImages(o.run, classifier) : await folderImages(o.data as string, classifier, log);
     reportFolder(source.kind === 'folder' ? '--data' : source.folder, dataset, log);
-    if (records.length === 0) throw new Error(`${describeSource(source)} holds no images to score.`);
+    if (records.length === 0) throw new Error(`there are no images to score among ${describeSource(source)}.`);
 
     const skipped: SkippedImage[] = [];
     const data = datasets.classificationData(records, labels, {
