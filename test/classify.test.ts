@@ -50,15 +50,19 @@ describe('mobilenet-classify (end to end)', () => {
     expect(fs.readFileSync(path.join(out, 'learning-curve.png')).subarray(1, 4).toString()).toBe('PNG');
   });
 
-  it('eval --json gives top-1, top-5, per-class accuracy and a confusion matrix (and its PNG beside the model)', () => {
-    const r = json(classify('eval', '--model', path.join(out, 'model'), '--data', data, '--json'));
+  it('eval --json gives top-1, top-5, per-class accuracy and a confusion matrix (and its PNG where --plot says, never in the model folder)', () => {
+    const modelFiles = fs.readdirSync(path.join(out, 'model')).sort();
+    const png = path.join(tmp, 'confusion.png');
+    const r = json(classify('eval', '--model', path.join(out, 'model'), '--data', data, '--plot', png, '--json'));
     expect(r.count).toBe(36);
     expect(r.top1).toBeGreaterThanOrEqual(0);
     expect(r.top1).toBeLessThanOrEqual(1);
     expect(r.top5).toBe(1);
     expect(r.perClass.map((c: { count: number }) => c.count)).toEqual([12, 12, 12]);
     expect(r.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(36);
-    expect(fs.existsSync(path.join(out, 'model', 'confusion-matrix.png'))).toBe(true);
+    expect(r.confusionPng).toBe(png);
+    expect(fs.readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
+    expect(fs.readdirSync(path.join(out, 'model')).sort()).toEqual(modelFiles);
   });
 
   it('predict --json gives the top-k labels with probabilities', () => {

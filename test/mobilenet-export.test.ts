@@ -38,6 +38,7 @@ describe('mobilenet export and bench infer (end to end)', () => {
     expect(r.status).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.onnxMsPerImage).toBeGreaterThan(0);
+    expect(result.onnx).toBeNull(); // the temporary export is gone: not named
     expect(Object.keys(result.msPerImage).sort()).toEqual(['cpu', 'wasm']);
   });
 

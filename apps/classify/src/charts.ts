@@ -143,6 +143,11 @@ export function learningCurveFromLog(text: string): LearningCurve {
   };
 }
 
+/** The SVG as PNG bytes (to write wherever and however the caller wants). */
+export async function renderPng(svg: string): Promise<Buffer> {
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
 export async function writePng(svg: string, file: string): Promise<void> {
   await sharp(Buffer.from(svg)).png().toFile(file);
 }

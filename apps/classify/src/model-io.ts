@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { HEAD_LAYER_NAMES, loadSlimMobileNetV1Weights } from '@mobilenets/backbone';
 import { fileSystem, readFaceApiWeights } from '@mobilenets/runtime';
-import { ArchitectureOptions, UsageError, buildMobileNet } from '@mobilenets/cli-kit';
+import { ArchitectureOptions, UsageError, buildMobileNet, describeModelLoadError, resolveModelFolder } from '@mobilenets/cli-kit';
 
 export const LABELS_JSON = 'labels.json';
 
@@ -24,35 +24,69 @@ export interface Classifier {
   model: tfl.LayersModel;
   labels: string[];
   inputSize: number;
+  /** The folder the model was loaded from (`<run>/model` when a run folder was given). */
+  modelDir: string;
+  /** The run folder the model belongs to, if any (see resolveModelFolder). */
+  runDir: string | null;
 }
 
-/** Loads a model saved by `mobilenet-classify train` (its <out>/model directory). */
-export async function loadClassifier(dir: string, option = '--model'): Promise<Classifier> {
-  const modelJson = path.join(dir, 'model.json');
-  if (!fs.existsSync(modelJson)) {
-    throw new UsageError(`${option} ${dir}: no model.json there. Expected the directory written by 'mobilenet-classify train' (<out>/model).`);
-  }
-  const model = await tfl.loadLayersModel(fileSystem(dir));
-  const labelsFile = path.join(dir, LABELS_JSON);
-  let labels: unknown;
+/**
+ * Loads a model saved by `mobilenet-classify train`: `given` is its model folder (<out>/model), that
+ * folder's model.json, or the run folder (<out>). Errors name `option` and the file at fault and say
+ * what to do: a UsageError when there is no model there, an Error when the files are damaged.
+ */
+export async function loadClassifier(given: string, option = '--model'): Promise<Classifier> {
+  const { modelDir, runDir } = resolveModelFolder(given, option);
+  const modelJson = path.join(modelDir, 'model.json');
+  const labelsFile = path.join(modelDir, LABELS_JSON);
+  const damaged = (problem: string) => new Error(`${option} ${given}: ${problem}. Train or save the model again, or restore the folder from a copy.`);
+  let model: tfl.LayersModel;
   try {
-    labels = JSON.parse(fs.readFileSync(labelsFile, 'utf8'));
+    model = await tfl.loadLayersModel(fileSystem(modelDir));
+  } catch (error) {
+    throw damaged(`cannot load the model in ${modelDir}: ${describeModelLoadError(error)}`);
+  }
+  try {
+    const output = model.outputs[0].shape;
+    const outputs = output.length === 2 ? output[1] : null;
+    const inputShape = model.inputs[0].shape;
+    const inputSize = inputShape[1];
+    if (outputs === null || model.outputs.length !== 1) {
+      throw damaged(`${modelJson} is not a classifier: expected one output of class probabilities [batch, classes]; the model's output is [${output}]`);
+    }
+    if (inputShape.length !== 4 || inputSize === null || inputShape[2] !== inputSize || inputShape[3] !== 3) {
+      throw damaged(`${modelJson}: expected a square RGB input [batch, size, size, 3]; the model's input is [${inputShape}]`);
+    }
+    let text: string;
+    try {
+      text = fs.readFileSync(labelsFile, 'utf8');
+    } catch (error) {
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new Error(
+        `${option} ${given}: ${missing ? `${labelsFile} is missing` : `cannot read ${labelsFile} (${(error as Error).message})`}. ` +
+          `It lists the class names, one per model output (${outputs}), and is saved with the model; restore it, or write a JSON array of ${outputs} names.`,
+      );
+    }
+    let labels: unknown;
+    try {
+      labels = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`${option} ${given}: ${labelsFile} is not valid JSON (${(error as Error).message}). Expected a JSON array of ${outputs} class names, one per model output.`);
+    }
+    if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) {
+      throw new Error(`${option} ${given}: ${labelsFile} must be a JSON array of class names (strings). Received ${text.trim().slice(0, 80)}.`);
+    }
+    if (labels.length !== outputs) {
+      throw new Error(
+        `${option} ${given}: ${labelsFile} lists ${labels.length} class name(s) but the model has ${outputs} outputs. ` +
+          `It belongs to another model or was edited: restore the labels.json saved with this model (a JSON array of ${outputs} names, one per output).`,
+      );
+    }
+    return { model, labels: labels as string[], inputSize, modelDir, runDir };
   } catch (error) {
     model.dispose();
-    throw new Error(`${option} ${dir}: cannot read ${labelsFile} (a JSON array of class names, written with the model)`, { cause: error });
+    throw error;
   }
-  const outputs = (model.outputs[0].shape as number[])[1];
-  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string') || labels.length !== outputs) {
-    model.dispose();
-    throw new Error(`${labelsFile}: expected a JSON array of ${outputs} class names (one per model output).`);
-  }
-  const inputShape = model.inputs[0].shape as (number | null)[];
-  const inputSize = inputShape[1];
-  if (inputSize === null || inputShape[2] !== inputSize) {
-    model.dispose();
-    throw new Error(`${modelJson}: expected a square input [batch, size, size, 3]; the model's input is [${inputShape}].`);
-  }
-  return { model, labels: labels as string[], inputSize };
 }
 
 export interface InitReport {

@@ -12,9 +12,10 @@ export function checkWidthMultiplier(widthMultiplier: number, arch: string, allo
 
 export function checkInputSize(inputSize: number, arch: string): void {
   if (!Number.isInteger(inputSize) || inputSize < 32 || inputSize % 32 !== 0) {
+    const nearest = Number.isFinite(inputSize) && inputSize > 32 ? [...new Set([Math.floor(inputSize / 32) * 32, Math.ceil(inputSize / 32) * 32])] : [32];
     throw new RangeError(
       `${arch}: inputSize must be an integer multiple of 32 that is at least 32 (224, 192, 160, 128 and 96 are the paper's). ` +
-        `Received ${inputSize}. Resize your images to the nearest multiple of 32.`,
+        `Received ${inputSize}. Images of any size are resized to the input size, so pick the nearest valid one: ${nearest.join(' or ')}.`,
     );
   }
 }

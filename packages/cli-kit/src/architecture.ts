@@ -83,6 +83,7 @@ export function buildMobileNet(o: ArchitectureOptions, overrides: BuildOverrides
 }
 
 const FLAGS: [RegExp, string][] = [
+  [/\bwidthMultiplier \(α\)/g, '--alpha'],
   [/\bwidthMultiplier\b/g, '--alpha'],
   [/\binputSize\b/g, '--input-size'],
   [/\bbatchNormMomentum\b/g, '--bn-momentum'],

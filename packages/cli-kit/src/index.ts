@@ -1,6 +1,6 @@
 export type { Column } from './table';
 export { formatInteger, formatMillions, formatTable } from './table';
-export { UsageError, reportError } from './errors';
+export { UsageError, describeWriteError, exitWithUsageStatus, reportError } from './errors';
 export { parseChoiceOption, parseIntegerOption, parseNumberOption } from './options';
 export type { Arch, ArchitectureOptionGroups, ArchitectureOptions, BuildOverrides } from './architecture';
 export { addArchitectureOptions, buildMobileNet } from './architecture';
@@ -8,3 +8,5 @@ export type { ProgressOptions } from './progress';
 export { formatDuration, formatMetric, progressCallback } from './progress';
 export type { StopSignals } from './signals';
 export { stopOnSignals } from './signals';
+export type { ModelFolder } from './model-folder';
+export { describeModelLoadError, resolveModelFolder } from './model-folder';

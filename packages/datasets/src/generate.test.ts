@@ -54,7 +54,9 @@ describe('renderClassificationImage', () => {
 describe('generateClassificationDataset', () => {
   it('writes dir/<class>/<n>.png, the same bytes for the same seed, readable by readImageFolder', async () => {
     const one = await generateClassificationDataset({ classes: 4, imagesPerClass: 6, size: 32, seed: 3, dir: path.join(tmp, 'one') });
-    const two = await generateClassificationDataset({ classes: 4, imagesPerClass: 6, size: 32, seed: 3, dir: path.join(tmp, 'two') });
+    const progress: [number, number][] = [];
+    const two = await generateClassificationDataset({ classes: 4, imagesPerClass: 6, size: 32, seed: 3, dir: path.join(tmp, 'two'), onProgress: (n, total) => progress.push([n, total]) });
+    expect(progress).toEqual(Array.from({ length: 24 }, (_, i) => [i + 1, 24]));
     expect(one.classes).toEqual(['circle', 'square', 'star', 'triangle']);
     expect(one.files).toBe(24);
     for (const c of one.classes) {

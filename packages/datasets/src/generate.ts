@@ -160,6 +160,8 @@ export interface GenerateDatasetOptions extends GenerateImageOptions {
   imagesPerClass: number;
   /** Output folder; created if missing. Files are written as dir/<class>/<n>.png (n zero-padded). */
   dir: string;
+  /** Called after each file is written, with the files written so far and the total. */
+  onProgress?: (written: number, total: number) => void;
 }
 
 /** What {@link generateClassificationDataset} wrote. */
@@ -188,11 +190,15 @@ export async function generateClassificationDataset(options: GenerateDatasetOpti
   // Rendering runs here; encoding and writing run on sharp's and libuv's threads. Waiting for the oldest
   // write once eight are in flight keeps both busy and the memory bounded.
   const inFlight: Promise<void>[] = [];
+  const total = classes * imagesPerClass;
+  let written = 0;
   for (let c = 0; c < classes; c++) {
     for (let n = 0; n < imagesPerClass; n++) {
       const pixels = renderClassificationImage(c, n, { classes, size, seed });
       const file = path.join(root, names[c], `${String(n).padStart(digits, '0')}.png`);
-      const write = encodePng(pixels, size, size).then((png) => fs.promises.writeFile(file, png));
+      const write = encodePng(pixels, size, size)
+        .then((png) => fs.promises.writeFile(file, png))
+        .then(() => options.onProgress?.(++written, total));
       write.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
       inFlight.push(write);
       if (inFlight.length >= 8) await inFlight.shift();

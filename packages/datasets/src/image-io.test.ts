@@ -128,7 +128,8 @@ describe('loadImage', () => {
     expect((error as ImageDecodeError).message).toMatch(/JPEG, PNG or WebP/);
     expect((error as ImageDecodeError).cause).toBeInstanceOf(Error);
 
-    await expect(loadImage(path.join(dir, 'missing.png'))).rejects.toThrow(/missing\.png: file not found/);
+    await expect(loadImage(path.join(dir, 'missing.png'))).rejects.toThrow(/missing\.png: file not found$/);
+    await expect(loadImage(dir)).rejects.toThrow(`${dir}: this is a folder, not an image file`);
 
     const truncated = path.join(dir, 'truncated.png');
     const png = await encodePng(new Uint8Array(64 * 64 * 3).map((_, i) => (i * 31) % 256), 64, 64);
@@ -145,6 +146,7 @@ describe('loadImage', () => {
     expect(error).toBeInstanceOf(ImageDecodeError);
     expect(error.message).toContain(huge);
     expect(error.message).toMatch(/20000×20000 = 400\.0 megapixels.*limit is 100\.0 megapixels.*maxPixels/);
+    expect(error.message).toContain('raise the limit to at least 400000000 pixels (--max-pixels 400000000 on the command line, the maxPixels option in code)');
     await expect(imageSize(huge)).rejects.toThrow(/too large/);
 
     const small = path.join(dir, 'small.png');

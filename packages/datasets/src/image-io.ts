@@ -7,6 +7,7 @@
  * Transparency is composited onto black by default (`background: 'white'` to change it): black is what
  * premultiplied alpha and sharp's own `flatten()` give, so fully transparent pixels become −1.
  */
+import * as fs from 'node:fs';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 
@@ -114,21 +115,43 @@ function limitOf(maxPixels: number): number | false {
   return Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false;
 }
 
+/** 4e8 → '400.0 megapixels'; small limits (tests, a deliberately low --max-pixels) in pixels. */
+function megapixels(pixels: number): string {
+  return pixels >= 1e5 ? `${(pixels / 1e6).toFixed(1)} megapixels` : `${pixels} pixels`;
+}
+
+async function isFolder(file: string): Promise<boolean> {
+  try {
+    return (await fs.promises.stat(file)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Turns sharp's errors into ImageDecodeErrors that name the file and say what to do. */
 async function explain(input: ImageInput, name: string, maxPixels: number, error: unknown): Promise<ImageDecodeError> {
   if (error instanceof ImageDecodeError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (/pixel limit/i.test(message)) {
     let dims = '';
+    let pixels = 0;
     try {
       const m = await sharp(input, { limitInputPixels: false }).metadata();
-      dims = ` (${m.width}×${m.height} = ${((m.width ?? 0) * (m.height ?? 0) / 1e6).toFixed(1)} megapixels)`;
+      pixels = (m.width ?? 0) * (m.height ?? 0);
+      dims = ` (${m.width}×${m.height} = ${megapixels(pixels)})`;
     } catch {
       // The dimensions are only a courtesy in the message.
     }
-    return new ImageDecodeError(name, `image is too large${dims}: the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels. Raise maxPixels to decode it, or shrink the file.`, error);
+    const needed = pixels > 0 ? `${pixels}` : 'a larger number';
+    return new ImageDecodeError(
+      name,
+      `image is too large${dims}: the limit is ${megapixels(maxPixels)}, which keeps one image from taking gigabytes of memory. ` +
+        `Shrink the image, or raise the limit to at least ${needed} pixels (--max-pixels ${needed} on the command line, the maxPixels option in code).`,
+      error,
+    );
   }
-  if (/missing|ENOENT|no such file/i.test(message)) return new ImageDecodeError(name, `file not found (${message})`, error);
+  if (typeof input === 'string' && (await isFolder(input))) return new ImageDecodeError(name, 'this is a folder, not an image file', error);
+  if (/missing|ENOENT|no such file/i.test(message)) return new ImageDecodeError(name, 'file not found', error);
   if (/unsupported image format/i.test(message)) {
     return new ImageDecodeError(name, `not a decodable image (expected JPEG, PNG or WebP; sharp says: ${message})`, error);
   }

@@ -104,6 +104,87 @@ describe('readImageFolder', () => {
   });
 });
 
+describe('readImageFolder with symbolic and hard links', () => {
+  const link = (target: string, at: string) => fs.symlinkSync(target, at);
+  const byClass = (ds: { classes: string[]; train: { path: string; label: number }[]; val: { path: string; label: number }[] }, root: string) =>
+    Object.fromEntries(ds.classes.map((c, label) => [c, [...ds.train, ...ds.val].filter((r) => r.label === label).map(rel(root)).sort()]));
+
+  it('skips a link back to the parent folder: 16 images stay 16, each in its own class', async () => {
+    const root = tree('loop-parent', { ...images('a', 8), ...images('b', 8) });
+    link('..', path.join(root, 'a', 'up')); // the user's `ln -s .. data/a/up`
+    const ds = await readImageFolder(root, { valFraction: 0.25, seed: 0 });
+    expect(ds.train.length + ds.val.length).toBe(16);
+    expect(ds.val).toHaveLength(4);
+    expect(byClass(ds, root)).toEqual({ a: Object.keys(images('a', 8)).sort(), b: Object.keys(images('b', 8)).sort() });
+    expect(ds.warnings).toEqual(['skipped the link a/up: it leads to the dataset folder itself (a loop); its images are read where they are, not again through the link']);
+  });
+
+  it('skips links to the dataset root from deep inside, to a folder above it, and to the file system root', async () => {
+    const root = tree('loop-root', { ...images('a/deep/er', 2), ...images('b', 2) });
+    link('../../..', path.join(root, 'a', 'deep', 'er', 'home'));
+    link(path.dirname(root), path.join(root, 'b', 'outer'));
+    link('/', path.join(root, 'b', 'slash'));
+    const ds = await readImageFolder(root, { valFraction: 0 });
+    expect(byClass(ds, root)).toEqual({ a: ['a/deep/er/0.png', 'a/deep/er/1.png'], b: ['b/0.png', 'b/1.png'] });
+    expect(ds.warnings).toEqual([
+      'skipped the link a/deep/er/home: it leads to the dataset folder itself (a loop); its images are read where they are, not again through the link',
+      `skipped the link b/outer: it leads to ${fs.realpathSync(path.dirname(root))}, a folder that contains the dataset (a loop)`,
+      'skipped the link b/slash: it leads to /, a folder that contains the dataset (a loop)',
+    ]);
+  });
+
+  it("does not count a sibling class's images under the class whose folder links to it", async () => {
+    const root = tree('sibling', { ...images('a', 3), ...images('b', 2) });
+    link('../b', path.join(root, 'a', 'more')); // 'a' sorts first: followed, b's images would become a's
+    link('b', path.join(root, 'c')); // a class folder that is another class
+    const ds = await readImageFolder(root, { valFraction: 0 });
+    expect(ds.classes).toEqual(['a', 'b']);
+    expect(byClass(ds, root)).toEqual({ a: ['a/0.png', 'a/1.png', 'a/2.png'], b: ['b/0.png', 'b/1.png'] });
+    expect(ds.warnings).toEqual([
+      'skipped the link a/more: it leads to b, a folder of this dataset; its images are read where they are, not again through the link',
+      'skipped the link c: it leads to b, a folder of this dataset; its images are read where they are, not again through the link',
+    ]);
+  });
+
+  it('counts a file once: links and hard links to an image are reported, and its own path wins', async () => {
+    const root = tree('dup-files', { ...images('a', 2), ...images('b', 2) });
+    link('../b/0.png', path.join(root, 'a', '00-link.png')); // sorts before b/0.png
+    link(path.join(root, 'a', '1.png'), path.join(root, 'a', 'again.png'));
+    fs.linkSync(path.join(root, 'a', '0.png'), path.join(root, 'b', 'hard.png'));
+    link('../nowhere.png', path.join(root, 'b', 'dangling.png'));
+    const ds = await readImageFolder(root, { valFraction: 0 });
+    expect(byClass(ds, root)).toEqual({ a: ['a/0.png', 'a/1.png'], b: ['b/0.png', 'b/1.png'] });
+    expect(ds.warnings).toEqual([
+      'left out 3 file(s) that are links to (or hard links of) images already counted, so that no image counts twice: ' +
+        'a/00-link.png (the same file as b/0.png), a/again.png (the same file as a/1.png), b/hard.png (the same file as a/0.png)',
+      'left out 1 broken link(s) (their target does not exist): b/dangling.png',
+    ]);
+  });
+
+  it('follows a link to a folder outside the dataset once, and stops at a loop out there', async () => {
+    const outside = tree('outside-photos', images('x', 3));
+    link('..', path.join(outside, 'x', 'loop'));
+    const root = tree('uses-outside', images('a', 1));
+    link(outside, path.join(root, 'a', 'more'));
+    link(path.join(outside, 'x'), path.join(root, 'a', 'same'));
+    const ds = await readImageFolder(root, { valFraction: 0 });
+    expect(byClass(ds, root)).toEqual({ a: ['a/0.png', 'a/more/x/0.png', 'a/more/x/1.png', 'a/more/x/2.png'] });
+    expect(ds.warnings).toEqual([
+      `skipped the link a/more/x/loop: it leads to ${fs.realpathSync(outside)}, a folder already read as a/more (a symlink loop, or a second link to one folder)`,
+      `skipped the link a/same: it leads to ${fs.realpathSync(path.join(outside, 'x'))}, a folder already read as a/more/x (a symlink loop, or a second link to one folder)`,
+    ]);
+  });
+
+  it('keeps a pre-split folder whose val/ is a link to train/ from scoring training images as validation', async () => {
+    const root = tree('presplit-alias', images('train/a', 3));
+    link('train', path.join(root, 'val'));
+    const ds = await readImageFolder(root);
+    expect(ds.train).toHaveLength(3);
+    expect(ds.val).toHaveLength(0);
+    expect(ds.warnings).toContain('skipped val/a: it is the folder already read as train/a');
+  });
+});
+
 describe('readCsvManifest', () => {
   it('reads path,label[,split] with relative paths against the CSV folder or root', async () => {
     const root = tree('csv', { 'data/manifest.csv': 'path,label,split\nimg/1.png,dog,train\r\nimg/2.png,cat,val\n"img/a,b.png",cat,\n/abs/3.png,dog,TRAIN\n\n' });

@@ -1,8 +1,10 @@
 /** `mobilenet-classify generate`: the procedural classification dataset (the apps' embedded default data). */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { parseIntegerOption } from '@mobilenets/cli-kit';
+import { UsageError, parseIntegerOption } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
+import { progressLine } from './shared';
 
 /**
  * The embedded default data of `train` without --data. Images are generated at most `maxSize` pixels
@@ -10,8 +12,11 @@ import * as datasets from '@mobilenets/datasets';
  */
 export const GENERATED_DEFAULTS = { classes: 10, imagesPerClass: 300, maxSize: 96 } as const;
 
+/** Writes the dataset into `dir`, with a progress line on stderr now and then when it takes more than a few seconds. */
 export async function generateDefaultData(dir: string, o: { classes: number; imagesPerClass: number; size: number; seed: number }): Promise<void> {
-  await datasets.generateClassificationDataset({ classes: o.classes, imagesPerClass: o.imagesPerClass, size: o.size, seed: o.seed, dir });
+  const progress = progressLine('generating', 'images');
+  await datasets.generateClassificationDataset({ classes: o.classes, imagesPerClass: o.imagesPerClass, size: o.size, seed: o.seed, dir, onProgress: progress.update });
+  progress.done();
 }
 
 interface GenerateOptions {
@@ -20,19 +25,59 @@ interface GenerateOptions {
   imagesPerClass: number;
   size: number;
   seed: number;
+  overwrite?: boolean;
+  json?: boolean;
+}
+
+const MAX_SIZE = 4096;
+
+/** Refuses an --out that is a file, or a folder with something in it (unless --overwrite). */
+function checkOut(dir: string, overwrite: boolean): void {
+  let entries: string[];
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${dir}: this is a file, not a folder. Give a new or empty folder to write <class>/<image>.png into.`);
+    entries = fs.readdirSync(dir);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // created by the generator
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UsageError(`--out ${dir}: a part of this path is a file, not a folder. Give a new or empty folder.`);
+    throw new Error(`--out ${dir}: cannot read this folder`, { cause: error });
+  }
+  if (entries.length === 0 || overwrite) return;
+  const shown = entries.sort().slice(0, 5).join(', ');
+  throw new UsageError(
+    `--out ${dir} is not empty (it holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}: ${shown}${entries.length > 5 ? ', …' : ''}). ` +
+      'generate writes <class>/<n>.png files and would overwrite files of the same names. Choose a new or empty folder, or pass --overwrite to write into it anyway.',
+  );
 }
 
 export function generateCommand(): Command {
   return new Command('generate')
     .description('write the procedural classification dataset (textured classes) as an ImageFolder')
-    .requiredOption('--out <dir>', 'folder to write <class>/<image>.png into')
-    .addOption(new Option('--classes <n>', 'classes').argParser(parseIntegerOption('--classes', 2)).default(GENERATED_DEFAULTS.classes))
+    .requiredOption('--out <dir>', 'a new or empty folder to write <class>/<image>.png into')
+    .addOption(new Option('--classes <n>', `classes, 2 to ${datasets.MAX_GENERATED_CLASSES}`).argParser(parseIntegerOption('--classes', 2)).default(GENERATED_DEFAULTS.classes))
     .addOption(new Option('--images-per-class <n>', 'images per class').argParser(parseIntegerOption('--images-per-class', 1)).default(GENERATED_DEFAULTS.imagesPerClass))
-    .addOption(new Option('--size <pixels>', 'image side').argParser(parseIntegerOption('--size', 8)).default(96))
+    .addOption(new Option('--size <pixels>', `image side, 16 to ${MAX_SIZE}`).argParser(parseIntegerOption('--size', 16)).default(96))
     .addOption(new Option('--seed <n>', 'seed').argParser(parseIntegerOption('--seed')).default(0))
+    .option('--overwrite', 'write into a folder that is not empty (files of the same names are replaced; other files are left as they are)')
+    .option('--json', 'print one JSON object')
     .action(async (o: GenerateOptions) => {
+      if (o.classes > datasets.MAX_GENERATED_CLASSES) throw new UsageError(`--classes must be at most ${datasets.MAX_GENERATED_CLASSES} (the generator draws ${datasets.MAX_GENERATED_CLASSES} shapes). Received ${o.classes}.`);
+      if (o.size > MAX_SIZE) throw new UsageError(`--size must be at most ${MAX_SIZE} pixels. Received ${o.size}.`);
       const dir = path.resolve(o.out);
-      await generateDefaultData(dir, o);
+      checkOut(dir, o.overwrite === true);
+      const classNames = datasets.generatedClassNames(o.classes);
+      const others = fs.existsSync(dir) ? fs.readdirSync(dir).filter((e) => !classNames.includes(e)).sort() : [];
+      try {
+        await generateDefaultData(dir, o);
+      } catch (error) {
+        throw new Error(`--out ${dir}: could not write the dataset`, { cause: error });
+      }
+      if (others.length > 0) process.stderr.write(`note: ${dir} also holds ${others.join(', ')}, left as they are (train and eval read every folder there as a class).\n`);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ dir, classes: [...classNames].sort(), imagesPerClass: o.imagesPerClass, size: o.size, seed: o.seed, files: o.classes * o.imagesPerClass })}\n`);
+        return;
+      }
       process.stdout.write(`wrote ${o.classes} classes × ${o.imagesPerClass} images of ${o.size}px to ${dir}\n`);
     });
 }

@@ -1,15 +1,18 @@
 /** `mobilenet-classify predict`: the top-k labels of images, with a saved tfjs model or an exported ONNX file. */
+import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { createSession, float32Output, setup } from '@mobilenets/runtime';
 import { UsageError, parseIntegerOption } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
 import { loadClassifier } from '../model-io';
+import { type SkippedImage, maxPixelsOption, progressLine } from './shared';
 
 interface PredictOptions {
   model: string;
   top: number;
   threads: number;
+  maxPixels?: number;
   json?: boolean;
 }
 
@@ -37,6 +40,8 @@ async function tfjsClassifier(dir: string): Promise<Classifier> {
 }
 
 async function onnxClassifier(file: string, threads: number): Promise<Classifier> {
+  if (!fs.existsSync(file)) throw new UsageError(`--model ${file}: no such file. Expected an ONNX file written by 'mobilenet export', or a model folder.`);
+  if (fs.statSync(file).isDirectory()) throw new UsageError(`--model ${file}: this is a folder; a name ending in .onnx must be an ONNX file written by 'mobilenet export'.`);
   const session = await createSession(file, { threads });
   const [input] = session.inputs;
   const [output] = session.outputNames;
@@ -61,29 +66,50 @@ async function onnxClassifier(file: string, threads: number): Promise<Classifier
 
 export function predictCommand(): Command {
   return new Command('predict')
-    .description('classify images with a saved model directory or an exported .onnx file: the top-k labels with probabilities')
-    .requiredOption('--model <dir|file.onnx>', "a model directory written by 'train' (<out>/model), or an ONNX file from 'mobilenet export'")
+    .description('classify images with a saved model or an exported .onnx file: the top-k labels with probabilities')
+    .requiredOption('--model <dir|file.onnx>', "a model folder (<out>/model), the run folder 'train --out' wrote (<out>), or an ONNX file from 'mobilenet export'")
     .argument('<images...>', 'image files (JPEG, PNG, WebP)')
     .addOption(new Option('--top <k>', 'labels per image').argParser(parseIntegerOption('--top', 1)).default(5))
     .addOption(new Option('--threads <n>', 'onnxruntime threads (for .onnx models)').argParser(parseIntegerOption('--threads', 1)).default(2))
-    .option('--json', 'print one JSON object')
+    .addOption(maxPixelsOption())
+    .option('--json', 'print one JSON object: predictions, and the images skipped with the reason')
+    .addHelpText('after', '\nAn image that cannot be read is skipped with a warning (and listed under "skipped" with --json);\npredict exits with status 0 when at least one image was classified, 1 when none was.')
     .action(async (images: string[], o: PredictOptions) => {
-      const classifier = o.model.endsWith('.onnx') ? await onnxClassifier(o.model, o.threads) : await tfjsClassifier(o.model);
+      const classifier = o.model.toLowerCase().endsWith('.onnx') ? await onnxClassifier(o.model, o.threads) : await tfjsClassifier(o.model);
+      const log = (line: string) => process.stderr.write(`${line}\n`);
       try {
         const k = Math.min(o.top, classifier.labels.length);
         const predictions: { path: string; top: { label: string; probability: number }[] }[] = [];
-        for (const file of images) {
-          const image = await datasets.loadImage(file, { size: classifier.inputSize });
-          const probabilities = await classifier.classify(image.pixels);
-          const ranked = Array.from(probabilities, (p, i) => ({ label: classifier.labels[i], probability: p })).sort((a, b) => b.probability - a.probability);
+        const skipped: SkippedImage[] = [];
+        const progress = progressLine('classifying', 'images');
+        for (const [i, file] of images.entries()) {
+          let pixels: Float32Array;
+          try {
+            pixels = (await datasets.loadImage(file, { size: classifier.inputSize, ...(o.maxPixels === undefined ? {} : { maxPixels: o.maxPixels }) })).pixels;
+          } catch (error) {
+            if (!(error instanceof datasets.ImageDecodeError)) throw error;
+            const reason = error.message.startsWith(`${file}: `) ? error.message.slice(file.length + 2) : error.message;
+            skipped.push({ file, reason });
+            log(`warning: skipped ${file}: ${reason}`);
+            continue;
+          }
+          const probabilities = await classifier.classify(pixels);
+          const ranked = Array.from(probabilities, (p, j) => ({ label: classifier.labels[j], probability: p })).sort((a, b) => b.probability - a.probability);
           predictions.push({ path: file, top: ranked.slice(0, k) });
+          progress.update(i + 1, images.length);
         }
+        progress.done();
         if (o.json) {
-          process.stdout.write(`${JSON.stringify({ model: o.model, engine: classifier.engine, predictions })}\n`);
-          return;
+          process.stdout.write(`${JSON.stringify({ model: o.model, engine: classifier.engine, predictions, skipped })}\n`);
+        } else {
+          for (const p of predictions) {
+            process.stdout.write(`${p.path}\n${p.top.map((t) => `  ${(100 * t.probability).toFixed(1).padStart(5)}%  ${t.label}`).join('\n')}\n`);
+          }
+          if (skipped.length > 0 && predictions.length > 0) log(`${skipped.length} of ${images.length} images skipped (see the warnings above)`);
         }
-        for (const p of predictions) {
-          process.stdout.write(`${p.path}\n${p.top.map((t) => `  ${(100 * t.probability).toFixed(1).padStart(5)}%  ${t.label}`).join('\n')}\n`);
+        if (predictions.length === 0) {
+          process.exitCode = 1;
+          log(`error: none of the ${images.length} image(s) could be read; nothing was classified.`);
         }
       } finally {
         await classifier.dispose();

@@ -1,5 +1,6 @@
 /** Options and data loading shared by the commands. */
 import * as fs from 'node:fs';
+import { Option } from 'commander';
 import { UsageError } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
 import type { ImageRecord } from '@mobilenets/datasets';
@@ -11,17 +12,42 @@ export async function readFolder(option: string, dir: string, valFraction: numbe
   try {
     return await datasets.readImageFolder(dir, { valFraction, seed });
   } catch (error) {
-    throw new Error(`${option} ${dir}: could not read the dataset`, { cause: error });
+    if (error instanceof datasets.EmptyDatasetError) throw new UsageError(`${option} ${dir}: ${error.detail.startsWith(error.dir) ? `this folder${error.detail.slice(error.dir.length)}` : error.detail}`);
+    const message = error instanceof Error ? error.message.replace(/^readImageFolder: /, '') : String(error);
+    throw new Error(`${option} ${dir}: could not read the dataset: ${message}`);
   }
+}
+
+/**
+ * Progress for work that can take a while, as plain lines on stderr (shown with --json too): nothing
+ * for the first `quietMs`, then a line at most every `everyMs`, and a last line if any was shown.
+ */
+export function progressLine(verb: string, unit: string, options: { stream?: NodeJS.WritableStream; quietMs?: number; everyMs?: number } = {}) {
+  const { stream = process.stderr, quietMs = 2000, everyMs = 5000 } = options;
+  const start = Date.now();
+  let last = -Infinity;
+  let latest: [number, number] | null = null;
+  let shown = false;
+  const seconds = () => `${((Date.now() - start) / 1000).toFixed(0)}s`;
+  return {
+    update: (done: number, total: number): void => {
+      latest = [done, total];
+      const now = Date.now();
+      if (now - start < quietMs || now - last < everyMs) return;
+      last = now;
+      shown = true;
+      stream.write(`${verb}: ${done}/${total} ${unit} (${seconds()})\n`);
+    },
+    done: (): void => {
+      if (shown && latest !== null) stream.write(`${verb}: ${latest[0]}/${latest[1]} ${unit}, done in ${seconds()}\n`);
+    },
+  };
 }
 
 /** Training and validation records: --val if given, else a held-out share of --data. */
 export async function resolveData(dataDir: string, valDir: string | undefined, valFraction: number, seed: number, log: (line: string) => void): Promise<{ classes: string[]; train: ImageRecord[]; val: ImageRecord[] }> {
   const data = await readFolder('--data', dataDir, valDir === undefined ? valFraction : 0, seed);
-  const report = (option: string, d: { skipped: { files: number; examples: string[] }; warnings?: string[] }) => {
-    if (d.skipped.files > 0) log(`${option}: left out ${d.skipped.files} files that are not images (e.g. ${d.skipped.examples.join(', ')})`);
-    for (const w of d.warnings ?? []) log(`${option}: warning: ${w}`);
-  };
+  const report = (option: string, d: { skipped: { files: number; examples: string[] }; warnings?: string[] }) => reportFolder(option, d, log);
   report('--data', data);
   if (data.train.length === 0) throw new UsageError(`--data ${dataDir}: no training images (all ${data.val.length} went to validation). Add images or lower --val-fraction.`);
   if (valDir === undefined) return { classes: data.classes, train: data.train, val: data.val };
@@ -33,4 +59,27 @@ export async function resolveData(dataDir: string, valDir: string | undefined, v
   }
   const remap = (r: ImageRecord) => ({ path: r.path, label: data.classes.indexOf(val.classes[r.label]) });
   return { classes: data.classes, train: [...data.train, ...data.val], val: [...val.train, ...val.val].map(remap) };
+}
+
+/** An image left out because it could not be read, and why (for --json and the warnings). */
+export interface SkippedImage {
+  file: string;
+  reason: string;
+}
+
+/** --max-pixels: the decoder's pixel limit (DEFAULT_MAX_PIXELS, 100 megapixels, by default). */
+export function maxPixelsOption(): Option {
+  return new Option('--max-pixels <n>', `largest image accepted, in pixels (width × height); default ${datasets.DEFAULT_MAX_PIXELS} (${datasets.DEFAULT_MAX_PIXELS / 1e6} megapixels). Larger images are skipped with a warning`).argParser((raw: string) => {
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value) || value < 1) {
+      throw new UsageError(`--max-pixels expects a number of pixels ≥ 1 (e.g. 200000000 for 200 megapixels). Received '${raw}'.`);
+    }
+    return Math.floor(value);
+  });
+}
+
+/** Prints what the reader left out or warned about (non-image files, symlink loops, duplicates, empty classes). */
+export function reportFolder(option: string, d: { skipped: { files: number; examples: string[] }; warnings?: string[] }, log: (line: string) => void): void {
+  if (d.skipped.files > 0) log(`${option}: left out ${d.skipped.files} files that are not images (e.g. ${d.skipped.examples.join(', ')})`);
+  for (const w of d.warnings ?? []) log(`${option}: warning: ${w}`);
 }

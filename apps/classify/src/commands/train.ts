@@ -15,7 +15,7 @@ import { learningCurveFromLog, learningCurveSvg, writePng } from '../charts';
 import { InitReport, buildClassifier, freezeBackbone, initFromModel, saveClassifier } from '../model-io';
 import { CLASSIFY_APP, ClassifyRunSettings, readClassifyRun } from '../run-settings';
 import { GENERATED_DEFAULTS, generateDefaultData } from './generate';
-import { resolveData } from './shared';
+import { maxPixelsOption, resolveData } from './shared';
 
 interface TrainFlags extends ArchitectureOptions {
   data?: string;
@@ -90,7 +90,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends and at a stop only)').argParser(parseIntegerOption('--checkpoint-every', 0)).default(0))
     .addOption(new Option('--checkpoint-minutes <m>', "also save the 'last' checkpoint when this many minutes have passed since the last save (0: off), so a hard kill loses at most that much work").argParser(parseNumberOption('--checkpoint-minutes')).default(5))
     .addOption(new Option('--keep <k>', 'step checkpoints to keep').argParser(parseIntegerOption('--keep', 0)).default(3))
-    .addOption(new Option('--max-pixels <n>', `largest image (width × height) to decode; larger files are skipped with a warning (default ${datasets.DEFAULT_MAX_PIXELS})`).argParser(parseIntegerOption('--max-pixels', 1)))
+    .addOption(maxPixelsOption())
     .option('--out <dir>', 'run folder: run.json, model/, checkpoints/, metrics.jsonl, learning-curve.png', 'mobilenet-classify-out')
     .option('--resume [run-dir]', 'continue the run in run-dir (default: --out) from its last checkpoint, with its recorded settings; only --epochs, --steps, --max-minutes, --workers and --accumulate may be given')
     .option('--init <model-dir>', "start from the weights of a saved model (layers matched by name and shape), or 'face-api': the trained MobileNetV1 body of face-api's SSD face detector (--arch v1 --alpha 1)")

@@ -1,10 +1,11 @@
 /** `mobilenet bench infer`: per-image latency on onnxruntime and on every tfjs backend, in one run. */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatTable, parseIntegerOption } from '@mobilenets/cli-kit';
+import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatTable, parseIntegerOption, UsageError } from '@mobilenets/cli-kit';
 import * as tf from '@tensorflow/tfjs-core';
 import { availableBackends, calibrateRanges, createSession, exportOnnx, measureLatency, setup } from '@mobilenets/runtime';
 
@@ -27,6 +28,10 @@ export function benchInferCommand(): Command {
     .option('--int8', 'also export an int8 (QDQ) model, calibrated on random inputs, and time it (speed only: calibrate on real images for accuracy)')
     .option('--json', 'print one JSON object')
     .action(async (o: BenchInferOptions) => {
+      if (o.onnx !== undefined) {
+        if (!existsSync(o.onnx)) throw new UsageError(`--onnx ${o.onnx}: no such file. Expected an ONNX file written by 'mobilenet export'.`);
+        if (statSync(o.onnx).isDirectory()) throw new UsageError(`--onnx ${o.onnx}: this is a folder. Expected an ONNX file written by 'mobilenet export'.`);
+      }
       await setup({ log: null });
       const model = buildMobileNet({ ...o, top: o.top });
       let file = o.onnx;
@@ -37,6 +42,8 @@ export function benchInferCommand(): Command {
         await exportOnnx(model, file);
       }
       try {
+        const progress = (engine: string) => process.stderr.write(`timing ${engine} (${o.runs} runs)…\n`); // minutes on a slow machine: say what runs
+        progress('onnxruntime');
         const onnxMsPerImage = await timeOnnx(file, o.threads, o.runs);
         let int8MsPerImage: number | null = null;
         if (o.int8) {
@@ -47,6 +54,7 @@ export function benchInferCommand(): Command {
           temp ??= await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-bench-'));
           const int8File = path.join(temp, `${model.name}-int8.onnx`);
           await exportOnnx(model, int8File, { int8Ranges: ranges });
+          progress('onnxruntime int8');
           int8MsPerImage = await timeOnnx(int8File, o.threads, o.runs);
         }
         const msPerImage: Record<string, number> = {};
@@ -54,6 +62,7 @@ export function benchInferCommand(): Command {
           for (const backend of availableBackends()) {
             await setup({ backend, log: null });
             const slow = backend === 'cpu';
+            progress(`tfjs ${backend}`);
             msPerImage[backend] = (await measureLatency(model, { warmup: slow ? 1 : 3, runs: o.runs, budgetMs: slow ? 10_000 : 60_000 })).msPerImage;
           }
         }
@@ -89,7 +98,7 @@ async function timeOnnx(file: string, threads: number, runs: number): Promise<nu
 function report(o: BenchInferOptions, file: string, model: tfl.LayersModel, onnxMsPerImage: number, msPerImage: Record<string, number>, int8MsPerImage: number | null): void {
   if (o.json) {
     const speedup = Object.fromEntries(Object.entries(msPerImage).map(([b, ms]) => [b, ms / onnxMsPerImage]));
-    process.stdout.write(`${JSON.stringify({ model: model.name, onnx: path.resolve(file), threads: o.threads, onnxMsPerImage, int8MsPerImage, msPerImage, onnxSpeedup: speedup })}\n`);
+    process.stdout.write(`${JSON.stringify({ model: model.name, onnx: o.onnx === undefined ? null : path.resolve(file), threads: o.threads, onnxMsPerImage, int8MsPerImage, msPerImage, onnxSpeedup: speedup })}\n`);
     return;
   }
   const rows = [
