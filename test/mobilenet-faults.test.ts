@@ -37,7 +37,7 @@ const cases: Case[] = [
     status: 2,
     stderr: ["error: --input-size must be an integer multiple of 32 that is at least 32 (224, 192, 160, 128 and 96 are the paper's). Received 33. Images of any size are resized to the input size, so pick the nearest valid one: 32 or 64."],
   },
-  { name: 'summary: --classes 0', args: ['summary', '--classes', '0'], status: 2, stderr: ['error: --classes expects an integer ≥ 1. Received '0'.'] },
+  { name: 'summary: --classes 0', args: ['summary', '--classes', '0'], status: 2, stderr: ["error: --classes expects an integer ≥ 1. Received '0'."] },
   { name: 'summary: --arch v3', args: ['summary', '--arch', 'v3'], status: 2, stderr: ["error: --arch must be one of v1, v2. Received 'v3'."] },
   { name: 'summary: --variant for v2', args: ['summary', '--arch', 'v2', '--variant', 'shallow'], status: 2, stderr: ["error: --variant shallow exists only for --arch v1 (the V1 paper's Tables 4 and 5)."] },
   { name: 'summary: an unknown flag', args: ['summary', '--alpah', '0.5'], status: 2, stderr: ["error: unknown option '--alpah'"] },
