@@ -34,6 +34,13 @@ function images(prefix: string, n: number, ext = 'png'): Record<string, null> {
 const rel = (root: string) => (r: { path: string }) => path.relative(root, r.path).split(path.sep).join('/');
 
 describe('readImageFolder', () => {
+  it('passes over hidden entries inside class folders (macOS resource forks, .thumbnails)', async () => {
+    const root = tree('hidden', { ...images('cat', 3), 'cat/._0.png': 'AppleDouble', 'cat/.thumbnails/0.png': null, ...images('dog', 2) });
+    const ds = await readImageFolder(root, { valFraction: 0 });
+    expect(ds.train.map(rel(root))).toEqual(['cat/0.png', 'cat/1.png', 'cat/2.png', 'dog/0.png', 'dog/1.png']);
+    expect(ds.skipped.files).toBe(0);
+  });
+
   it('reads classes sorted by name and splits each class by valFraction', async () => {
     const root = tree('good', { ...images('zebra', 10), ...images('apple', 10, 'JPG'), ...images('mango', 5, 'jpeg') });
     const ds = await readImageFolder(root, { valFraction: 0.2, seed: 0 });

@@ -195,9 +195,12 @@ class Walker {
     }
   }
 
-  /** Image files under `dir`, recursively, in name order; other files go to `skipped`. */
+  /**
+   * Image files under `dir`, recursively, in name order; other files go to `skipped`. Hidden entries
+   * (.git, .thumbnails, macOS' ._IMG.jpg resource forks) are not data and are passed over.
+   */
   async imagesUnder(dir: string, out: FoundImage[] = []): Promise<FoundImage[]> {
-    const entries = await listDir(dir, this.what);
+    const entries = (await listDir(dir, this.what)).filter((e) => !e.name.startsWith('.'));
     const kinds = await Promise.all(entries.map((e) => this.kind(path.join(dir, e.name), e)));
     for (const [i, entry] of entries.entries()) {
       const full = path.join(dir, entry.name);
