@@ -11,7 +11,7 @@ export { CHECKPOINT_JSON, loadCheckpoint, readCheckpointState, saveCheckpoint } 
 export type { FileOps } from './io/atomic';
 export type { DataParallelOptions } from './parallel/data-parallel';
 export { DataParallelRunner, dataParallel, defaultWorkerCount } from './parallel/data-parallel';
-export type { KernelTime, TrainBenchOptions, TrainBenchResult } from './bench/train-bench';
+export type { KernelTime, TrainBenchOptions, TrainBenchProgress, TrainBenchResult } from './bench/train-bench';
 export { benchmarkTraining } from './bench/train-bench';
 export { FACE_API_PACKAGE, faceApiModelDir, readFaceApiWeights } from './pretrained/face-api';
 export type { OnnxExportOptions, OnnxFileExportOptions } from './onnx/export';
