@@ -11,10 +11,13 @@
  * + 1.2 × the largest kernel scratch (im2col patches of a k×k convolution)
  * + 1.1 × the weights per extra micro-batch (their gradients are combined at the end)
  *
- * all float32 (coefficients fitted over 28 configurations of V1 and V2, α 0.25–1.4, input 64–224, batch
- * 1–24, within 2 %). On wasm the heap needs more than its tensors: the allocator's fragmentation and
- * XNNPACK's own buffers, which grow with the heap (1.05× at 100 MiB, 1.22× at 4 GiB), and it creeps up
- * by a few percent more over the first ~50 steps.
+ * all float32 (fitted over 28 configurations of V1 and V2, α 0.25–1.4, input 64–224, batch 1–24: never
+ * below the measured tensors, at most 2 % above). On wasm the heap needs more than its tensors: the
+ * allocator's fragmentation and XNNPACK's own buffers, more for larger heaps (1.05× the tensors at 100 MiB,
+ * 1.22× at 4 GiB), and it creeps up by up to 5 % more over the first ~50 steps. On cpu the garbage
+ * collector frees tensors late, and V8's heaps grow (CALIBRATION.cpu). The tensorflow backend cannot be
+ * measured here (tfjs-node does not install on this project's machines): it gets the cpu estimate,
+ * unverified (libtensorflow frees a tensor's memory at once, but its kernels have scratch of their own).
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { BackendName } from '../backend';
@@ -28,22 +31,28 @@ export const CALIBRATION = {
   /** Tensor bytes at the step's peak, per float of each part (× 4 bytes). */
   tensors: { activations: 2.25, parameters: 9.8, inputs: 2.25, scratch: 1.2, parametersPerExtraMicroBatch: 1.15 },
   wasm: {
-    /** The heap for t tensor bytes: base + t × (fragmentation + growth × t / GiB). */
+    /** The heap for t tensor bytes: base + t × (fragmentation + growth × t / GiB), at least the memory's initial 16 MiB. */
     baseBytes: 3 * MiB,
     fragmentation: 1.18,
     fragmentationPerGiB: 0.015,
+    initialBytes: 16 * MiB,
     /** The heap keeps growing for ~50 steps as the allocator fragments (V1 0.25-128 b32: 433.6 MiB after 3 steps, 451.6 MiB after 50 and 100). */
     creep: 1.05,
-    /** Resident memory of a process besides its wasm heap (Node, tfjs, ts-node, the model's JavaScript objects). */
-    processBytes: 256 * MiB,
-    /** Resident memory of a data-parallel worker thread besides its wasm heap. */
-    workerBytes: 256 * MiB,
+    /** Resident memory of a process besides its wasm heap (Node, tfjs, the TypeScript loader, the app; measured 119–180 MiB). */
+    processBytes: 224 * MiB,
+    /** Resident memory of a data-parallel worker thread besides its wasm heap (measured ~120 MiB). */
+    workerBytes: 192 * MiB,
   },
   cpu: {
-    /** Tensors live in JavaScript ArrayBuffers, freed by the garbage collector some time after their disposal. */
-    garbage: 1.5,
-    processBytes: 256 * MiB,
-    workerBytes: 256 * MiB,
+    /**
+     * What a step adds to the process: stepBytes + tensors × garbage. Tensors live in JavaScript
+     * ArrayBuffers that the garbage collector frees some time after their disposal, and the first steps
+     * grow V8's own heaps (measured +68 to +197 MiB for 11–99 MiB of tensors).
+     */
+    stepBytes: 72 * MiB,
+    garbage: 1.3,
+    processBytes: 192 * MiB,
+    workerBytes: 192 * MiB,
   },
 } as const;
 
@@ -100,7 +109,7 @@ export function estimateTensorBytes(profile: ModelMemoryProfile, batchSize: numb
 /** The wasm heap that holds `tensorBytes` of tensors, after the first ~50 steps. */
 export function wasmHeapForTensors(tensorBytes: number): number {
   const w = CALIBRATION.wasm;
-  return (w.baseBytes + tensorBytes * (w.fragmentation + (w.fragmentationPerGiB * tensorBytes) / GiB)) * w.creep;
+  return Math.max(w.initialBytes, (w.baseBytes + tensorBytes * (w.fragmentation + (w.fragmentationPerGiB * tensorBytes) / GiB)) * w.creep);
 }
 
 /** What emscripten grows the memory to when the heap needs `bytes`: 20 % more than it had, at most 96 MiB beyond the request. */
@@ -119,10 +128,9 @@ export function estimateTrainingMemory(options: TrainingMemoryOptions): Training
     const w = CALIBRATION.wasm;
     return { backend, batchSize, accumulate, tensors, bytes, grownBytes: wasmGrownHeap(bytes), residentBytes: w.processBytes + bytes, workerResidentBytes: w.workerBytes + bytes };
   }
-  // cpu (measured) and tensorflow (not measurable here: tfjs-node does not install on this project's
-  // machines; its tensors live in libtensorflow's memory, freed at once, so the cpu figure is an upper bound).
+  // cpu (measured) and tensorflow (the cpu figure, unverified: tfjs-node does not install on this project's machines).
   const c = CALIBRATION.cpu;
-  const bytes = tensors.total * c.garbage;
+  const bytes = c.stepBytes + tensors.total * c.garbage;
   return { backend, batchSize, accumulate, tensors, bytes, grownBytes: bytes, residentBytes: c.processBytes + bytes, workerResidentBytes: c.workerBytes + bytes };
 }
 
