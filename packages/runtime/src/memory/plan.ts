@@ -137,7 +137,7 @@ export function planTrainingBatch(options: PlanTrainingOptions): TrainingBatchPl
   const message =
     asAsked.exceeds === null
       ? null
-      : `${whole} does not fit in ${where(asAsked)}: training ${workers > 1 ? `each worker's ${shard} images ` : ''}as ${parts} accumulated micro-batches of ${sizes} ` +
+      : `${whole} does not fit in ${where(asAsked)}: training ${workers > 1 ? `each worker's ${batchSize % workers === 0 ? '' : 'up to '}${shard} images ` : ''}as ${parts} accumulated micro-batches of ${sizes} ` +
         `(estimated peak ${formatBytes(chosen.estimate.bytes)}${workers > 1 ? ' per worker' : ''}).`;
   return {
     batchSize,
