@@ -1,7 +1,8 @@
 /**
  * The child process of {@link measureTrainingMemory}: builds the model from its topology, trains it for
- * a few steps on random data with the paper's RMSprop, and reports what the wasm heap and the process's
- * resident memory reached. Its heap and RSS start fresh, and both only grow.
+ * a few steps on random data as `fit` does in process (training's local step runner, the classification
+ * task, the paper's RMSprop and weight decay), and reports what the wasm heap and the process's resident
+ * memory reached. Its heap and RSS start fresh, and both only grow.
  *
  * On wasm the memory grows exactly to what the module asks for (so its final size is the peak heap the
  * step needs; or as usual, on request), and the `_malloc`/`_free` calls through which tfjs allocates
@@ -10,13 +11,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@mobilenets/backbone'; // registers the layer classes the topology names
-import { trainStep } from '@mobilenets/training';
+import { uniformArray } from '@mobilenets/random';
+import { StepBatch, classificationTask, localRunner, paperOptimizer } from '@mobilenets/training';
 import { setup } from '../backend';
-import { seededUniform } from '../seeded';
 import { isWasmMemory, wasmApi, wasmHeapBytes } from './heap-size';
 import type { ProbeReply, ProbeRequest } from './probe-protocol';
 
-const PAPER_RMSPROP = { learningRate: 0.045, decay: 0.9, momentum: 0.9, epsilon: 1.0 };
+/** The papers' weight decay on conv and FC kernels. */
+const WEIGHT_DECAY = 4e-5;
 
 class OutOfHeapError extends Error {}
 
@@ -118,19 +120,20 @@ async function run(request: ProbeRequest): Promise<ProbeReply> {
   const model = await tfl.models.modelFromJSON(JSON.parse(request.topology));
   const [, ...imageShape] = model.inputs[0].shape as number[];
   const classes = (model.outputs[0].shape as number[])[1];
-  const batch = request.batchSize * request.accumulate;
-  const x = tf.tensor(seededUniform(batch * imageShape.reduce((a, b) => a * b, 1), 12345), [batch, ...imageShape]);
-  const oneHot = new Float32Array(batch * classes);
-  for (let i = 0; i < batch; i++) oneHot[i * classes + (i % classes)] = 1;
-  const labels = tf.tensor(oneHot, [batch, classes]);
-  const optimizer = tf.train.rmsprop(PAPER_RMSPROP.learningRate, PAPER_RMSPROP.decay, PAPER_RMSPROP.momentum, PAPER_RMSPROP.epsilon);
+  const examples = request.batchSize * request.accumulate;
+  const images = uniformArray(examples * imageShape.reduce((a, b) => a * b, 1), 12345);
+  const labels = Int32Array.from({ length: examples }, (_, i) => i % classes);
+  // Each step gets its own copy of the host arrays, as a runner may take ownership of what it is given.
+  const batch = (): StepBatch => ({ tensors: { images: { data: images.slice(), shape: [examples, ...imageShape] }, labels: { data: labels.slice(), shape: [examples] } }, examples });
+  const optimizer = paperOptimizer();
+  const runner = await localRunner()({ model, optimizer, task: classificationTask(), weightDecay: WEIGHT_DECAY, accumulate: request.accumulate, seed: 0 });
   const heapBytesBeforeSteps = wasmHeapBytes();
   const rssBytesBeforeSteps = process.memoryUsage().rss;
   const heapBytesAfterStep: number[] = [];
   const losses: number[] = [];
   const start = performance.now();
   for (let i = 0; i < request.steps; i++) {
-    losses.push(trainStep(model, optimizer, x, labels, { weightDecay: 4e-5, accumulate: request.accumulate }));
+    losses.push((await runner.step(batch(), { lr: 0.045, step: i })).loss);
     const bytes = wasmHeapBytes();
     if (bytes !== null) heapBytesAfterStep.push(bytes);
   }
