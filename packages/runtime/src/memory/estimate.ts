@@ -7,12 +7,13 @@
  *
  *   2.25 × the layers' outputs  (forward activations, their gradients and batch-norm's extras)
  * + 9.8 × the trainable weights (weights, gradients, RMSprop's 2 slots, weight-decay and update temporaries)
- * + 2.2 × the inputs            (the batch, its split into micro-batches, the model's input copy)
+ * + 2.25 × the inputs           (of all micro-batches of the step: an upper bound, the model's input copies)
  * + 1.2 × the largest kernel scratch (im2col patches of a k×k convolution)
- * + 1.1 × the weights per extra micro-batch (their gradients are combined at the end)
+ * + 1.15 × the weights per extra micro-batch (their gradients are combined at the end)
  *
- * all float32 (fitted over 28 configurations of V1 and V2, α 0.25–1.4, input 64–224, batch 1–24: never
- * below the measured tensors, at most 2 % above). On wasm the heap needs more than its tensors: the
+ * all float32 (fitted over 28 configurations of V1 and V2, α 0.25–1.4, input 64–224, batch 1–24, then
+ * checked on 29 with training's step runner: never below the measured tensors, at most 2 % above, 12 %
+ * with accumulation). On wasm the heap needs more than its tensors: the
  * allocator's fragmentation and XNNPACK's own buffers, more for larger heaps (1.05× the tensors at 100 MiB,
  * 1.22× at 4 GiB), and it creeps up by up to 5 % more over the first ~50 steps. On cpu the garbage
  * collector frees tensors late, and V8's heaps grow (CALIBRATION.cpu). The tensorflow backend cannot be
