@@ -10,7 +10,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import '@mobilenets/backbone'; // registers the layer classes the topology names
 import { uniformArray } from '@mobilenets/random';
 import { StepBatch, classificationTask, localRunner, paperOptimizer } from '@mobilenets/training';
 import { setup } from '../backend';
