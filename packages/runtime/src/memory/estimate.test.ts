@@ -47,7 +47,8 @@ describe('estimateTrainingMemory on wasm, against the measured peak heap', () =>
 describe('estimateTrainingMemory on cpu, against the resident memory a step adds', () => {
   it('V1 0.25-64, batch 1', async () => {
     // The cpu backend is ~500× slower: one small configuration. Its tensors live in JavaScript memory,
-    // freed by the garbage collector when it runs, so the bound above is looser than on wasm.
+    // freed by the garbage collector when it gets to run (later on a loaded machine), so the estimate
+    // leaves room for that and the bound above is looser than on wasm.
     const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 64, classes: 10 });
     const measured = await measureTrainingMemory({ model, batchSize: 1, backend: 'cpu', steps: 2 });
     const estimate = estimateTrainingMemory({ model, batchSize: 1, backend: 'cpu' });
@@ -57,7 +58,7 @@ describe('estimateTrainingMemory on cpu, against the resident memory a step adds
     const added = measured.peakRssBytes - measured.rssBytesBeforeSteps;
     expect(added).toBeGreaterThan(0);
     expect(estimate.bytes).toBeGreaterThanOrEqual(added);
-    expect(estimate.bytes / added).toBeLessThanOrEqual(2);
+    expect(estimate.bytes / added).toBeLessThanOrEqual(3);
     expect(estimate.residentBytes).toBeGreaterThanOrEqual(measured.peakRssBytes);
   });
 });
