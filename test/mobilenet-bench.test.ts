@@ -1,10 +1,20 @@
 import { runCli } from './run-cli';
 
 describe('mobilenet bench train (end to end)', () => {
-  it('--json reports images/s, the backend, a kernel breakdown and no leaked tensors', () => {
+  it('--json reports images/s, the backend, a kernel breakdown and no leaked tensors; progress goes to stderr', () => {
     const r = runCli('mobilenet', ['bench', 'train', '--arch', 'v1', '--alpha', '0.25', '--input-size', '32', '--batch', '4', '--steps', '2', '--warmup', '1', '--cpu-batch', '2', '--json']);
-    expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+    // stderr (not a terminal here): each phase as it starts and ends.
+    expect(r.stderr.split('\n').filter((l) => l !== '')).toEqual([
+      'training (in process): warm-up, 1 step…',
+      expect.stringMatching(/^training \(in process\): warm-up: 1 step in \d+\.\d s \(\d+\.\d s\/step\)$/),
+      'training (in process): timed steps, 2 steps…',
+      expect.stringMatching(/^training \(in process\): timed steps: 2 steps in \d+\.\d s/),
+      'training (in process): profiling one step…',
+      expect.stringMatching(/^training \(in process\): profiling one step: done in /),
+      'cpu backend, batch 2: timed steps, 1 step…',
+      expect.stringMatching(/^cpu backend, batch 2: timed steps: 1 step in /),
+    ]);
     const result = JSON.parse(r.stdout);
     expect(result.backend).toBe('wasm');
     expect(result.imagesPerSecond).toBeGreaterThan(0);
@@ -12,6 +22,21 @@ describe('mobilenet bench train (end to end)', () => {
     expect(result.kernels.map((k: { kernel: string }) => k.kernel)).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'MobileNetsBatchNormTrainingGrad']));
     expect(result.cpuImagesPerSecond).toBeGreaterThan(0);
     expect(result.speedupOverCpu).toBeCloseTo(result.imagesPerSecond / result.cpuImagesPerSecond, 6);
+    // The memory plan: the batch fits whole; the estimate is of the step's peak heap, which grew past its initial 16 MiB.
+    expect(result.accumulate).toBe(1);
+    expect(result.microBatch).toBe(4);
+    expect(result.estimatedPeakMiB).toBeGreaterThan(0);
+    expect(result.wasmHeapMiB).toBeGreaterThanOrEqual(16);
+  });
+
+  it('refuses a model that does not fit even one image at a time, before training, with the input size that fits', () => {
+    const r = runCli('mobilenet', ['bench', 'train', '--arch', 'v1', '--alpha', '1', '--input-size', '4096', '--batch', '1', '--no-cpu', '--json']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /^error: 'mobilenet_v1_1.00_4096' at input 4096 needs about \d+ GiB to train even one image at a time on wasm, more than the wasm heap \(3\.9 GiB usable\)\. The largest input size that fits is \d+; train at \d+ or smaller\.\n/,
+    );
+    expect(r.stderr).not.toContain('training (in process)');
   });
 
   it('trains V2 over two data-parallel workers with accumulation', () => {

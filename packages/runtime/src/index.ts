@@ -11,7 +11,7 @@ export { CHECKPOINT_JSON, loadCheckpoint, readCheckpointState, saveCheckpoint } 
 export type { FileOps } from './io/atomic';
 export type { DataParallelOptions } from './parallel/data-parallel';
 export { DataParallelRunner, dataParallel, defaultWorkerCount } from './parallel/data-parallel';
-export type { KernelTime, TrainBenchOptions, TrainBenchResult } from './bench/train-bench';
+export type { KernelTime, TrainBenchOptions, TrainBenchProgress, TrainBenchResult } from './bench/train-bench';
 export { benchmarkTraining } from './bench/train-bench';
 export { FACE_API_PACKAGE, faceApiModelDir, readFaceApiWeights } from './pretrained/face-api';
 export type { OnnxExportOptions, OnnxFileExportOptions } from './onnx/export';
@@ -32,3 +32,12 @@ export { OnnxModel, createSession, float32Output, int64ToNumbers } from './onnx/
 export type { RunLock, RunRecord } from './io/run-folder';
 export { RUN_JSON, RUN_LOCK, RunFolderBusyError, acquireRunLock, readRunRecord, writeRunRecord } from './io/run-folder';
 export { FileCheckpointStore } from './io/checkpoint-store';
+export type { ModelMemoryProfile } from './memory/layers';
+export { modelMemoryProfile, scaleProfileInput } from './memory/layers';
+export type { TrainingMemoryEstimate, TrainingMemoryOptions } from './memory/estimate';
+export { CALIBRATION as MEMORY_CALIBRATION, WASM_HEAP_MAX_BYTES, estimateTrainingMemory, formatBytes, wasmGrownHeap } from './memory/estimate';
+export type { MemoryLimits, PlanTrainingOptions, TrainingBatchPlan } from './memory/plan';
+export { defaultMemoryLimits, planTrainingBatch } from './memory/plan';
+export type { MeasureMemoryOptions, MeasuredMemory } from './memory/probe';
+export { measureTrainingMemory } from './memory/probe';
+export { wasmHeapBytes } from './memory/heap-size';

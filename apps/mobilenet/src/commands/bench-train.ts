@@ -1,7 +1,8 @@
 /** `mobilenet bench train`: training images/s on random data, per-kernel breakdown, and the cpu backend for scale. */
 import { Command, Option } from 'commander';
-import { BACKEND_PREFERENCE, BackendName, TrainBenchResult, benchmarkTraining } from '@mobilenets/runtime';
+import { BACKEND_PREFERENCE, BackendName, TrainBenchResult, TrainingBatchPlan, benchmarkTraining } from '@mobilenets/runtime';
 import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatTable, parseChoiceOption, parseIntegerOption } from '@mobilenets/cli-kit';
+import { benchProgress } from '../bench-progress';
 
 interface BenchTrainOptions extends ArchitectureOptions {
   batch: number;
@@ -9,7 +10,7 @@ interface BenchTrainOptions extends ArchitectureOptions {
   warmup: number;
   backend?: BackendName;
   workers: number;
-  accumulate: number;
+  accumulate?: number;
   cpu: boolean;
   cpuBatch?: number;
   json?: boolean;
@@ -23,23 +24,31 @@ export function benchTrainCommand(): Command {
     .addOption(new Option('--warmup <n>', 'untimed steps first').argParser(parseIntegerOption('--warmup', 0)).default(2))
     .addOption(new Option('--backend <name>', 'tfjs backend (default: the best available)').argParser(parseChoiceOption('--backend', BACKEND_PREFERENCE)))
     .addOption(new Option('--workers <n>', 'data-parallel worker threads (1: in this process)').argParser(parseIntegerOption('--workers', 1)).default(1))
-    .addOption(new Option('--accumulate <k>', 'split each step into k micro-batches whose gradients are averaged').argParser(parseIntegerOption('--accumulate', 1)).default(1))
+    .addOption(
+      new Option('--accumulate <k>', 'split each step into k micro-batches whose gradients are averaged (default: 1, or as many as the batch needs to fit in memory)').argParser(
+        parseIntegerOption('--accumulate', 1),
+      ),
+    )
     .option('--no-cpu', "skip the cpu backend's measurement")
     .addOption(new Option('--cpu-batch <n>', 'batch for the (slow) cpu measurement; default min(batch, 4)').argParser(parseIntegerOption('--cpu-batch', 1)))
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  mobilenet bench train --arch v1 --alpha 0.25 --input-size 128 --batch 32\n  mobilenet bench train --arch v1 --alpha 1 --input-size 224 --batch 16 --workers 2 --json')
+    .addHelpText('after', '\nExamples:\n  mobilenet bench train --arch v1 --alpha 0.25 --input-size 128 --batch 32\n  mobilenet bench train --arch v1 --alpha 1 --input-size 224 --batch 16 --workers 2 --json\n\nBefore training, the step\'s peak memory is estimated: a batch that does not fit (the wasm heap\'s 4 GiB, or\nthe memory available) is split into accumulated micro-batches, and said so on stderr.')
     .action(async (o: BenchTrainOptions) => {
       const build = () => buildMobileNet({ ...o, classes: o.classes === 1000 ? 10 : o.classes });
-      const progress = (label: string) => (done: number, total: number) => {
-        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${label}: step ${done}/${total}`);
+      // Progress and the memory plan go to stderr, with --json too: stdout carries only the result.
+      const onPlan = (plan: TrainingBatchPlan) => {
+        if (plan.message !== null) process.stderr.write(`${plan.message}\n`);
       };
-      const main = await benchmarkTraining({ build, batch: o.batch, steps: o.steps, warmup: o.warmup, backend: o.backend, workers: o.workers, accumulate: o.accumulate, profile: o.workers === 1, onStep: progress('training') });
+      const mode = o.workers === 1 ? 'in process' : `${o.workers} workers`;
+      const main = await benchmarkTraining({
+        build, batch: o.batch, steps: o.steps, warmup: o.warmup, backend: o.backend, workers: o.workers, accumulate: o.accumulate,
+        profile: o.workers === 1, onPlan, onProgress: benchProgress(`training (${mode})`),
+      });
       let cpu: TrainBenchResult | null = null;
       if (o.cpu && main.backend !== 'cpu') {
         const batch = o.cpuBatch ?? Math.min(o.batch, 4);
-        cpu = await benchmarkTraining({ build, batch, steps: 1, warmup: 0, backend: 'cpu', workers: 1, accumulate: 1, profile: false, onStep: progress('cpu backend') });
+        cpu = await benchmarkTraining({ build, batch, steps: 1, warmup: 0, backend: 'cpu', workers: 1, profile: false, onPlan, onProgress: benchProgress(`cpu backend, batch ${batch}`) });
       }
-      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       const ratio = cpu === null ? null : main.imagesPerSecond / cpu.imagesPerSecond;
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ ...main, cpuImagesPerSecond: cpu?.imagesPerSecond ?? null, cpuBatch: cpu?.batch ?? null, speedupOverCpu: ratio })}\n`);
@@ -51,10 +60,12 @@ export function benchTrainCommand(): Command {
 
 function describe(o: BenchTrainOptions, r: TrainBenchResult, cpu: TrainBenchResult | null, ratio: number | null): string {
   const lines = [
-    `${o.arch} α=${o.alpha} ${o.inputSize}px, batch ${r.batch}${r.accumulate > 1 ? ` (${r.accumulate} micro-batches)` : ''}, ${r.steps} timed steps after ${o.warmup} warm-up`,
+    `${o.arch} α=${o.alpha} ${o.inputSize}px, batch ${r.batch}${r.accumulate > 1 ? ` (${r.accumulate} micro-batches of up to ${r.microBatch})` : ''}, ${r.steps} timed steps after ${o.warmup} warm-up`,
     `backend ${r.backend}, ${r.workers === 1 ? 'in process' : `${r.workers} data-parallel workers`}, ${r.threadsPerWorker} thread(s) each`,
     `${r.imagesPerSecond.toFixed(1)} images/s (${r.msPerStep.toFixed(0)} ms/step); loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`,
-    `memory: peak RSS ${r.peakRssMiB.toFixed(0)} MiB; RSS ${r.rssAfterWarmupMiB.toFixed(0)} MiB after warm-up, ${r.rssAfterStepsMiB.toFixed(0)} MiB after the timed steps` +
+    `memory: estimated peak ${r.estimatedPeakMiB.toFixed(0)} MiB ${r.backend === 'wasm' ? 'of wasm heap' : 'for the step'}${r.workers > 1 ? ' per worker' : ''}` +
+      (r.wasmHeapMiB === null ? '' : ` (the heap grew to ${r.wasmHeapMiB.toFixed(0)} MiB)`) +
+      `; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; RSS ${r.rssAfterWarmupMiB.toFixed(0)} MiB after warm-up, ${r.rssAfterStepsMiB.toFixed(0)} MiB after the timed steps` +
       (r.tensorGrowth === null ? '' : `; tensors leaked per run: ${r.tensorGrowth}`),
   ];
   if (cpu !== null && ratio !== null) lines.push(`cpu backend: ${cpu.imagesPerSecond.toFixed(2)} images/s (batch ${cpu.batch}, 1 step) → ${ratio.toFixed(0)}× faster`);

@@ -1,7 +1,9 @@
 /**
  * Training throughput of a classifier on random data: images per second after warm-up, in this process
  * or spread over data-parallel workers, with a per-kernel time breakdown of one profiled step and the
- * memory it took. The library behind `mobilenet bench train` and tools/bench.
+ * memory it took. Before training, the step's memory is planned (../memory/plan.ts): a batch that does
+ * not fit is split into accumulated micro-batches, or refused. The library behind `mobilenet bench train`
+ * and tools/bench.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -9,6 +11,8 @@ import { uniformArray } from '@mobilenets/random';
 import { StepBatch, StepRunner, classificationTask, localRunner, paperOptimizer } from '@mobilenets/training';
 import { BackendName, setup } from '../backend';
 import { dataParallel } from '../parallel/data-parallel';
+import { wasmHeapBytes } from '../memory/heap-size';
+import { MemoryLimits, TrainingBatchPlan, planTrainingBatch } from '../memory/plan';
 
 export interface TrainBenchOptions {
   /** Builds the model to train (called once per backend). Its input is [batch, H, W, C], output [batch, classes]. */
@@ -19,11 +23,25 @@ export interface TrainBenchOptions {
   backend?: BackendName;
   /** 1: train in this process; ≥ 2: data-parallel worker threads. */
   workers: number;
-  accumulate: number;
+  /** Micro-batches per step (per worker); default 1. More are used when the batch does not fit in memory. */
+  accumulate?: number;
   /** Profile one in-process step kernel by kernel. */
   profile: boolean;
-  /** Called after each timed step (progress). */
-  onStep?: (done: number, total: number) => void;
+  /** Limits for the memory plan; default the wasm heap's 4 GiB and the memory available now. */
+  memoryLimits?: Partial<MemoryLimits>;
+  /** Called with the memory plan before training starts (its `message` says when it split the batch). */
+  onPlan?: (plan: TrainingBatchPlan) => void;
+  /** Called as each phase starts (done 0), after each of its steps, and as it ends. */
+  onProgress?: (progress: TrainBenchProgress) => void;
+}
+
+export interface TrainBenchProgress {
+  /** 'workers': starting the data-parallel workers; 'warm-up': untimed steps; 'timed': the measured steps; 'profile': the kernel-by-kernel step. */
+  phase: 'workers' | 'warm-up' | 'timed' | 'profile';
+  done: number;
+  total: number;
+  /** Since the phase started. */
+  elapsedMs: number;
 }
 
 /** The papers' weight decay on conv and FC kernels. */
@@ -54,6 +72,11 @@ export interface TrainBenchResult {
   /** In-process runs: tfjs tensors alive after the timed steps minus before (0: no leak). */
   tensorGrowth: number | null;
   kernels: KernelTime[];
+  /** The memory plan: the largest micro-batch, and the estimated peak per replica (its wasm heap on wasm). */
+  microBatch: number;
+  estimatedPeakMiB: number;
+  /** In-process wasm runs: the wasm heap's size after the steps (it only grows, ~20 % beyond what is asked), MiB. */
+  wasmHeapMiB: number | null;
 }
 
 /** A classification batch of seeded random images and cycling labels. */
@@ -63,14 +86,34 @@ function randomBatch(shape: number[], batch: number, classes: number): StepBatch
   return { tensors: { images: { data: images, shape: [batch, ...shape] }, labels: { data: labels, shape: [batch] } }, examples: batch };
 }
 
+/** Runs `count` steps of a phase, reporting its progress; resolves to its duration. */
+async function runPhase(phase: TrainBenchProgress['phase'], count: number, step: () => Promise<number>, losses: number[], onProgress?: (p: TrainBenchProgress) => void): Promise<number> {
+  const start = performance.now();
+  onProgress?.({ phase, done: 0, total: count, elapsedMs: 0 });
+  for (let i = 0; i < count; i++) {
+    losses.push(await step());
+    onProgress?.({ phase, done: i + 1, total: count, elapsedMs: performance.now() - start });
+  }
+  return performance.now() - start;
+}
+
 export async function benchmarkTraining(options: TrainBenchOptions): Promise<TrainBenchResult> {
   const runtime = await setup({ backend: options.backend, log: null });
   const model = options.build();
+  let plan: TrainingBatchPlan;
+  try {
+    plan = planTrainingBatch({ model, batchSize: options.batch, backend: runtime.backend, workers: options.workers, accumulate: options.accumulate ?? 1, limits: options.memoryLimits });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  options.onPlan?.(plan);
+  const onProgress = options.onProgress;
   const [, ...imageShape] = model.inputs[0].shape as number[];
   const classes = (model.outputs[0].shape as number[])[1];
   const batch = randomBatch(imageShape, options.batch, classes);
   const optimizer = paperOptimizer();
-  const context = { model, optimizer, task: classificationTask(), weightDecay: WEIGHT_DECAY, accumulate: options.accumulate, seed: 0 };
+  const context = { model, optimizer, task: classificationTask(), weightDecay: WEIGHT_DECAY, accumulate: plan.accumulate, seed: 0 };
   const losses: number[] = [];
   let elapsedMs = 0;
   let tensorGrowth: number | null = null;
@@ -78,24 +121,40 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
   let rssAfterWarmupMiB = 0;
   let rssAfterStepsMiB = 0;
   let stepIndex = 0;
+  let wasmHeap: number | null = null;
   const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
-  const runner: StepRunner = await (options.workers >= 2 ? dataParallel({ workers: options.workers, backend: runtime.backend }) : localRunner())(context);
+  let runner: StepRunner;
+  try {
+    if (options.workers >= 2) {
+      const started = performance.now();
+      onProgress?.({ phase: 'workers', done: 0, total: options.workers, elapsedMs: 0 });
+      runner = await dataParallel({ workers: options.workers, backend: runtime.backend })(context);
+      onProgress?.({ phase: 'workers', done: options.workers, total: options.workers, elapsedMs: performance.now() - started });
+    } else {
+      runner = await localRunner()(context);
+    }
+  } catch (error) {
+    optimizer.dispose();
+    model.dispose();
+    throw error;
+  }
   // A worker takes ownership of the arrays it is sent: give each step its own copy.
   const step = async () => (await runner.step({ ...batch, tensors: Object.fromEntries(Object.entries(batch.tensors).map(([k, t]) => [k, { data: t.data.slice(), shape: t.shape }])) }, { lr: 0.045, step: stepIndex++ })).loss;
   try {
-    for (let i = 0; i < options.warmup; i++) losses.push(await step());
+    await runPhase('warm-up', options.warmup, step, losses, onProgress);
     const before = tf.memory().numTensors;
     rssAfterWarmupMiB = rssMiB();
-    const start = performance.now();
-    for (let i = 0; i < options.steps; i++) {
-      losses.push(await step());
-      options.onStep?.(i + 1, options.steps);
-    }
-    elapsedMs = performance.now() - start;
+    elapsedMs = await runPhase('timed', options.steps, step, losses, onProgress);
     rssAfterStepsMiB = rssMiB();
     if (options.workers < 2) {
       tensorGrowth = tf.memory().numTensors - before;
-      if (options.profile) kernels = await profileStep(step);
+      wasmHeap = wasmHeapBytes();
+      if (options.profile) {
+        const started = performance.now();
+        onProgress?.({ phase: 'profile', done: 0, total: 1, elapsedMs: 0 });
+        kernels = await profileStep(step);
+        onProgress?.({ phase: 'profile', done: 1, total: 1, elapsedMs: performance.now() - started });
+      }
     }
   } finally {
     await runner.dispose();
@@ -108,7 +167,7 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
     workers: options.workers,
     threadsPerWorker: runtime.threads,
     batch: options.batch,
-    accumulate: options.accumulate,
+    accumulate: plan.accumulate,
     steps: options.steps,
     imagesPerSecond,
     msPerStep: elapsedMs / options.steps,
@@ -119,6 +178,9 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
     rssAfterStepsMiB,
     tensorGrowth,
     kernels,
+    microBatch: plan.microBatch,
+    estimatedPeakMiB: plan.perReplicaBytes / 2 ** 20,
+    wasmHeapMiB: wasmHeap === null ? null : wasmHeap / 2 ** 20,
   };
 }
 
