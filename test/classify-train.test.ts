@@ -130,6 +130,13 @@ describe('mobilenet-classify train: runs', () => {
     expect(r2.stderr).not.toMatch(/batches yielded|data\.batches/);
   });
 
+  it('a model that cannot fit in memory is refused before training, saying what fits', () => {
+    const r = classify('train', '--data', data, '--arch', 'v1', '--alpha', '1', '--input-size', '4096', '--batch', '8', '--steps', '1', '--out', path.join(tmp, 'huge'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/at input 4096 needs about \d+ GiB to train even one image at a time on wasm.*The largest input size that fits is \d+/);
+    expect(r.stderr).not.toMatch(/Aborted|memory access out of bounds/);
+  });
+
   it('--init that matches no layer is an error, not a fresh model; --freeze-backbone needs --init', () => {
     const source = path.join(tmp, 'seed-a', 'model');
     const wrong = classify('train', '--data', data, '--arch', 'v2', '--alpha', '0.35', '--input-size', '32', '--batch', '8', '--steps', '1', '--init', source, '--freeze-backbone', '--out', path.join(tmp, 'wrong-init'));

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { FileCheckpointStore, acquireRunLock, dataParallel, defaultWorkerCount, readCheckpointState, setup, writeRunRecord } from '@mobilenets/runtime';
+import { FileCheckpointStore, acquireRunLock, dataParallel, defaultWorkerCount, planTrainingBatch, readCheckpointState, setup, writeRunRecord } from '@mobilenets/runtime';
 import {
   ArchitectureOptions, UsageError, addArchitectureOptions, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals,
 } from '@mobilenets/cli-kit';
@@ -294,6 +294,15 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
     if (settings.freezeBackbone) freezeBackbone(model);
 
     const workers = Math.min(o.workers ?? defaultWorkerCount(), Math.max(1, Math.floor(settings.batch / settings.accumulate)));
+    // Memory: split the batch into accumulated micro-batches when a worker's share does not fit (or refuse, saying what fits).
+    let plan: ReturnType<typeof planTrainingBatch>;
+    try {
+      plan = planTrainingBatch({ model, batchSize: settings.batch, backend: runtime.backend, workers, accumulate: settings.accumulate });
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize})`);
+      throw error;
+    }
+    if (plan.message !== null) log(plan.message);
     const stop = stopOnSignals(log);
     const metricsFile = path.join(out, 'metrics.jsonl');
     if (recorded === null) fs.rmSync(metricsFile, { force: true });
@@ -301,12 +310,12 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
     try {
       result = await fit(model, trainData, {
         task: classificationTask({ labelSmoothing: settings.labelSmoothing }),
-        runner: workers > 1 ? dataParallel({ workers }) : localRunner(),
+        runner: workers > 1 ? dataParallel({ workers, backend: runtime.backend }) : localRunner(),
         epochs: settings.epochs ?? undefined,
         steps: settings.steps ?? undefined,
         maxMinutes: o.maxMinutes,
         batchSize: settings.batch,
-        accumulate: settings.accumulate,
+        accumulate: plan.accumulate,
         seed: settings.seed,
         schedule: scheduleOf(settings, stepsPerEpoch),
         weightDecay: settings.weightDecay,
