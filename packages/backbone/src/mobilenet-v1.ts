@@ -69,6 +69,11 @@ export interface MobileNetV1Config {
   minDepth?: number;
   /** Batch-norm moving-average momentum. Default 0.99. */
   batchNormMomentum?: number;
+  /**
+   * Seed of the initial weights: the same seed gives the same weights (each layer's draw is seeded from
+   * this and the layer's name). Default null: unseeded (tfjs draws from Math.random).
+   */
+  seed?: number | null;
 }
 
 export type ResolvedMobileNetV1Config = Required<MobileNetV1Config>;
@@ -84,6 +89,7 @@ export const MOBILENET_V1_DEFAULTS: ResolvedMobileNetV1Config = {
   variant: 'standard',
   minDepth: 8,
   batchNormMomentum: 0.99,
+  seed: null,
 };
 
 /** Fills defaults and validates; throws RangeError/TypeError naming the bad field before anything is built. */
@@ -99,6 +105,7 @@ export function resolveMobileNetV1Config(config: MobileNetV1Config = {}): Resolv
   if (c.pooling !== null) checkOneOf(c.pooling, ['avg', 'max'], 'pooling', arch);
   if (!Number.isInteger(c.minDepth) || c.minDepth < 1) throw new RangeError(`${arch}: minDepth must be an integer ≥ 1. Received ${c.minDepth}.`);
   checkBatchNormMomentum(c.batchNormMomentum, arch);
+  if (c.seed !== null && !Number.isSafeInteger(c.seed)) throw new RangeError(`${arch}: seed must be an integer or null. Received ${c.seed}.`);
   return c;
 }
 
@@ -132,10 +139,10 @@ export function mobilenetV1(config: MobileNetV1Config = {}): tfl.LayersModel {
   for (const { index, spec } of v1Layers(c.variant)) {
     if (spec.kind === 'conv' || c.variant === 'full-conv') {
       const name = `Conv2d_${index}`;
-      x = convBnActivation(x, { kind: 'conv', kernelSize: 3, stride: spec.stride, filters: depth(spec.filters), activation: c.activation }, endpointNames(name), bn);
+      x = convBnActivation(x, { kind: 'conv', kernelSize: 3, stride: spec.stride, filters: depth(spec.filters), activation: c.activation }, endpointNames(name), bn, c.seed);
     } else {
-      x = convBnActivation(x, { kind: 'depthwise', kernelSize: 3, stride: spec.stride, activation: c.activation }, endpointNames(`Conv2d_${index}_depthwise`), bn);
-      x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: depth(spec.filters), activation: c.activation }, endpointNames(`Conv2d_${index}_pointwise`), bn);
+      x = convBnActivation(x, { kind: 'depthwise', kernelSize: 3, stride: spec.stride, activation: c.activation }, endpointNames(`Conv2d_${index}_depthwise`), bn, c.seed);
+      x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: depth(spec.filters), activation: c.activation }, endpointNames(`Conv2d_${index}_pointwise`), bn, c.seed);
     }
   }
   const output = classifierHead(x, c);

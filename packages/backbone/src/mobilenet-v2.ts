@@ -60,6 +60,11 @@ export interface MobileNetV2Config {
   pooling?: 'avg' | 'max' | null;
   /** Batch-norm moving-average momentum. Default 0.99. */
   batchNormMomentum?: number;
+  /**
+   * Seed of the initial weights: the same seed gives the same weights (each layer's draw is seeded from
+   * this and the layer's name). Default null: unseeded (tfjs draws from Math.random).
+   */
+  seed?: number | null;
 }
 
 export type ResolvedMobileNetV2Config = Required<MobileNetV2Config>;
@@ -73,6 +78,7 @@ export const MOBILENET_V2_DEFAULTS: ResolvedMobileNetV2Config = {
   activation: 'relu6',
   pooling: null,
   batchNormMomentum: 0.99,
+  seed: null,
 };
 
 export function resolveMobileNetV2Config(config: MobileNetV2Config = {}): ResolvedMobileNetV2Config {
@@ -85,6 +91,7 @@ export function resolveMobileNetV2Config(config: MobileNetV2Config = {}): Resolv
   checkOneOf(c.activation, ['relu', 'relu6'], 'activation', arch);
   if (c.pooling !== null) checkOneOf(c.pooling, ['avg', 'max'], 'pooling', arch);
   checkBatchNormMomentum(c.batchNormMomentum, arch);
+  if (c.seed !== null && !Number.isSafeInteger(c.seed)) throw new RangeError(`${arch}: seed must be an integer or null. Received ${c.seed}.`);
   return c;
 }
 
@@ -159,21 +166,21 @@ export function mobilenetV2(config: MobileNetV2Config = {}): tfl.LayersModel {
   const input = tfl.input({ shape: [c.inputSize, c.inputSize, 3], name: 'input' });
 
   const stemFilters = makeDivisible(MOBILENET_V2_STEM_FILTERS * c.widthMultiplier);
-  let x = convBnActivation(input, { kind: 'conv', kernelSize: 3, stride: 2, filters: stemFilters, activation: act }, { conv: 'Conv1', bn: 'bn_Conv1', activation: 'Conv1_relu' }, bn);
+  let x = convBnActivation(input, { kind: 'conv', kernelSize: 3, stride: 2, filters: stemFilters, activation: act }, { conv: 'Conv1', bn: 'bn_Conv1', activation: 'Conv1_relu' }, bn, c.seed);
 
   for (const block of mobilenetV2Blocks(c.widthMultiplier)) {
     const prefix = blockPrefix(block.blockId);
     const shortcut = x;
     if (block.expansion !== 1) {
-      x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: block.hiddenChannels, activation: act }, { conv: `${prefix}expand`, bn: `${prefix}expand_BN`, activation: `${prefix}expand_relu` }, bn);
+      x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: block.hiddenChannels, activation: act }, { conv: `${prefix}expand`, bn: `${prefix}expand_BN`, activation: `${prefix}expand_relu` }, bn, c.seed);
     }
-    x = convBnActivation(x, { kind: 'depthwise', kernelSize: 3, stride: block.stride, activation: act }, { conv: `${prefix}depthwise`, bn: `${prefix}depthwise_BN`, activation: `${prefix}depthwise_relu` }, bn);
-    x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: block.outChannels, activation: act }, { conv: `${prefix}project`, bn: `${prefix}project_BN` }, bn);
+    x = convBnActivation(x, { kind: 'depthwise', kernelSize: 3, stride: block.stride, activation: act }, { conv: `${prefix}depthwise`, bn: `${prefix}depthwise_BN`, activation: `${prefix}depthwise_relu` }, bn, c.seed);
+    x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: block.outChannels, activation: act }, { conv: `${prefix}project`, bn: `${prefix}project_BN` }, bn, c.seed);
     if (block.residual) x = tfl.layers.add({ name: `${prefix}add` }).apply([shortcut, x]) as tfl.SymbolicTensor;
   }
 
   const lastFilters = mobilenetV2LastChannels(c.widthMultiplier);
-  x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: lastFilters, activation: act }, { conv: 'Conv_1', bn: 'Conv_1_bn', activation: 'out_relu' }, bn);
+  x = convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: lastFilters, activation: act }, { conv: 'Conv_1', bn: 'Conv_1_bn', activation: 'out_relu' }, bn, c.seed);
   const output = classifierHead(x, c);
   return tfl.model({ inputs: input, outputs: output, name: mobilenetV2Name(c) });
 }
