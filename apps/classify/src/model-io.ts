@@ -15,10 +15,12 @@ export interface ArchOptions {
   inputSize: number;
   dropout?: number;
   bnMomentum?: number;
+  /** Seed of the initial weights (the run's --seed); omitted: unseeded. */
+  seed?: number;
 }
 
 export function buildClassifier(o: ArchOptions, classes: number): tfl.LayersModel {
-  const common = { widthMultiplier: o.alpha, inputSize: o.inputSize, classes, batchNormMomentum: o.bnMomentum, ...(o.dropout === undefined ? {} : { dropout: o.dropout }) };
+  const common = { widthMultiplier: o.alpha, inputSize: o.inputSize, classes, batchNormMomentum: o.bnMomentum, seed: o.seed, ...(o.dropout === undefined ? {} : { dropout: o.dropout }) };
   try {
     return o.arch === 'v2' ? mobilenetV2(common) : mobilenetV1(common);
   } catch (error) {

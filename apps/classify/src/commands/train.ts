@@ -61,7 +61,7 @@ export function trainCommand(): Command {
     .option('--resume', "continue the run in --out from its last checkpoint (same data order, optimizer state and schedule)")
     .option('--init <model-dir>', "start from the weights of a saved model (layers matched by name and shape), or 'face-api': the trained MobileNetV1 body of face-api's SSD face detector (--arch v1 --alpha 1)")
     .option('--freeze-backbone', "train only the classifier layer ('Logits')")
-    .addOption(new Option('--seed <n>', 'seed of the validation split, data order and augmentation').argParser(parseIntegerOption('--seed')).default(0))
+    .addOption(new Option('--seed <n>', 'seed of the validation split, data order, augmentation and initial weights').argParser(parseIntegerOption('--seed')).default(0))
     .option('--json', 'print one JSON object at the end')
     .addHelpText('after', '\nExamples:\n  mobilenet-classify train --arch v1 --alpha 0.25 --input-size 64 --epochs 5 --out runs/shapes\n  mobilenet-classify train --data photos/ --arch v2 --alpha 0.35 --input-size 96 --init runs/shapes/model --freeze-backbone --epochs 3')
     .action(async (o: TrainOptions) => {
