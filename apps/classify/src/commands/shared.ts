@@ -19,7 +19,7 @@ export function addArchitectureOptions(command: Command): Command {
     .addOption(new Option('--alpha <α>', 'width multiplier α: (0, 1] for v1, > 0 for v2').argParser(parseNumberOption('--alpha')).default(1))
     .addOption(new Option('--input-size <pixels>', 'input resolution, a multiple of 32 (224, 192, 160, 128, 96, 64, 32)').argParser(parseIntegerOption('--input-size')).default(224))
     .addOption(new Option('--dropout <rate>', 'dropout before the classifier (default: 0.001 for v1, 0.2 for v2)').argParser(parseNumberOption('--dropout')))
-    .addOption(new Option('--bn-momentum <m>', 'batch-norm moving-average momentum (0.99 as Keras; 0.9 settles faster in short runs)').argParser(parseNumberOption('--bn-momentum')).default(0.99));
+    .addOption(new Option('--bn-momentum <m>', 'batch-norm moving-average momentum (default 0.9, as PyTorch; 0.99, as Keras, lags runs of a few hundred steps)').argParser(parseNumberOption('--bn-momentum')));
 }
 
 /** Reads a dataset folder, turning "no such folder" into a message that names the option. */
