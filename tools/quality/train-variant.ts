@@ -16,11 +16,12 @@
  *   --augment <a>             app (the app's default) | none | crop-flip (crops and flips, no colour jitter)
  *   --min-area <f>            the crop's smallest area fraction (with crops)
  *   --weights-seed <n>        seed of the initial weights (default: --seed)
+ *   --save <dir>              save the trained model there (for tools/quality/diagnose.ts)
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { setup } from '@mobilenets/runtime';
+import { fileSystem, setup } from '@mobilenets/runtime';
 import { mobilenetV1 } from '@mobilenets/backbone';
 import * as datasets from '@mobilenets/datasets';
 import { FitCallback, fit, linearWarmup, paperSchedule, paperOptimizer, type TrainingData } from '@mobilenets/training';
@@ -117,8 +118,8 @@ async function main(argv: string[]): Promise<void> {
   const epochs = Number(arg(argv, 'epochs') ?? 15);
   const lr = Number(arg(argv, 'lr') ?? 0.045);
   const warmup = Number(arg(argv, 'warmup-steps') ?? 0);
-  const bnMomentum = Number(arg(argv, 'bn-momentum') ?? 0.99);
-  const dropout = Number(arg(argv, 'dropout') ?? 0.001);
+  const bnMomentum = arg(argv, 'bn-momentum') === undefined ? undefined : Number(arg(argv, 'bn-momentum')); // undefined: the backbone's default
+  const dropout = arg(argv, 'dropout') === undefined ? undefined : Number(arg(argv, 'dropout'));
   const weightDecay = Number(arg(argv, 'weight-decay') ?? 4e-5);
   const init = arg(argv, 'init') ?? 'ours';
   const eps = arg(argv, 'eps-placement') ?? 'inside';
@@ -167,6 +168,8 @@ async function main(argv: string[]): Promise<void> {
     callbacks,
   });
   probe?.dispose();
+  const save = arg(argv, 'save');
+  if (save !== undefined) await model.save(fileSystem(save));
   model.dispose();
   process.stdout.write(`${JSON.stringify({
     top1: result.val?.top1 ?? null,

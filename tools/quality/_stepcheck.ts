@@ -1,0 +1,40 @@
+import * as fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { setup } from '@mobilenets/runtime';
+import { mobilenetV1 } from '@mobilenets/backbone';
+import * as datasets from '@mobilenets/datasets';
+import { batchGradients, trainableVariables } from '@mobilenets/training';
+(async () => {
+  await setup({ log: null });
+  const f = await datasets.readImageFolder('/tmp/q/f4');
+  const d = datasets.classificationData(f.train, f.classes, { inputSize: 64, augment: false, onSkip: () => undefined });
+  let batch: datasets.ClassificationBatch | null = null;
+  for await (const b of d.batches({ epoch: 0, batchSize: 32, seed: 0, skip: 0 })) { batch = b; break; }
+  const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 64, classes: 4, dropout: 0, seed: 3 });
+  const x = tf.tensor4d(batch!.images, batch!.shape);
+  const y = tf.oneHot(tf.tensor1d(batch!.labels, 'int32'), 4);
+  const weights = model.weights.map((w) => ({ name: w.originalName, shape: w.shape, values: Array.from(w.read().dataSync()) }));
+  const names = trainableVariables(model).map((v) => v.name);
+  const g = batchGradients(model, x, y, { weightDecay: 0 });
+  const tnames = model.trainableWeights.map((w) => w.originalName);
+  const grads = names.map((n, i) => ({ name: tnames[i], values: Array.from(g.grads[n].dataSync()) }));
+  // Several RMSprop steps on the same batch sequence, to compare trajectories.
+  const opt = tf.train.rmsprop(0.045, 0.9, 0.9, 1.0);
+  const losses: number[] = [];
+  const batches: { images: number[]; labels: number[] }[] = [];
+  let k = 0;
+  for (const epoch of [0, 1]) {
+    for await (const b of d.batches({ epoch, batchSize: 32, seed: 0, skip: 0 })) {
+      if (k++ >= 20) break;
+      const xb = tf.tensor4d(b.images, b.shape);
+      const yb = tf.oneHot(tf.tensor1d(b.labels, 'int32'), 4);
+      const r = batchGradients(model, xb, yb, { weightDecay: 0 });
+      losses.push(r.loss);
+      opt.applyGradients(r.grads);
+      tf.dispose([xb, yb, ...Object.values(r.grads)]);
+      batches.push({ images: Array.from(b.images), labels: Array.from(b.labels) });
+    }
+  }
+  fs.writeFileSync('/tmp/q/stepcheck.json', JSON.stringify({ shape: batch!.shape, images: Array.from(batch!.images), labels: Array.from(batch!.labels), weights, loss: g.loss, grads, losses, batches }));
+  console.log('loss', g.loss, 'losses', losses.map((l) => l.toFixed(4)).join(' '));
+})();
