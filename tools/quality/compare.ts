@@ -122,7 +122,8 @@ function main(argv: string[]): void {
         for (const seed of seeds) {
           const file = path.join(root, 'runs', config.name, path.basename(folder), `seed-${seed}.json`);
           if (!fresh && fs.existsSync(file)) {
-            runs.push(JSON.parse(fs.readFileSync(file, 'utf8')) as Run);
+            // Named by where it is stored (a configuration's runs may have been moved to another name).
+            runs.push({ ...(JSON.parse(fs.readFileSync(file, 'utf8')) as Run), config: config.name, folder: path.basename(folder), seed });
             continue;
           }
           process.stderr.write(`${config.name} on ${path.basename(folder)}, seed ${seed}… `);
