@@ -1,3 +1,11 @@
+/**
+ * Ours against PyTorch on one training step with the same weights and images (issue 8): writes the
+ * initial weights of MobileNetV1 0.25-64 (seed 3, 4 classes), a batch of /tmp/q/f4 train images, our loss
+ * and gradients, and the losses of 20 RMSprop steps to /tmp/q/stepcheck.json; tools/quality/step_check.py
+ * (optional, PyTorch) loads them into the reference model and compares.
+ *
+ *   MOBILENETS_BACKEND=wasm node -r ./tools/ts-register.js tools/quality/step-check.ts && /usr/bin/python3 tools/quality/step_check.py
+ */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup } from '@mobilenets/runtime';
