@@ -21,7 +21,12 @@ export interface MobileNetCommonConfig {
   classes?: number;
   /** Without the top: pool the final feature map ('avg' or 'max') or return it as is (null). Default null. */
   pooling?: 'avg' | 'max' | null;
-  /** Batch-norm moving-average momentum. Default 0.99. */
+  /**
+   * Batch-norm moving-average momentum: moving = m · moving + (1 − m) · batch. Default 0.9 (PyTorch's
+   * 0.1 in its convention): the averages follow the last ~10 steps, so they keep up with weights that
+   * still move fast in a run of a few hundred steps. Keras' 0.99 averages over ~100 steps and lags a
+   * short fine-tuning run (issue 8: validation on stale statistics; see the README).
+   */
   batchNormMomentum?: number;
   /** Seed of the weight initialisers (the same seed builds the same weights); null: unseeded. Default null. */
   seed?: number | null;

@@ -73,7 +73,7 @@ export const MOBILENET_V1_DEFAULTS: ResolvedMobileNetV1Config = {
   pooling: null,
   variant: 'standard',
   minDepth: 8,
-  batchNormMomentum: 0.99,
+  batchNormMomentum: 0.9,
   seed: null,
 };
 

@@ -54,7 +54,7 @@ export const MOBILENET_V2_DEFAULTS: ResolvedMobileNetV2Config = {
   dropout: 0.2,
   activation: 'relu6',
   pooling: null,
-  batchNormMomentum: 0.99,
+  batchNormMomentum: 0.9,
   seed: null,
 };
 
