@@ -57,13 +57,13 @@ describe('mobilenet-classify train: runs', () => {
     expect(run('seed-c', '6')).not.toEqual(a);
   });
 
-  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes from the folder alone to the losses of an uninterrupted run', async () => {
+  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes from the folder alone to the losses of an uninterrupted run (two workers)', async () => {
     const full = path.join(tmp, 'uninterrupted');
-    json(classify('train', '--data', data, ...arch, '--steps', '8', '--seed', '2', '--out', full, '--json'));
+    json(classify('train', '--data', data, ...arch, '--steps', '8', '--seed', '2', '--workers', '2', '--out', full, '--json'));
     const expected = stepLosses(full);
 
     const run = path.join(tmp, 'stopped');
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/classify/bin/mobilenet-classify.js'), 'train', '--data', data, ...arch, '--steps', '8', '--seed', '2', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/classify/bin/mobilenet-classify.js'), 'train', '--data', data, ...arch, '--steps', '8', '--seed', '2', '--workers', '2', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let signalled = false;
     child.stderr.on('data', (chunk: Buffer) => {
@@ -81,7 +81,8 @@ describe('mobilenet-classify train: runs', () => {
     expect(stoppedAt).toBeLessThan(8);
     expect(fs.existsSync(path.join(run, '.lock'))).toBe(false);
 
-    const resumed = json(classify('train', '--resume', run, '--json'));
+    const resumed = json(classify('train', '--resume', run, '--workers', '2', '--json'));
+    expect(resumed.workers).toBe(2);
     expect(resumed.resumedFrom).toBe(stoppedAt);
     expect(resumed.steps).toBe(8);
     expect(stepLosses(run)).toEqual(expected);

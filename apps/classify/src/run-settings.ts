@@ -39,6 +39,8 @@ export interface ClassifyRunSettings {
   labelSmoothing: number;
   ema: number | null;
   augment: boolean;
+  /** With augment: brightness, contrast and saturation jitter too. */
+  colorJitter: boolean;
   /** Largest image decoded (width × height), null: the default. */
   maxPixels: number | null;
   /** Stopping rules (the only settings `--resume` may change). */

@@ -71,7 +71,7 @@ export function convBnActivation(
   settings: BlockSettings,
 ): SymbolicTensor {
   const common = { kernelSize: spec.kernelSize, strides: spec.stride, padding: 'same' as const, useBias: false, name: names.conv };
-  const init = heUniformFanOut(layerSeed(settings, names.conv));
+  const init = heFanOut(spec.kind, layerSeed(settings, names.conv));
   const conv =
     spec.kind === 'conv'
       ? tfl.layers.conv2d({ ...common, filters: requireFilters(spec.filters, names.conv), kernelInitializer: init })
@@ -86,12 +86,19 @@ export function convBnActivation(
 }
 
 /**
- * He (Kaiming) initialisation over fan-out, as torchvision initialises MobileNet convolutions: it keeps
- * activations at unit scale through all 28 layers, so an untrained model gives meaningful (non-vanishing)
- * outputs. tfjs' default (Glorot) shrinks them by ~4× per layer, to ~1e-17 at the logits.
+ * He (Kaiming) initialisation over fan-out, as torchvision initialises MobileNet convolutions (variance
+ * 2 / fan-out, here uniform): it keeps activations at unit scale through all 28 layers, where tfjs'
+ * default (Glorot) shrinks them ~4× per layer, to ~1e-17 at the logits.
+ *
+ * Fan-out is torchvision's: output channels × kernel area for a full convolution, and for a depthwise
+ * one (a grouped convolution to C channels) C × kernel area as well — which is tfjs' *fan-in* of a
+ * depthwise kernel [kh, kw, C, 1] (tfjs' fan-out of it is only kh·kw). Counting it as tfjs does would draw
+ * depthwise filters √C times too large; batch norm hides the scale in the forward pass, but the update
+ * relative to the weights, and so the effective learning rate, shrinks by C (measured: the small-folder
+ * runs of issue 8 learned markedly slower than PyTorch's).
  */
-function heUniformFanOut(seed: number | undefined) {
-  return tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'uniform', seed });
+function heFanOut(kind: 'conv' | 'depthwise', seed: number | undefined) {
+  return tfl.initializers.varianceScaling({ scale: 2, mode: kind === 'conv' ? 'fanOut' : 'fanIn', distribution: 'uniform', seed });
 }
 
 function requireFilters(filters: number | undefined, layer: string): number {

@@ -7,9 +7,11 @@
  *    samples down to 0.08; "limiting the size of small crops"), aspect ratio in [3/4, 4/3], resized to
  *    inputSize × inputSize by sharp (crop and resize in one pass, on the decoded file);
  * 2. a horizontal flip with probability ½;
- * 3. mild colour jitter, in this fixed order: brightness + δ with δ uniform in ±0.125·255 (±32 of 255,
- *    TF-slim's max_delta 32/255), saturation × s and contrast × c with s, c uniform in [0.8, 1.2] (half of
- *    TF-slim's [0.5, 1.5]); no hue shift. The result is clipped to [-1, 1].
+ * 3. colour jitter only when asked for ({@link MILD_COLOR_JITTER}: brightness + δ with δ uniform in
+ *    ±0.125·255, TF-slim's max_delta 32/255; saturation × s and contrast × c with s, c uniform in
+ *    [0.8, 1.2], half of TF-slim's [0.5, 1.5]; no hue shift; applied in that order, clipped to [-1, 1]).
+ *    It is off by default: on small folders it slowed fitting without helping validation (issue 8;
+ *    README, "Defaults on a small folder"), and crop + flip is torchvision's standard recipe.
  *
  * Every draw comes from the caller's seeded generator, so a seed gives identical pixels on every run.
  */
@@ -25,11 +27,11 @@ export interface AugmentOptions {
   aspectRatio?: [number, number];
   /** Flip horizontally with probability ½. Default true. */
   flip?: boolean;
-  /** Largest brightness shift, in 8-bit units (0 turns it off). Default 0.125 · 255 ≈ 31.9. */
+  /** Largest brightness shift, in 8-bit units (0 turns it off). Default 0 (MILD_COLOR_JITTER: 0.125 · 255 ≈ 31.9). */
   brightness?: number;
-  /** Contrast factor range ([1, 1] turns it off). Default [0.8, 1.2]. */
+  /** Contrast factor range ([1, 1] turns it off). Default [1, 1] (MILD_COLOR_JITTER: [0.8, 1.2]). */
   contrast?: [number, number];
-  /** Saturation factor range ([1, 1] turns it off). Default [0.8, 1.2]. */
+  /** Saturation factor range ([1, 1] turns it off). Default [1, 1] (MILD_COLOR_JITTER: [0.8, 1.2]). */
   saturation?: [number, number];
 }
 
@@ -52,6 +54,13 @@ const DEFAULTS: Required<AugmentOptions> = {
   maxArea: 1,
   aspectRatio: [3 / 4, 4 / 3],
   flip: true,
+  brightness: 0,
+  contrast: [1, 1],
+  saturation: [1, 1],
+};
+
+/** The colour jitter of the paper's (milder) Inception recipe, to pass with the crop options: `{ ...MILD_COLOR_JITTER }`. */
+export const MILD_COLOR_JITTER: Pick<Required<AugmentOptions>, 'brightness' | 'contrast' | 'saturation'> = {
   brightness: 0.125 * 255,
   contrast: [0.8, 1.2],
   saturation: [0.8, 1.2],

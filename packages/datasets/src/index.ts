@@ -6,7 +6,7 @@ export type { SplitOptions } from './split';
 export type { CsvRow } from './csv';
 export { parseCsv, parseCsvLine } from './csv';
 export type { AugmentOptions, AugmentParams } from './augment';
-export { adjustColor, applyPixelAugmentation, augmentImage, flipHorizontal, resolveAugmentOptions, sampleAugmentation, sampleCrop } from './augment';
+export { MILD_COLOR_JITTER, adjustColor, applyPixelAugmentation, augmentImage, flipHorizontal, resolveAugmentOptions, sampleAugmentation, sampleCrop } from './augment';
 export type { BatchOptions, ClassificationBatch, ClassificationData, ClassificationDataOptions } from './batches';
 export { classificationData } from './batches';
 export type { GenerateDatasetOptions, GenerateImageOptions, GeneratedDataset, GeneratedImage } from './generate';

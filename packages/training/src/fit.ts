@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { classificationTask } from './classification-task';
 import type { ClassificationBatch, TrainingData } from './data';
+import { recomputeBatchNormStatistics } from './batch-norm-statistics';
 import { EmaState, WeightEma } from './ema';
 import { paperOptimizer } from './optimizers';
 import { StepRunner, StepRunnerFactory, localRunner } from './runner';
@@ -166,6 +167,12 @@ export interface FitOptions<Batch = ClassificationBatch> {
   validation?: TrainingData<Batch>;
   /** Default: batchSize. */
   validationBatchSize?: number;
+  /**
+   * Before each validation and at the end, recompute the batch-norm moving statistics for the current
+   * weights from this many training examples (see batch-norm-statistics.ts: the moving averages lag the
+   * weights in short runs). false keeps the moving averages as training left them. Default 512.
+   */
+  batchNormStatistics?: number | false;
   checkpoints?: CheckpointOptions;
   /** Continue from the store's 'last' checkpoint: weights, optimizer, schedule position and data order. */
   resume?: boolean;
@@ -325,6 +332,8 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
   const everySteps = options.checkpoints?.everySteps ?? 0;
   const everyMs = (options.checkpoints?.everyMinutes ?? 0) * 60_000;
   const keep = options.checkpoints?.keep ?? 3;
+  const statisticsExamples = options.batchNormStatistics ?? 512;
+  if (statisticsExamples !== false) checkPositive('batchNormStatistics', statisticsExamples, true, 1);
   const started = clock();
 
   let optimizer: tf.Optimizer | null = null;
@@ -373,10 +382,17 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     const steps = (await store.list()).filter((n) => STEP_CHECKPOINT.test(n)).sort((a, b) => Number(STEP_CHECKPOINT.exec(a)![1]) - Number(STEP_CHECKPOINT.exec(b)![1]));
     for (const name of steps.slice(0, Math.max(0, steps.length - keep))) await store.remove(name);
   };
+  const recomputeStatistics = async () => {
+    if (statisticsExamples === false) return;
+    await recomputeBatchNormStatistics(model, task, data, { examples: statisticsExamples, batchSize, epoch: Math.max(0, state.epoch - 1), seed });
+  };
   const validate = async (): Promise<ValidationResult | null> => {
     if (validation === undefined) return null;
     await sync(false);
-    const run = () => task.validate(model, validation, { batchSize: options.validationBatchSize ?? batchSize });
+    const run = async () => {
+      await recomputeStatistics();
+      return task.validate(model, validation, { batchSize: options.validationBatchSize ?? batchSize });
+    };
     return ema === null ? run() : ema.withAveraged(run);
   };
 
@@ -489,6 +505,8 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
 
     const val = validation === undefined ? null : lastValStep === state.step && lastVal !== null ? lastVal : await validate();
     ema?.copyInto();
+    // The model fit hands back: its statistics for its final (averaged, with EMA) weights.
+    if (validation === undefined || ema !== null) await recomputeStatistics();
     const result: FitResult = {
       steps: state.step,
       epochs: state.epoch,

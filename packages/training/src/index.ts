@@ -6,6 +6,8 @@ export type { ClassificationTaskOptions } from './classification-task';
 export { classificationTask, crossEntropy } from './classification-task';
 export type { RunnerContext, RunnerStepOptions, StepRunner, StepRunnerFactory } from './runner';
 export { localRunner, setLearningRate, stepSeed } from './runner';
+export type { BatchNormStatisticsOptions } from './batch-norm-statistics';
+export { batchNormLayers, recomputeBatchNormStatistics } from './batch-norm-statistics';
 export type { OptimizerSpec } from './optimizers';
 export { PAPER_RMSPROP, optimizerFromSpec, optimizerSpec, paperOptimizer } from './optimizers';
 export type { BatchOptions, ClassificationBatch, ClassificationData, TrainingData } from './data';

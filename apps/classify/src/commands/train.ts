@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { FileCheckpointStore, acquireRunLock, dataParallel, defaultWorkerCount, planTrainingBatch, readCheckpointState, setup, writeRunRecord } from '@mobilenets/runtime';
+import { FileCheckpointStore, MIN_BATCH_NORM_BATCH, acquireRunLock, dataParallel, defaultWorkerCount, planParallelTraining, planTrainingBatch, readCheckpointState, setup, writeRunRecord } from '@mobilenets/runtime';
 import {
   ArchitectureOptions, UsageError, addArchitectureOptions, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals,
 } from '@mobilenets/cli-kit';
@@ -34,6 +34,7 @@ interface TrainFlags extends ArchitectureOptions {
   labelSmoothing: number;
   ema?: number;
   augment: boolean;
+  colorJitter?: boolean;
   checkpointEvery: number;
   checkpointMinutes: number;
   keep: number;
@@ -63,6 +64,7 @@ const RECORDED: { flag: string; key: keyof TrainFlags; setting: keyof ClassifyRu
   { flag: '--label-smoothing', key: 'labelSmoothing', setting: 'labelSmoothing' },
   { flag: '--ema', key: 'ema', setting: 'ema' },
   { flag: '--augment', key: 'augment', setting: 'augment' },
+  { flag: '--color-jitter', key: 'colorJitter', setting: 'colorJitter' },
   { flag: '--init', key: 'init', setting: 'init' },
   { flag: '--freeze-backbone', key: 'freezeBackbone', setting: 'freezeBackbone' },
   { flag: '--max-pixels', key: 'maxPixels', setting: 'maxPixels' },
@@ -79,14 +81,15 @@ export function trainCommand(): Command {
     .addOption(new Option('--max-minutes <m>', 'stop cleanly after this many minutes of this call (saving a checkpoint)').argParser(parseNumberOption('--max-minutes')))
     .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(32))
     .addOption(new Option('--accumulate <k>', 'split each step into k micro-batches per worker whose gradients are averaged (less memory, same update)').argParser(parseIntegerOption('--accumulate', 1)).default(1))
-    .addOption(new Option('--workers <n>', `worker threads that share each batch (default: one per core, here ${defaultWorkerCount()}; 1 trains in this thread)`).argParser(parseIntegerOption('--workers', 1)))
+    .addOption(new Option('--workers <n>', `worker threads that share each batch (default: up to one per core, here ${defaultWorkerCount()}, as long as each worker's share stays ≥ ${MIN_BATCH_NORM_BATCH} images for batch norm; 1 trains in this thread)`).argParser(parseIntegerOption('--workers', 1)))
     .addOption(new Option('--lr <x>', 'initial learning rate').argParser(parseNumberOption('--lr')).default(0.045))
     .addOption(new Option('--warmup-steps <n>', 'linear learning-rate warm-up steps').argParser(parseIntegerOption('--warmup-steps', 0)).default(0))
     .addOption(new Option('--schedule <name>', "learning-rate schedule: 'paper' (×0.98 per epoch) or 'cosine' (to 0 at the last step; lengthening it on --resume continues the decay from the current rate)").choices(['paper', 'cosine']).default('paper'))
     .addOption(new Option('--weight-decay <x>', 'L2 on conv and FC kernels').argParser(parseNumberOption('--weight-decay')).default(4e-5))
     .addOption(new Option('--label-smoothing <x>', 'label smoothing ε').argParser(parseNumberOption('--label-smoothing')).default(0))
     .addOption(new Option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.999) for validation and the saved model').argParser(parseNumberOption('--ema')))
-    .option('--no-augment', 'no random crops, flips or colour changes')
+    .option('--no-augment', 'no random crops or flips (evaluation preprocessing for training too)')
+    .option('--color-jitter', 'with augmentation, also jitter brightness, contrast and saturation (the paper\'s milder Inception recipe; off by default: it slowed small-folder runs)')
     .addOption(new Option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends and at a stop only)').argParser(parseIntegerOption('--checkpoint-every', 0)).default(0))
     .addOption(new Option('--checkpoint-minutes <m>', "also save the 'last' checkpoint when this many minutes have passed since the last save (0: off), so a hard kill loses at most that much work").argParser(parseNumberOption('--checkpoint-minutes')).default(5))
     .addOption(new Option('--keep <k>', 'step checkpoints to keep').argParser(parseIntegerOption('--keep', 0)).default(3))
@@ -153,7 +156,7 @@ function freshSettings(o: TrainFlags, data: string, generated: boolean, classes:
     arch: o.arch, alpha: o.alpha, inputSize: o.inputSize, variant: o.variant, activation: o.activation, dropout: o.dropout ?? null, bnMomentum: o.bnMomentum ?? null,
     data, generatedData: generated, val: o.val === undefined ? null : path.resolve(o.val), valFraction: o.valFraction, seed: o.seed, classes,
     batch: o.batch, accumulate: o.accumulate, lr: o.lr, schedule: o.schedule, cosineExtensions: [], warmupSteps: o.warmupSteps, weightDecay: o.weightDecay,
-    labelSmoothing: o.labelSmoothing, ema: o.ema ?? null, augment: o.augment, maxPixels: o.maxPixels ?? null, epochs, steps: o.steps ?? null,
+    labelSmoothing: o.labelSmoothing, ema: o.ema ?? null, augment: o.augment, colorJitter: o.colorJitter === true, maxPixels: o.maxPixels ?? null, epochs, steps: o.steps ?? null,
     init: o.init === undefined ? null : o.init === 'face-api' ? o.init : path.resolve(o.init), freezeBackbone: o.freezeBackbone === true,
   };
 }
@@ -273,7 +276,7 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
     log(`warning: skipped ${file}: ${error.message}`);
   };
   const decode = settings.maxPixels === null ? {} : { maxPixels: settings.maxPixels };
-  const trainData = datasets.classificationData(trainRecords, classes, { inputSize: settings.inputSize, augment: settings.augment ? {} : false, prefetch: 2, onSkip, decode });
+  const trainData = datasets.classificationData(trainRecords, classes, { inputSize: settings.inputSize, augment: settings.augment ? (settings.colorJitter ? { ...datasets.MILD_COLOR_JITTER } : {}) : false, prefetch: 2, onSkip, decode });
   const valData = valRecords.length > 0 ? datasets.classificationData(valRecords, classes, { inputSize: settings.inputSize, augment: false, prefetch: 2, onSkip, decode }) : undefined;
   if (valData === undefined) log('note: no validation images (use --val or --val-fraction > 0); top-1/top-5 will not be measured');
 
@@ -293,16 +296,20 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
     }
     if (settings.freezeBackbone) freezeBackbone(model);
 
-    const workers = Math.min(o.workers ?? defaultWorkerCount(), Math.max(1, Math.floor(settings.batch / settings.accumulate)));
-    // Memory: split the batch into accumulated micro-batches when a worker's share does not fit (or refuse, saying what fits).
+    // Workers and memory: split the batch into accumulated micro-batches when a worker's share does not
+    // fit (or refuse, saying what fits); by default, as many workers as keep batch-norm batches whole.
     let plan: ReturnType<typeof planTrainingBatch>;
     try {
-      plan = planTrainingBatch({ model, batchSize: settings.batch, backend: runtime.backend, workers, accumulate: settings.accumulate });
+      const common = { model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate };
+      plan = o.workers === undefined
+        ? planParallelTraining({ ...common, maxWorkers: defaultWorkerCount() })
+        : planTrainingBatch({ ...common, workers: Math.min(o.workers, Math.max(1, Math.floor(settings.batch / settings.accumulate))) });
     } catch (error) {
       if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize})`);
       throw error;
     }
     if (plan.message !== null) log(plan.message);
+    const workers = plan.workers;
     const stop = stopOnSignals(log);
     const metricsFile = path.join(out, 'metrics.jsonl');
     if (recorded === null) fs.rmSync(metricsFile, { force: true });

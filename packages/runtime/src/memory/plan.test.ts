@@ -2,7 +2,7 @@ import { mobilenetV1 } from '@mobilenets/backbone';
 import { setup } from '../backend';
 import { GiB, WASM_HEAP_MAX_BYTES, estimateTrainingMemory } from './estimate';
 import { ModelMemoryProfile, modelMemoryProfile, scaleProfileInput } from './layers';
-import { planTrainingBatch } from './plan';
+import { MIN_BATCH_NORM_BATCH, planParallelTraining, planTrainingBatch } from './plan';
 
 let v1: ModelMemoryProfile; // V1 0.25-64
 let v1Large: ModelMemoryProfile; // V1 1.0-224
@@ -118,5 +118,20 @@ describe('planTrainingBatch', () => {
     );
     expect(() => planTrainingBatch({ model: v1, batchSize: 0, backend: 'wasm' })).toThrow('planTrainingBatch: batchSize must be an integer ≥ 1. Received 0.');
     expect(() => planTrainingBatch({ model: v1, batchSize: 8, backend: 'wasm', workers: 1.5 })).toThrow('planTrainingBatch: workers must be an integer ≥ 1. Received 1.5.');
+  });
+});
+
+describe('planParallelTraining', () => {
+  it('uses workers only while every shard keeps a whole batch-norm batch (32), or what memory forces anyway', () => {
+    expect(MIN_BATCH_NORM_BATCH).toBe(32);
+    const roomy = { ...plenty, wasmHeapBytes: heapFor(v1, 128) };
+    expect(planParallelTraining({ model: v1, batchSize: 32, backend: 'wasm', maxWorkers: 2, limits: roomy }).workers).toBe(1);
+    expect(planParallelTraining({ model: v1, batchSize: 64, backend: 'wasm', maxWorkers: 2, limits: roomy })).toMatchObject({ workers: 2, accumulate: 1, microBatch: 32 });
+    expect(planParallelTraining({ model: v1, batchSize: 128, backend: 'wasm', maxWorkers: 8, limits: roomy }).workers).toBe(4);
+    // One worker would have to split 32 into micro-batches of 16 anyway: two workers of 16 change nothing for batch norm.
+    const tight = { ...plenty, wasmHeapBytes: heapFor(v1, 16, 2) };
+    expect(planParallelTraining({ model: v1, batchSize: 32, backend: 'wasm', maxWorkers: 2, limits: tight })).toMatchObject({ workers: 2, accumulate: 1, microBatch: 16 });
+    expect(planParallelTraining({ model: v1, batchSize: 32, backend: 'wasm', maxWorkers: 1, limits: tight })).toMatchObject({ workers: 1, accumulate: 2, microBatch: 16 });
+    expect(() => planParallelTraining({ model: v1, batchSize: 32, backend: 'wasm', maxWorkers: 0 })).toThrow(/maxWorkers must be an integer ≥ 1/);
   });
 });

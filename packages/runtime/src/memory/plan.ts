@@ -188,3 +188,33 @@ function refusal(
   if (parts > 1) advice += ' Or use a smaller batch.';
   return `${describeModel(profile)} needs about ${formatBytes(needs)} to train ${what} on ${backend}, more than ${where}.${advice}`;
 }
+
+/**
+ * Batch-norm batches below this many images slow learning: data-parallel workers compute batch-norm
+ * statistics on their own shard (as PyTorch's DistributedDataParallel does without SyncBatchNorm), and
+ * on the small folders of issue 8, two workers with 16 images each ended 15 epochs at a training loss of
+ * 1.55 where one worker with 32 reached 1.32 (tools/quality/compare.ts, f6, three seeds).
+ */
+export const MIN_BATCH_NORM_BATCH = 32;
+
+export interface ParallelPlanOptions extends Omit<PlanTrainingOptions, 'workers'> {
+  /** Most workers to use (e.g. the machine's cores). */
+  maxWorkers: number;
+}
+
+/**
+ * How many data-parallel workers to train with, and the memory plan for them: the most (up to
+ * `maxWorkers`) that leave every worker's shard of the batch at least {@link MIN_BATCH_NORM_BATCH}
+ * images — or at least as large as the micro-batches memory forces on a single worker anyway (then
+ * more workers change nothing about batch-norm statistics, and only add speed). One worker otherwise.
+ */
+export function planParallelTraining(options: ParallelPlanOptions): TrainingBatchPlan {
+  const { maxWorkers, ...rest } = options;
+  if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new RangeError(`planParallelTraining: maxWorkers must be an integer ≥ 1. Received ${maxWorkers}.`);
+  const single = planTrainingBatch({ ...rest, workers: 1 });
+  const smallest = Math.min(MIN_BATCH_NORM_BATCH, single.microBatch);
+  for (let workers = Math.min(maxWorkers, options.batchSize); workers > 1; workers--) {
+    if (Math.floor(options.batchSize / workers) >= smallest) return planTrainingBatch({ ...rest, workers });
+  }
+  return single;
+}
