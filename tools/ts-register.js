@@ -8,7 +8,7 @@
 //   use. Node has no way to add an export condition once it runs, so this hooks require's resolution.
 //   Outside the workspace, packages resolve to their built dist/ as usual.
 // - MOBILENETS_TS_REGISTER names this file, so that worker threads started from this process can load
-//   it too (see packages/runtime/src/parallel/worker-entry.js).
+//   it too (see packages/runtime/src/start-entry.js).
 const fs = require('node:fs');
 const Module = require('node:module');
 const path = require('node:path');
