@@ -1,0 +1,5 @@
+// @mobilenets/box-math: detection math in plain TypeScript (no tfjs), shared by training (through
+// tensors), onnxruntime inference and evaluation. One job a file; box formats are in every name.
+
+export type { BoxFormat, Boxes } from './formats';
+export { BOX_FORMATS, boxAreasXyxy, boxCount, clipBoxesXyxy, convertBoxes, scaleBoxesXyxy } from './formats';
