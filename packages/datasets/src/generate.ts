@@ -16,7 +16,7 @@ import { hashSeed, mulberry32, randomInt, uniform, type Random } from '@mobilene
 import { addNoise, boxSdf, circleSdf, createCanvas, drawShape, fillGradient, hsv, polygonSdf, starPoints, subtract, translate, union, type Paint, type Rgb, type Sdf } from './raster';
 import { compareStrings } from './split';
 
-interface ShapeClass {
+export interface ShapeClass {
   name: string;
   sdf: Sdf;
   /** Texture from the two colours and a random draw; none for flat shapes. */
@@ -40,8 +40,8 @@ const dots = (a: Rgb, b: Rgb, random: Random): Paint => {
   };
 };
 
-/** The class catalogue, in generator order (the folder names are these names). */
-const SHAPES: readonly ShapeClass[] = [
+/** The class catalogue, in generator order (the folder names are these names; the detection generator draws the same shapes). */
+export const SHAPES: readonly ShapeClass[] = [
   { name: 'circle', sdf: circleSdf },
   { name: 'square', sdf: boxSdf(0.78, 0.78) },
   { name: 'triangle', sdf: polygonSdf(starPoints(3, 1.05, 1.05)) },

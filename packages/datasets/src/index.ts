@@ -11,3 +11,5 @@ export type { BatchOptions, ClassificationBatch, ClassificationData, Classificat
 export { classificationData } from './batches';
 export type { GenerateDatasetOptions, GenerateImageOptions, GeneratedDataset, GeneratedImage } from './generate';
 export { MAX_GENERATED_CLASSES, generateClassificationDataset, generateClassificationImages, generatedClassNames, renderClassificationImage } from './generate';
+export type { CocoGroundTruth, DetectionImageOptions, GenerateDetectionDatasetOptions, GeneratedDetectionImage, GeneratedObject } from './generate-detection';
+export { MIN_VISIBLE_PIXELS, detectionClassNames, generateDetectionDataset, renderDetectionImage } from './generate-detection';
