@@ -13,3 +13,5 @@ export type { GenerateDatasetOptions, GenerateImageOptions, GeneratedDataset, Ge
 export { MAX_GENERATED_CLASSES, generateClassificationDataset, generateClassificationImages, generatedClassNames, renderClassificationImage } from './generate';
 export type { CocoGroundTruth, DetectionImageOptions, GenerateDetectionDatasetOptions, GeneratedDetectionImage, GeneratedObject } from './generate-detection';
 export { MIN_VISIBLE_PIXELS, detectionClassNames, generateDetectionDataset, renderDetectionImage } from './generate-detection';
+export type { DetectionDataset, DetectionRecord, ReadCocoOptions, ReadVocOptions } from './detection-readers';
+export { AnnotationError, readCocoDetection, readVocDetection } from './detection-readers';
