@@ -45,4 +45,15 @@ describe('feature taps', () => {
     expect(() => featureTap(m, 'Conv2d_8_pointwise')).toThrow(/has no end point 'Conv2d_8_pointwise'\. Available: Conv2d_0, Conv2d_1_depthwise/);
     m.dispose();
   });
+
+  it("runs without the top at sizes that are not multiples of 32, as SSD's 300 (feature maps 19 and 10)", () => {
+    const v1 = mobilenetV1({ widthMultiplier: 0.25, inputSize: 300, includeTop: false });
+    expect(featureTaps(v1, ['Conv2d_11_pointwise', 'Conv2d_13_pointwise']).map((t) => [t.height, t.width, t.stride])).toEqual([[19, 19, 16], [10, 10, 30]]);
+    const v2 = mobilenetV2({ widthMultiplier: 0.35, inputSize: 300, includeTop: false });
+    expect(featureTaps(v2, ['layer_15/expansion_output', 'layer_19']).map((t) => [t.height, t.width])).toEqual([[19, 19], [10, 10]]);
+    expect(() => mobilenetV1({ inputSize: 300 })).toThrow(/multiple of 32/); // with the classifier, the papers' sizes
+    expect(() => mobilenetV1({ inputSize: 31, includeTop: false })).toThrow('inputSize must be an integer ≥ 32');
+    v1.dispose();
+    v2.dispose();
+  });
 });

@@ -10,7 +10,18 @@ export function checkWidthMultiplier(widthMultiplier: number, arch: string, allo
   }
 }
 
-export function checkInputSize(inputSize: number, arch: string): void {
+/**
+ * With the classifier (includeTop), a multiple of 32 as the papers use. A feature extractor (no top)
+ * runs at any size ≥ 32: TF 'SAME' padding gives every stride-2 layer ceil(n / 2) outputs, which is how
+ * SSD runs MobileNet at 300 × 300 (feature maps 19, 10, 5, 3, 2, 1).
+ */
+export function checkInputSize(inputSize: number, arch: string, includeTop = true): void {
+  if (!includeTop) {
+    if (!Number.isInteger(inputSize) || inputSize < 32) {
+      throw new RangeError(`${arch}: inputSize must be an integer ≥ 32 (without the top any size works, e.g. SSD's 300). Received ${inputSize}.`);
+    }
+    return;
+  }
   if (!Number.isInteger(inputSize) || inputSize < 32 || inputSize % 32 !== 0) {
     const nearest = Number.isFinite(inputSize) && inputSize > 32 ? [...new Set([Math.floor(inputSize / 32) * 32, Math.ceil(inputSize / 32) * 32])] : [32];
     throw new RangeError(
@@ -47,8 +58,8 @@ export function checkSeed(seed: number | null, arch: string): void {
 }
 
 /** Checks the fields V1 and V2 share (after defaults are filled in). */
-export function checkCommonConfig(c: { inputSize: number; classes: number; dropout: number; activation: string; pooling: string | null; batchNormMomentum: number; seed: number | null }, arch: string): void {
-  checkInputSize(c.inputSize, arch);
+export function checkCommonConfig(c: { inputSize: number; includeTop: boolean; classes: number; dropout: number; activation: string; pooling: string | null; batchNormMomentum: number; seed: number | null }, arch: string): void {
+  checkInputSize(c.inputSize, arch, c.includeTop);
   checkClasses(c.classes, arch);
   checkDropout(c.dropout, arch);
   checkOneOf(c.activation, ['relu', 'relu6'], 'activation', arch);
