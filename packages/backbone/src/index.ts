@@ -3,8 +3,8 @@
 // installFusedLayers() — which `setup()` from @mobilenets/runtime calls — also makes models loaded from
 // model.json use it, gives 'relu6' a one-kernel activation and installs the fused ReLU/ReLU6 gradients.
 
-export type { Activation } from './blocks';
-export { HEAD_LAYER_NAMES } from './blocks';
+export type { Activation, BatchNormSettings, BlockSettings, ConvBnNames } from './blocks';
+export { HEAD_LAYER_NAMES, convBnActivation, layerSeed } from './blocks';
 export { makeDivisible, v1Channels } from './rounding';
 export type { MobileNetV1Config, MobileNetV1Variant, ResolvedMobileNetV1Config, V1LayerSpec } from './mobilenet-v1';
 export {
