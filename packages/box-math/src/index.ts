@@ -3,3 +3,6 @@
 
 export type { BoxFormat, Boxes } from './formats';
 export { BOX_FORMATS, boxAreasXyxy, boxCount, clipBoxesXyxy, convertBoxes, scaleBoxesXyxy } from './formats';
+
+// Issue 12: IoU, NMS, the argmax matcher and the samplers.
+export { iouMatrixXyxy, iouOfPairXyxy, pairwiseIouXyxy } from './iou';
