@@ -6,3 +6,5 @@ export { BOX_FORMATS, boxAreasXyxy, boxCount, clipBoxesXyxy, convertBoxes, scale
 
 // Issue 12: IoU, NMS, the argmax matcher and the samplers.
 export { iouMatrixXyxy, iouOfPairXyxy, pairwiseIouXyxy } from './iou';
+export type { BatchedNmsOptions, MultiClassNmsOptions, MultiClassNmsResult, NmsOptions } from './nms';
+export { batchedNmsXyxy, multiClassNmsXyxy, nonMaxSuppressionXyxy } from './nms';
