@@ -15,7 +15,6 @@
  * - the cost is one sort plus O(n·k) IoUs for n candidates and k kept boxes.
  */
 import { boxAreasXyxy, boxCount } from './formats';
-import { iouOfPairXyxy } from './iou';
 
 /** Options of {@link nonMaxSuppressionXyxy}. */
 export interface NmsOptions {
@@ -87,22 +86,43 @@ export function nonMaxSuppressionXyxy(boxesXyxy: ArrayLike<number>, scores: Arra
   const candidates: number[] = [];
   for (let i = 0; i < n; i++) if (scores[i] > scoreThreshold) candidates.push(i);
   const order = sortByScoreDescending(Int32Array.from(candidates), scores);
-  const areas = boxAreasXyxy(boxesXyxy);
-  const kept: number[] = [];
-  for (let c = 0; c < order.length && kept.length < maxDetections; c++) {
-    const i = order[c];
-    if (!overlapsAny(boxesXyxy, areas, i, kept, iouThreshold)) kept.push(i);
-  }
+  const kept = greedyPerClass(boxesXyxy, order, (i) => i, () => 0, iouThreshold, Infinity, maxDetections);
   return Int32Array.from(kept);
 }
 
-/** Whether box i overlaps one of `kept` with IoU > iouThreshold (newest kept first: usually the nearest in score). */
-function overlapsAny(boxes: ArrayLike<number>, areas: Float64Array, i: number, kept: readonly number[], iouThreshold: number): boolean {
-  for (let k = kept.length - 1; k >= 0; k--) {
-    const j = kept[k];
-    if (iouOfPairXyxy(boxes, i, areas[i], boxes, j, areas[j]) > iouThreshold) return true;
+/**
+ * Kept boxes of one class: corners and area packed in one growable Float64Array (5 numbers a box),
+ * so the O(n·k) inner loop reads contiguous memory and calls nothing.
+ */
+class KeptBoxes {
+  private data = new Float64Array(5 * 16);
+  count = 0;
+
+  /** Whether the box (x1, y1, x2, y2) of `area` overlaps a kept box with IoU > iouThreshold (newest first: usually the nearest in score). */
+  overlaps(x1: number, y1: number, x2: number, y2: number, area: number, iouThreshold: number): boolean {
+    if (!(area > 0)) return false; // a zero-area box has IoU 0 with everything
+    const d = this.data;
+    for (let o = 5 * (this.count - 1); o >= 0; o -= 5) {
+      const w = Math.min(x2, d[o + 2]) - Math.max(x1, d[o]);
+      if (!(w > 0)) continue;
+      const h = Math.min(y2, d[o + 3]) - Math.max(y1, d[o + 1]);
+      if (!(h > 0)) continue;
+      const intersection = w * h;
+      // The same division as iouOfPairXyxy, so "IoU > threshold" agrees with iouMatrixXyxy to the last bit.
+      if (intersection / (area + d[o + 4] - intersection) > iouThreshold) return true;
+    }
+    return false;
   }
-  return false;
+
+  push(x1: number, y1: number, x2: number, y2: number, area: number): void {
+    if (5 * (this.count + 1) > this.data.length) {
+      const grown = new Float64Array(2 * this.data.length);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data.set([x1, y1, x2, y2, area], 5 * this.count);
+    this.count++;
+  }
 }
 
 /**
@@ -146,18 +166,20 @@ function greedyPerClass(
   perClass: number,
   maxDetections: number,
 ): number[] {
-  const areas = boxAreasXyxy(boxes);
-  const keptBoxesOfClass = new Map<number, number[]>();
+  const b = boxes instanceof Float64Array ? boxes : Float64Array.from(boxes);
+  const areas = boxAreasXyxy(b);
+  const keptOfClass = new Map<number, KeptBoxes>();
   const kept: number[] = [];
   for (let c = 0; c < order.length && kept.length < maxDetections; c++) {
     const id = order[c];
     const cls = classOf(id);
-    let same = keptBoxesOfClass.get(cls);
-    if (same === undefined) keptBoxesOfClass.set(cls, (same = []));
-    if (same.length >= perClass) continue;
-    const box = boxOf(id);
-    if (overlapsAny(boxes, areas, box, same, iouThreshold)) continue;
-    same.push(box);
+    let same = keptOfClass.get(cls);
+    if (same === undefined) keptOfClass.set(cls, (same = new KeptBoxes()));
+    if (same.count >= perClass) continue;
+    const i = boxOf(id);
+    const o = 4 * i;
+    if (same.overlaps(b[o], b[o + 1], b[o + 2], b[o + 3], areas[i], iouThreshold)) continue;
+    same.push(b[o], b[o + 1], b[o + 2], b[o + 3], areas[i]);
     kept.push(id);
   }
   return kept;
