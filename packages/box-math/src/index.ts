@@ -8,3 +8,5 @@ export { BOX_FORMATS, boxAreasXyxy, boxCount, clipBoxesXyxy, convertBoxes, scale
 export { iouMatrixXyxy, iouOfPairXyxy, pairwiseIouXyxy } from './iou';
 export type { BatchedNmsOptions, MultiClassNmsOptions, MultiClassNmsResult, NmsOptions } from './nms';
 export { batchedNmsXyxy, multiClassNmsXyxy, nonMaxSuppressionXyxy } from './nms';
+export type { ArgmaxMatcherOptions } from './matcher';
+export { argmaxMatchGtByAnchor, IGNORED, UNMATCHED } from './matcher';
