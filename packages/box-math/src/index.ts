@@ -10,3 +10,5 @@ export type { BatchedNmsOptions, MultiClassNmsOptions, MultiClassNmsResult, NmsO
 export { batchedNmsXyxy, multiClassNmsXyxy, nonMaxSuppressionXyxy } from './nms';
 export type { ArgmaxMatcherOptions } from './matcher';
 export { argmaxMatchGtByAnchor, IGNORED, UNMATCHED } from './matcher';
+export type { BalancedSamplerOptions, HardNegativeOptions, SampledAnchors } from './sampler';
+export { sampleBalancedPositiveNegative, selectHardNegatives } from './sampler';
