@@ -3,3 +3,17 @@
 
 export type { BoxFormat, Boxes } from './formats';
 export { BOX_FORMATS, boxAreasXyxy, boxCount, clipBoxesXyxy, convertBoxes, scaleBoxesXyxy } from './formats';
+
+// SSD anchors (TF create_ssd_anchors): normalised cxcywh / yxyx, TF order, not clipped.
+export type { AnchorSpec, InterpolatedAnchorPlacement, ResolvedSsdAnchorConfig, SsdAnchorConfig } from './ssd-anchors';
+export {
+  SSD_ANCHOR_DEFAULTS,
+  SSD_MOBILENET_V1_300_FEATURE_MAP_SIZES,
+  resolveSsdAnchorConfig,
+  ssdAnchorCount,
+  ssdAnchorsCxcywh,
+  ssdAnchorsPerLocation,
+  ssdAnchorsYxyx,
+  ssdBoxSpecs,
+  ssdLayerScales,
+} from './ssd-anchors';
