@@ -17,3 +17,7 @@ export {
   ssdBoxSpecs,
   ssdLayerScales,
 } from './ssd-anchors';
+
+// Faster R-CNN grid anchors (TF GridAnchorGenerator): pixels, TF order, not clipped.
+export type { GridAnchorConfig, ResolvedGridAnchorConfig } from './grid-anchors';
+export { GRID_ANCHOR_DEFAULTS, gridAnchorsCxcywh, gridAnchorsPerLocation, gridAnchorsXyxy, gridAnchorsYxyx, resolveGridAnchorConfig } from './grid-anchors';
