@@ -21,3 +21,15 @@ export {
 // Faster R-CNN grid anchors (TF GridAnchorGenerator): pixels, TF order, not clipped.
 export type { GridAnchorConfig, ResolvedGridAnchorConfig } from './grid-anchors';
 export { GRID_ANCHOR_DEFAULTS, gridAnchorsCxcywh, gridAnchorsPerLocation, gridAnchorsXyxy, gridAnchorsYxyx, resolveGridAnchorConfig } from './grid-anchors';
+
+// Faster R-CNN box coder (TF faster_rcnn_box_coder): cxcywh boxes ↔ codes in TF order [ty, tx, th, tw].
+export type { BoxCoderConfig, ResolvedBoxCoderConfig } from './box-coder';
+export {
+  BOX_CODER_DEFAULTS,
+  TF_BOX_CODER_EPSILON,
+  TORCHVISION_BBOX_XFORM_CLIP,
+  decodeBoxesTfOrder,
+  encodeBoxesTfOrder,
+  resolveBoxCoderConfig,
+  swapCodeOrderTfTorchvision,
+} from './box-coder';
