@@ -12,3 +12,33 @@ export type { ArgmaxMatcherOptions } from './matcher';
 export { argmaxMatchGtByAnchor, IGNORED, UNMATCHED } from './matcher';
 export type { BalancedSamplerOptions, HardNegativeOptions, SampledAnchors } from './sampler';
 export { sampleBalancedPositiveNegative, selectHardNegatives } from './sampler';
+
+// SSD anchors (TF create_ssd_anchors): normalised cxcywh / yxyx, TF order, not clipped.
+export type { AnchorSpec, InterpolatedAnchorPlacement, ResolvedSsdAnchorConfig, SsdAnchorConfig } from './ssd-anchors';
+export {
+  SSD_ANCHOR_DEFAULTS,
+  SSD_MOBILENET_V1_300_FEATURE_MAP_SIZES,
+  resolveSsdAnchorConfig,
+  ssdAnchorCount,
+  ssdAnchorsCxcywh,
+  ssdAnchorsPerLocation,
+  ssdAnchorsYxyx,
+  ssdBoxSpecs,
+  ssdLayerScales,
+} from './ssd-anchors';
+
+// Faster R-CNN grid anchors (TF GridAnchorGenerator): pixels, TF order, not clipped.
+export type { GridAnchorConfig, ResolvedGridAnchorConfig } from './grid-anchors';
+export { GRID_ANCHOR_DEFAULTS, gridAnchorsCxcywh, gridAnchorsPerLocation, gridAnchorsXyxy, gridAnchorsYxyx, resolveGridAnchorConfig } from './grid-anchors';
+
+// Faster R-CNN box coder (TF faster_rcnn_box_coder): cxcywh boxes ↔ codes in TF order [ty, tx, th, tw].
+export type { BoxCoderConfig, ResolvedBoxCoderConfig } from './box-coder';
+export {
+  BOX_CODER_DEFAULTS,
+  TF_BOX_CODER_EPSILON,
+  TORCHVISION_BBOX_XFORM_CLIP,
+  decodeBoxesTfOrder,
+  encodeBoxesTfOrder,
+  resolveBoxCoderConfig,
+  swapCodeOrderTfTorchvision,
+} from './box-coder';
