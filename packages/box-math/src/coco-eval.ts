@@ -3,7 +3,8 @@
  * reproduced step for step, on flat typed arrays. Boxes are COCO xywh [x, y, w, h] in pixels.
  *
  * Reproduced as pycocotools does it:
- * - thresholds from np.linspace (IoU .50:.05:.95, recall 0:.01:1 computed as i·0.01, so 0.07 is 0.07000000000000001);
+ * - thresholds from np.linspace (IoU .50:.05:.95, recall 0:.01:1 computed as i·0.01, so 0.35 is 0.35000000000000003;
+ *   0.90 is 0.8999999999999999);
  *   maxDets [1, 10, 100]; area ranges all/small/medium/large compared on the ground truth's `area` field
  *   (inclusive bounds: 32² is both small and medium), a detection's area is w·h;
  * - images are the ground truth's images (sorted ids), categories its categories (useCats);
