@@ -42,3 +42,18 @@ export {
   resolveBoxCoderConfig,
   swapCodeOrderTfTorchvision,
 } from './box-coder';
+
+// COCO box evaluation (pycocotools' COCOeval, iouType 'bbox'); the caller reads the JSON files.
+export type { CocoGroundTruth, CocoResults } from './coco-json';
+export { parseCocoGroundTruth, parseCocoResults } from './coco-json';
+export type { CocoCategoryStats, CocoEvalOptions, CocoEvalResult } from './coco-eval';
+export {
+  COCO_AREA_RANGES,
+  COCO_IOU_THRESHOLDS,
+  COCO_MAX_DETS,
+  COCO_RECALL_THRESHOLDS,
+  cocoIouXywh,
+  evaluateCocoBoxes,
+  evaluateParsedCocoBoxes,
+  formatCocoStats,
+} from './coco-eval';
