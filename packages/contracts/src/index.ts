@@ -29,3 +29,25 @@ export interface ClassificationBatch {
   /** Position of this batch in its epoch, counting skipped ones, when the source knows it. */
   index?: number;
 }
+
+/**
+ * A batch of images with their objects, channels last. Boxes are xyxy normalised to the batch image
+ * ([0, 1] across its width and height, after any augmentation), so they do not depend on the input size.
+ */
+export interface DetectionBatch {
+  /** [batch, height, width, channels] pixels, already scaled (MobileNet: RGB in [-1, 1]). */
+  images: Float32Array;
+  shape: [number, number, number, number];
+  /** Per image: its objects' boxes, xyxy in [0, 1] of the batch image, 4 numbers a box. */
+  boxesXyxy: Float32Array[];
+  /** Per image: its objects' class indices, in [0, classes) (no background class here). */
+  labels: Int32Array[];
+  /** Per image: 1 for objects to ignore (COCO crowds, VOC difficult): neither positives nor negatives. */
+  ignore: Uint8Array[];
+  /** Per image: where it came from, its id (COCO image id) and its size on disk [width, height] in pixels. */
+  paths: string[];
+  imageIds: number[];
+  originalSizes: [number, number][];
+  /** Position of this batch in its epoch, counting skipped ones, when the source knows it. */
+  index?: number;
+}
