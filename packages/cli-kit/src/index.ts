@@ -5,7 +5,8 @@ export { parseChoiceOption, parseIntegerOption, parseNumberOption } from './opti
 export type { Arch, ArchitectureOptionGroups, ArchitectureOptions, BuildOverrides } from './architecture';
 export { addArchitectureOptions, buildMobileNet } from './architecture';
 export type { ProgressOptions } from './progress';
-export { formatDuration, formatMetric, progressCallback } from './progress';
+export { formatDuration, formatMetric, progressCallback, progressLine } from './progress';
+export { checkOutputFolder } from './output-folder';
 export type { StopSignals } from './signals';
 export { stopOnSignals } from './signals';
 export type { ModelFolder } from './model-folder';

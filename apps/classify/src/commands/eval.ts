@@ -6,14 +6,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { setup } from '@mobilenets/runtime';
-import { UsageError, describeWriteError, formatTable, parseIntegerOption } from '@mobilenets/cli-kit';
+import { UsageError, describeWriteError, formatTable, parseIntegerOption, progressLine } from '@mobilenets/cli-kit';
 import { evaluate } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
 import type { ImageDataset, ImageRecord } from '@mobilenets/datasets';
 import { confusionSvg, renderPng } from '../charts';
 import { type Classifier, loadClassifier } from '../model-io';
 import { type ClassifyRunSettings, readClassifyRun } from '../run-settings';
-import { type SkippedImage, maxPixelsOption, progressLine, readFolder, reportFolder } from './shared';
+import { type SkippedImage, maxPixelsOption, readFolder, reportFolder } from './shared';
 
 interface EvalOptions {
   model?: string;

@@ -2,9 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { UsageError, parseIntegerOption } from '@mobilenets/cli-kit';
+import { UsageError, checkOutputFolder, parseIntegerOption, progressLine } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
-import { progressLine } from './shared';
 
 /**
  * The embedded default data of `train` without --data. Images are generated at most `maxSize` pixels
@@ -31,26 +30,6 @@ interface GenerateOptions {
 
 const MAX_SIZE = 4096;
 
-/** Refuses an --out that is a file, or a folder with something in it (unless --overwrite). */
-function checkOut(dir: string, overwrite: boolean): void {
-  let entries: string[];
-  try {
-    if (!fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${dir}: this is a file, not a folder. Give a new or empty folder to write <class>/<image>.png into.`);
-    entries = fs.readdirSync(dir);
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // created by the generator
-    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UsageError(`--out ${dir}: a part of this path is a file, not a folder. Give a new or empty folder.`);
-    throw new Error(`--out ${dir}: cannot read this folder`, { cause: error });
-  }
-  if (entries.length === 0 || overwrite) return;
-  const shown = entries.sort().slice(0, 5).join(', ');
-  throw new UsageError(
-    `--out ${dir} is not empty (it holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}: ${shown}${entries.length > 5 ? ', …' : ''}). ` +
-      'generate writes <class>/<n>.png files and would overwrite files of the same names. Choose a new or empty folder, or pass --overwrite to write into it anyway.',
-  );
-}
-
 export function generateCommand(): Command {
   return new Command('generate')
     .description('write the procedural classification dataset (textured classes) as an ImageFolder')
@@ -65,7 +44,7 @@ export function generateCommand(): Command {
       if (o.classes > datasets.MAX_GENERATED_CLASSES) throw new UsageError(`--classes must be at most ${datasets.MAX_GENERATED_CLASSES} (the generator draws ${datasets.MAX_GENERATED_CLASSES} shapes). Received ${o.classes}.`);
       if (o.size > MAX_SIZE) throw new UsageError(`--size must be at most ${MAX_SIZE} pixels. Received ${o.size}.`);
       const dir = path.resolve(o.out);
-      checkOut(dir, o.overwrite === true);
+      checkOutputFolder('--out', dir, o.overwrite === true, 'generate writes <class>/<n>.png files');
       const classNames = datasets.generatedClassNames(o.classes);
       const others = fs.existsSync(dir) ? fs.readdirSync(dir).filter((e) => !classNames.includes(e)).sort() : [];
       try {

@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { createSession, float32Output, setup } from '@mobilenets/runtime';
-import { UsageError, parseIntegerOption } from '@mobilenets/cli-kit';
+import { UsageError, parseIntegerOption, progressLine } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
 import { loadClassifier } from '../model-io';
-import { type SkippedImage, maxPixelsOption, progressLine } from './shared';
+import { type SkippedImage, maxPixelsOption } from './shared';
 
 interface PredictOptions {
   model: string;

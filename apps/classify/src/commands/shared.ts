@@ -18,32 +18,6 @@ export async function readFolder(option: string, dir: string, valFraction: numbe
   }
 }
 
-/**
- * Progress for work that can take a while, as plain lines on stderr (shown with --json too): nothing
- * for the first `quietMs`, then a line at most every `everyMs`, and a last line if any was shown.
- */
-export function progressLine(verb: string, unit: string, options: { stream?: NodeJS.WritableStream; quietMs?: number; everyMs?: number } = {}) {
-  const { stream = process.stderr, quietMs = 2000, everyMs = 5000 } = options;
-  const start = Date.now();
-  let last = -Infinity;
-  let latest: [number, number] | null = null;
-  let shown = false;
-  const seconds = () => `${((Date.now() - start) / 1000).toFixed(0)}s`;
-  return {
-    update: (done: number, total: number): void => {
-      latest = [done, total];
-      const now = Date.now();
-      if (now - start < quietMs || now - last < everyMs) return;
-      last = now;
-      shown = true;
-      stream.write(`${verb}: ${done}/${total} ${unit} (${seconds()})\n`);
-    },
-    done: (): void => {
-      if (shown && latest !== null) stream.write(`${verb}: ${latest[0]}/${latest[1]} ${unit}, done in ${seconds()}\n`);
-    },
-  };
-}
-
 /** Training and validation records: --val if given, else a held-out share of --data. */
 export async function resolveData(dataDir: string, valDir: string | undefined, valFraction: number, seed: number, log: (line: string) => void): Promise<{ classes: string[]; train: ImageRecord[]; val: ImageRecord[] }> {
   const data = await readFolder('--data', dataDir, valDir === undefined ? valFraction : 0, seed);
