@@ -11,6 +11,7 @@ export interface CliResult {
 const BINS = {
   mobilenet: 'apps/mobilenet/bin/mobilenet.js',
   'mobilenet-classify': 'apps/classify/bin/mobilenet-classify.js',
+  'mobilenet-detect': 'apps/detect/bin/mobilenet-detect.js',
 } as const;
 
 const ROOT = path.join(__dirname, '..');
