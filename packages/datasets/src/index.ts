@@ -17,3 +17,5 @@ export type { DetectionDataset, DetectionRecord, ReadCocoOptions, ReadVocOptions
 export { AnnotationError, readCocoDetection, readVocDetection } from './detection-readers';
 export type { BoxWindow, CroppedBoxes, SsdCrop, SsdCropOptions } from './detection-augment';
 export { WHOLE_IMAGE, centreInside, cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, sampleSsdCrop, windowIoU } from './detection-augment';
+export type { DetectionAugmentOptions, DetectionBatch, DetectionData, DetectionDataOptions, DetectionExample } from './detection-batches';
+export { detectionData } from './detection-batches';
