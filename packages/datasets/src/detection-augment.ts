@@ -16,6 +16,9 @@
  *   batch sampler also fall back to the original image);
  * - objects whose centre is inside the patch are kept and clipped to it, the others dropped.
  *
+ * torchvision draws each side's scale in [0.3, 1] independently (40 trials, then a new case) where this
+ * draws the area and ratio as the paper states; the area range, ratios and trials are options.
+ *
  * TF's `ssd_random_crop` differs in its constraint (the fraction of an object the crop covers, and an
  * overlap threshold to keep boxes, instead of IoU and centres) and in keeping the image whole with
  * probability 0.15 on top of its cases; the SSD paper's rule is the one implemented here.

@@ -163,6 +163,55 @@ describe('detectionData augmentation keeps boxes on their pixels', () => {
     fs.writeFileSync(file, await encodePng(px, W, H));
   });
 
+  const record = (): DetectionRecord => ({ path: file, imageId: 1, width: W, height: H, boxesXyxy: Float64Array.from([obj.x1, obj.y1, obj.x2, obj.y2]), labels: Int32Array.from([0]), ignore: Uint8Array.from([0]) });
+
+  /** The extent of the red pixels (red channel above the midpoint) of an HWC image, in pixels. */
+  function redExtent(image: Float32Array, size: number): [number, number, number, number] {
+    let [rx1, ry1, rx2, ry2] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        if (image[(y * size + x) * 3] > 0) [rx1, ry1, rx2, ry2] = [Math.min(rx1, x), Math.min(ry1, y), Math.max(rx2, x + 1), Math.max(ry2, y + 1)];
+      }
+    }
+    return [rx1, ry1, rx2, ry2];
+  }
+
+  it('without augmentation, a plain resize: the box is the object scaled to the square input', async () => {
+    const size = 30; // 90 × 60 → 30 × 30: x / 3, y / 2
+    const [b] = await collect(detectionData([record()], ['thing'], { inputSize: size }).batches({ epoch: 0, batchSize: 1, seed: 0, skip: 0 }));
+    const expected = [50 / 3, 6, 80 / 3, 20];
+    b.boxesXyxy[0].forEach((v, c) => expect(v * size).toBeCloseTo(expected[c], 4));
+    const [rx1, ry1, rx2, ry2] = redExtent(b.images, size);
+    expect([ry1, ry2]).toEqual([6, 20]);
+    expect(Math.abs(rx1 - 50 / 3)).toBeLessThanOrEqual(1);
+    expect(Math.abs(rx2 - 80 / 3)).toBeLessThanOrEqual(1);
+    expect(b.originalSizes).toEqual([[W, H]]);
+  });
+
+  it('flip only (crop: false) mirrors the evaluation image and its boxes exactly', async () => {
+    const size = 30;
+    const recs = Array.from({ length: 12 }, record);
+    const [plain] = await collect(detectionData(recs, ['thing'], { inputSize: size }).batches({ epoch: 0, batchSize: 12, seed: 0, skip: 0 }));
+    const [aug] = await collect(detectionData(recs, ['thing'], { inputSize: size, augment: { crop: false } }).batches({ epoch: 0, batchSize: 12, seed: 5, skip: 0 }));
+    const per = size * size * 3;
+    let flipped = 0;
+    for (let k = 0; k < 12; k++) {
+      const a = aug.images.subarray(k * per, (k + 1) * per);
+      const p = plain.images.subarray(k * per, (k + 1) * per);
+      if (aug.boxesXyxy[k][0] === plain.boxesXyxy[k][0]) {
+        expect(a).toEqual(p);
+        continue;
+      }
+      flipped++;
+      expect(Array.from(aug.boxesXyxy[k])).toEqual(Array.from(plain.boxesXyxy[k], (v, c) => (c % 2 === 1 ? v : Math.fround(1 - plain.boxesXyxy[k][c === 0 ? 2 : 0]))));
+      const mirrored = new Float32Array(per);
+      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < 3; c++) mirrored[(y * size + x) * 3 + c] = p[(y * size + size - 1 - x) * 3 + c];
+      expect(a).toEqual(mirrored);
+    }
+    expect(flipped).toBeGreaterThan(2);
+    expect(flipped).toBeLessThan(10);
+  });
+
   it('the box encloses the red pixels after crop and flip, within a pixel of resize', async () => {
     const size = 40;
     const record: DetectionRecord = { path: file, imageId: 1, width: W, height: H, boxesXyxy: Float64Array.from([obj.x1, obj.y1, obj.x2, obj.y2]), labels: Int32Array.from([0]), ignore: Uint8Array.from([0]) };
