@@ -153,6 +153,10 @@ describe('face-api SSD MobileNetV1 in createSsd', () => {
     expect(x.shape).toEqual([1, 2, 2, 3]);
     expect(Array.from(x.dataSync())).toEqual([1, -1, -1, -1, -1, -1, -1, 1, -1, -1, -1, -1]);
     x.dispose();
+    // A 1 × 2 image (h = 1, w = 2): one zero row at the bottom.
+    const y = faceApiInputTensor({ pixels: new Uint8Array([0, 0, 255, 255, 255, 255]), width: 2, height: 1 }, 2);
+    expect(Array.from(y.dataSync())).toEqual([-1, -1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1]);
+    y.dispose();
     expect(() => faceApiInputTensor({ pixels: new Uint8Array(5), width: 1, height: 2 })).toThrow(/6 bytes/);
   });
 

@@ -94,12 +94,19 @@ export function loadFaceApiSsdWeights(ssd: SsdModel, weights: tf.NamedTensorMap)
     throw new RangeError(`loadFaceApiSsdWeights: 'Output/extra_dim' has shape ${JSON.stringify(extraDim.shape)}, the model has ${ssd.anchors} anchors ([1, ${ssd.anchors}, 4] expected)`);
   }
 
+  // Every head tensor present before any layer changes (the backbone's are checked by its loader).
+  const extraLayers = faceApiExtraLayerNames();
+  extraLayers.forEach((_name, k) => ['weights', 'convolution_bn_offset'].forEach((w) => required(weights, `Prediction/Conv2d_${k}_pointwise/${w}`)));
+  ssd.featureMapSizes.forEach((_size, i) => {
+    for (const kind of ['BoxEncodingPredictor', 'ClassPredictor']) for (const w of ['weights', 'biases']) required(weights, `Prediction/BoxPredictor_${i}/${kind}/${w}`);
+  });
+
   const report = loadSlimMobileNetV1Weights(model, weights, 'MobilenetV1');
   if (report.missing.length > 0) throw new RangeError(`loadFaceApiSsdWeights: the weight map has no MobilenetV1 weights for ${report.missing.join(', ')}`);
 
   const temporaries: tf.Tensor[] = [];
   try {
-    faceApiExtraLayerNames().forEach((layerName, k) => {
+    extraLayers.forEach((layerName, k) => {
       const scope = `Prediction/Conv2d_${k}_pointwise`;
       const kernel = required(weights, `${scope}/weights`);
       const offset = required(weights, `${scope}/convolution_bn_offset`);
