@@ -3,3 +3,5 @@ export type { SsdConfig, SsdHead, SsdModel } from './ssd-model';
 export { EXTRA_LAYER_DEPTHS, SSD_ANCHORS_PER_LOCATION, SSD_OUTPUTS, SSD_TAPS, createSsd } from './ssd-model';
 export type { Detection, ScoreFunction, SsdPostprocessOptions } from './postprocess';
 export { postprocessSsd, ssdScores } from './postprocess';
+export type { SsdTargets, SsdTaskOptions, SsdValidationDetails } from './task';
+export { SSD_IGNORED_TARGET, SSD_VALIDATION_METRICS, ssdLoss, ssdTargets, ssdTask } from './task';
