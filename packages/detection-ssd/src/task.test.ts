@@ -2,8 +2,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { mobilenetV1 } from '@mobilenets/backbone';
 import { convertBoxes, encodeBoxesTfOrder, ssdAnchorsCxcywh } from '@mobilenets/box-math';
-import type { DetectionBatch } from '@mobilenets/contracts';
-import { toTensors } from '@mobilenets/training';
+import type { BatchOptions, DetectionBatch } from '@mobilenets/contracts';
+import { constantSchedule, fit, localRunner, toTensors, type TrainingData } from '@mobilenets/training';
 import { createSsd } from './ssd-model';
 import { SSD_IGNORED_TARGET, ssdLoss, ssdTargets, ssdTask } from './task';
 
@@ -51,6 +51,16 @@ function drawBatch(scenes: Rect[][], size: number): DetectionBatch {
     paths: scenes.map((_, i) => `synthetic:${i}`),
     imageIds: scenes.map((_, i) => i + 1),
     originalSizes: scenes.map(() => [size * 2, size * 2] as [number, number]),
+  };
+}
+
+/** In-memory detection data: the scenes as one batch sequence (unshuffled; small). */
+function sceneData(scenes: Rect[][], size: number): TrainingData<DetectionBatch> {
+  return {
+    size: scenes.length,
+    async *batches({ batchSize, skip }: BatchOptions) {
+      for (let b = skip; b * batchSize < scenes.length; b++) yield drawBatch(scenes.slice(b * batchSize, (b + 1) * batchSize), size);
+    },
   };
 }
 
@@ -197,6 +207,32 @@ describe('ssdLoss', () => {
   });
 });
 
+describe('ssdTask.validate', () => {
+  // A stand-in model whose outputs are the prepared targets of the hand-made batch: exact boxes at anchors 0 and 4,
+  // confident classes there and background elsewhere; nothing on the ignored box gt1.
+  function perfectModel(task: ReturnType<typeof ssdTask>, batch: DetectionBatch, scoreFunction: 'softmax' | 'sigmoid') {
+    const { boxTargets, classTargets } = task.prepare(batch).tensors;
+    const logits = Array.from(classTargets.data).flatMap((c) => [0, 1, 2].map((k) => (k === Math.max(c, 0) ? 8 : scoreFunction === 'softmax' ? -8 : -12)));
+    return { predict: () => [tf.tensor3d(boxTargets.data, boxTargets.shape as [number, number, number]), tf.tensor3d(logits, [2, 5, 3])] } as unknown as Parameters<typeof task.validate>[0];
+  }
+
+  it.each(['softmax', 'sigmoid'] as const)('%s: perfect detections give mAP 1; the ignored box is a COCO crowd, so missing it costs nothing', async (scoreFunction) => {
+    const task = ssdTask({ anchorsCxcywh: ANCHORS, classes: 2, scoreFunction });
+    const batch = handBatch();
+    const data = { size: 2, batches: async function* () { yield batch; } };
+    const { metrics, details } = await task.validate(perfectModel(task, batch, scoreFunction), data, { batchSize: 2 });
+    expect(metrics.mAP).toBeCloseTo(1, 6);
+    expect(metrics.AP50).toBeCloseTo(1, 6);
+    expect(details!.detections).toBe(2);
+    expect(details!.images).toBe(2);
+    expect(task.best).toEqual({ name: 'mAP', mode: 'max' });
+    // The same boxes without the ignore flag: gt1 becomes a regular box nobody detects; class 0's recall halves.
+    const unflagged = { ...batch, ignore: [Uint8Array.of(0, 0, 0), new Uint8Array(0)] };
+    const missed = await task.validate(perfectModel(task, batch, scoreFunction), { size: 2, batches: async function* () { yield unflagged; } }, { batchSize: 2 });
+    expect(missed.metrics.mAP).toBeLessThan(0.8);
+  });
+});
+
 describe('ssdTask on a tiny SSD', () => {
   it('check() accepts the model and rejects other anchors or classes; the loss has finite gradients', () => {
     const ssd = tinySsd(2, 64, 3, true);
@@ -217,4 +253,36 @@ describe('ssdTask on a tiny SSD', () => {
     tf.dispose([value, ...Object.values(grads), ...Object.values(tensors)]);
     ssd.model.dispose();
   });
+});
+describe('ssdTask overfit', () => {
+  // Measured (2 cores): before AP50 0.016, mAP 0.004; after 20 steps AP50 1.000, mAP 0.858 (~50 s). 'sigmoid' reached the same numbers.
+  it('a tiny SSD (frozen backbone) learns 4 synthetic images with 1–2 rectangles each to a high AP', async () => {
+    const size = 64;
+    const scenes: Rect[][] = [
+      [{ box: [0.1, 0.1, 0.5, 0.6], label: 0 }],
+      [{ box: [0.5, 0.4, 0.9, 0.9], label: 1 }, { box: [0.05, 0.05, 0.35, 0.35], label: 0 }],
+      [{ box: [0.3, 0.2, 0.8, 0.6], label: 1 }],
+      [{ box: [0.1, 0.55, 0.45, 0.95], label: 1 }, { box: [0.55, 0.1, 0.95, 0.45], label: 0 }],
+    ];
+    const ssd = tinySsd(2, size, 3, true);
+    const task = ssdTask({ anchorsCxcywh: ssd.anchorsCxcywh, classes: 2 });
+    const data = sceneData(scenes, size);
+    const before = await task.validate(ssd.model, data, { batchSize: 4 });
+    const result = await fit(ssd.model, data, {
+      task,
+      runner: localRunner(),
+      steps: 20,
+      batchSize: 4,
+      seed: 1,
+      schedule: constantSchedule(0.01),
+      optimizer: () => tf.train.adam(0.01),
+      weightDecay: 0,
+    });
+    const after = await task.validate(ssd.model, data, { batchSize: 4 });
+    expect(before.metrics.AP50).toBeLessThan(0.2);
+    expect(result.steps).toBe(20);
+    expect(after.metrics.AP50).toBeGreaterThan(0.8);
+    expect(after.metrics.mAP).toBeGreaterThan(0.4);
+    ssd.model.dispose();
+  }, 120_000);
 });
