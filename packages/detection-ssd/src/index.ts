@@ -5,3 +5,5 @@ export type { Detection, ScoreFunction, SsdPostprocessOptions } from './postproc
 export { postprocessSsd, ssdScores } from './postprocess';
 export type { FaceApiDetectOptions, FaceApiDetection, RgbImage } from './face-api';
 export { FACE_API_SSD, createFaceApiSsd, detectFacesFaceApiStyle, faceApiExtraLayerNames, faceApiInputTensor, loadFaceApiSsdWeights } from './face-api';
+export type { SsdTargets, SsdTaskOptions, SsdValidationDetails } from './task';
+export { SSD_IGNORED_TARGET, SSD_VALIDATION_METRICS, ssdLoss, ssdTargets, ssdTask } from './task';
