@@ -50,12 +50,52 @@ export interface ClassificationDataOptions {
   decode?: Pick<DecodeOptions, 'maxPixels' | 'background' | 'resize' | 'centralFraction'>;
 }
 
-function checkInteger(what: string, name: string, value: number, min: number): void {
+/** Throws a RangeError naming `what` and `name` unless `value` is an integer ≥ `min`. */
+export function checkInteger(what: string, name: string, value: number, min: number): void {
   if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${what}: ${name} must be an integer ≥ ${min}. Received ${value}.`);
 }
 
-function defaultOnSkip(path: string, error: Error): void {
+/** What a data source does with an unreadable image when the caller gives no `onSkip`: a process warning. */
+export function defaultOnSkip(path: string, error: Error): void {
   process.emitWarning(`skipped ${path}: ${error.message}`, 'ImageSkipWarning');
+}
+
+/**
+ * The batches of one epoch of `itemCount` items: the order is a seeded permutation of (seed, epoch)
+ * (or the items' order without shuffle), batches before `skip` are not loaded, up to `prefetch` batches
+ * load ahead of the consumer, and a batch whose images all failed to load is left out. `loadBatch`
+ * builds batch `index` from the items `order[index · batchSize …]`.
+ */
+export async function* epochBatches<Batch extends { shape: readonly number[] }>(
+  o: BatchOptions,
+  itemCount: number,
+  prefetch: number,
+  loadBatch: (order: Int32Array, index: number, o: BatchOptions) => Promise<Batch>,
+): AsyncGenerator<Batch> {
+  const { epoch, batchSize, seed, skip, shuffle = true } = o;
+  checkInteger('batches', 'epoch', epoch, 0);
+  checkInteger('batches', 'batchSize', batchSize, 1);
+  checkInteger('batches', 'skip', skip, 0);
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`batches: seed must be an integer. Received ${seed}.`);
+  const order = shuffle ? permutation(itemCount, mulberry32(hashSeed(seed, epoch))) : Int32Array.from({ length: itemCount }, (_, i) => i);
+  const count = Math.ceil(itemCount / batchSize);
+  const pending: Promise<Batch>[] = [];
+  let next = skip;
+  try {
+    for (;;) {
+      while (pending.length <= prefetch && next < count) {
+        const p = loadBatch(order, next++, o);
+        p.catch(() => undefined); // awaited below; this only stops an early rejection from counting as unhandled
+        pending.push(p);
+      }
+      const head = pending.shift();
+      if (!head) return;
+      const batch = await head;
+      if (batch.shape[0] > 0) yield batch; // a batch whose images all failed is left out
+    }
+  } finally {
+    pending.length = 0; // the consumer stopped early: in-flight decodes finish and are dropped
+  }
 }
 
 /**
@@ -128,32 +168,5 @@ export function classificationData(records: readonly ImageRecord[], classes: rea
     };
   }
 
-  async function* batches(o: BatchOptions): AsyncGenerator<ClassificationBatch> {
-    const { epoch, batchSize, seed, skip, shuffle = true } = o;
-    checkInteger('batches', 'epoch', epoch, 0);
-    checkInteger('batches', 'batchSize', batchSize, 1);
-    checkInteger('batches', 'skip', skip, 0);
-    if (!Number.isSafeInteger(seed)) throw new RangeError(`batches: seed must be an integer. Received ${seed}.`);
-    const order = shuffle ? permutation(items.length, mulberry32(hashSeed(seed, epoch))) : Int32Array.from(items.keys());
-    const count = Math.ceil(items.length / batchSize);
-    const pending: Promise<ClassificationBatch>[] = [];
-    let next = skip;
-    try {
-      for (;;) {
-        while (pending.length <= prefetch && next < count) {
-          const p = loadBatch(order, next++, o);
-          p.catch(() => undefined); // awaited below; this only stops an early rejection from counting as unhandled
-          pending.push(p);
-        }
-        const head = pending.shift();
-        if (!head) return;
-        const batch = await head;
-        if (batch.shape[0] > 0) yield batch; // a batch whose images all failed is left out
-      }
-    } finally {
-      pending.length = 0; // the consumer stopped early: in-flight decodes finish and are dropped
-    }
-  }
-
-  return { classes: classes.length, classNames: [...classes], size: items.length, batches: (o) => batches(o) };
+  return { classes: classes.length, classNames: [...classes], size: items.length, batches: (o) => epochBatches(o, items.length, prefetch, loadBatch) };
 }

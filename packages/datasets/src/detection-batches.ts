@@ -15,8 +15,9 @@ import { adjustColor, flipHorizontal, type AugmentOptions } from './augment';
 import { cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, sampleSsdCrop, type BoxWindow, type SsdCropOptions } from './detection-augment';
 import type { DetectionRecord } from './detection-readers';
 import { decodeRegion, imageSize, type DecodeOptions } from './image-io';
+import { checkInteger, defaultOnSkip, epochBatches } from './batches';
 import { Limiter } from './limiter';
-import { hashSeed, mulberry32, permutation, uniform } from '@mobilenets/random';
+import { hashSeed, mulberry32, uniform } from '@mobilenets/random';
 import type { BatchOptions, DetectionBatch as ContractBatch } from '@mobilenets/contracts';
 
 /** A batch of images and their objects; `index` is its position in the epoch, counting the skipped ones. */
@@ -83,14 +84,6 @@ interface ResolvedAugment {
   crop: Required<SsdCropOptions> | null;
   flip: boolean;
   color: { brightness: number; contrast: [number, number]; saturation: [number, number] } | null;
-}
-
-function checkInteger(what: string, name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${what}: ${name} must be an integer ≥ ${min}. Received ${value}.`);
-}
-
-function defaultOnSkip(path: string, error: Error): void {
-  process.emitWarning(`skipped ${path}: ${error.message}`, 'ImageSkipWarning');
 }
 
 function resolveAugment(augment: boolean | DetectionAugmentOptions): ResolvedAugment | null {
@@ -239,32 +232,5 @@ export function detectionData(records: readonly DetectionRecord[], classes: read
     };
   }
 
-  async function* batches(o: BatchOptions): AsyncGenerator<DetectionBatch> {
-    const { epoch, batchSize, seed, skip, shuffle = true } = o;
-    checkInteger('batches', 'epoch', epoch, 0);
-    checkInteger('batches', 'batchSize', batchSize, 1);
-    checkInteger('batches', 'skip', skip, 0);
-    if (!Number.isSafeInteger(seed)) throw new RangeError(`batches: seed must be an integer. Received ${seed}.`);
-    const order = shuffle ? permutation(items.length, mulberry32(hashSeed(seed, epoch))) : Int32Array.from(items.keys());
-    const count = Math.ceil(items.length / batchSize);
-    const pending: Promise<DetectionBatch>[] = [];
-    let next = skip;
-    try {
-      for (;;) {
-        while (pending.length <= prefetch && next < count) {
-          const p = loadBatch(order, next++, o);
-          p.catch(() => undefined); // awaited below; this only stops an early rejection from counting as unhandled
-          pending.push(p);
-        }
-        const head = pending.shift();
-        if (!head) return;
-        const batch = await head;
-        if (batch.shape[0] > 0) yield batch; // a batch whose images all failed is left out
-      }
-    } finally {
-      pending.length = 0; // the consumer stopped early: in-flight decodes finish and are dropped
-    }
-  }
-
-  return { classes: classes.length, classNames: [...classes], size: items.length, batches: (o) => batches(o) };
+  return { classes: classes.length, classNames: [...classes], size: items.length, batches: (o) => epochBatches(o, items.length, prefetch, loadBatch) };
 }
