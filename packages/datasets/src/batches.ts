@@ -60,6 +60,33 @@ export function defaultOnSkip(path: string, error: Error): void {
   process.emitWarning(`skipped ${path}: ${error.message}`, 'ImageSkipWarning');
 }
 
+/** The item indices of batch `index` of an epoch in `order`. */
+export function batchIndices(order: Int32Array, index: number, batchSize: number): number[] {
+  return Array.from(order.subarray(index * batchSize, Math.min(order.length, (index + 1) * batchSize)));
+}
+
+/**
+ * Loads every item of a batch at once; an item that fails is reported to `onSkip` the first time, is
+ * remembered in `failed` (never retried) and comes back as null.
+ */
+export async function loadEach<T>(indices: number[], pathOf: (index: number) => string, failed: Set<string>, onSkip: (path: string, error: Error) => void, load: (index: number) => Promise<T>): Promise<(T | null)[]> {
+  return Promise.all(
+    indices.map(async (index) => {
+      const path = pathOf(index);
+      if (failed.has(path)) return null;
+      try {
+        return await load(index);
+      } catch (error) {
+        if (!failed.has(path)) {
+          failed.add(path);
+          onSkip(path, error instanceof Error ? error : new Error(String(error)));
+        }
+        return null;
+      }
+    }),
+  );
+}
+
 /**
  * The batches of one epoch of `itemCount` items: the order is a seeded permutation of (seed, epoch)
  * (or the items' order without shuffle), batches before `skip` are not loaded, up to `prefetch` batches
@@ -137,22 +164,8 @@ export function classificationData(records: readonly ImageRecord[], classes: rea
   }
 
   async function loadBatch(order: Int32Array, batch: number, o: BatchOptions): Promise<ClassificationBatch> {
-    const indices = Array.from(order.subarray(batch * o.batchSize, Math.min(order.length, (batch + 1) * o.batchSize)));
-    const decoded = await Promise.all(
-      indices.map(async (index) => {
-        const { path } = items[index];
-        if (failed.has(path)) return null;
-        try {
-          return await limiter.run(() => example(index, o.seed, o.epoch));
-        } catch (error) {
-          if (!failed.has(path)) {
-            failed.add(path);
-            onSkip(path, error instanceof Error ? error : new Error(String(error)));
-          }
-          return null;
-        }
-      }),
-    );
+    const indices = batchIndices(order, batch, o.batchSize);
+    const decoded = await loadEach(indices, (index) => items[index].path, failed, onSkip, (index) => limiter.run(() => example(index, o.seed, o.epoch)));
     const kept = indices.filter((_, k) => decoded[k] !== null);
     const images = new Float32Array(kept.length * perImage);
     let n = 0;

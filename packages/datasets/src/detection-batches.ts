@@ -15,7 +15,7 @@ import { adjustColor, flipHorizontal, type AugmentOptions } from './augment';
 import { cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, sampleSsdCrop, type BoxWindow, type SsdCropOptions } from './detection-augment';
 import type { DetectionRecord } from './detection-readers';
 import { decodeRegion, imageSize, type DecodeOptions } from './image-io';
-import { checkInteger, defaultOnSkip, epochBatches } from './batches';
+import { batchIndices, checkInteger, defaultOnSkip, epochBatches, loadEach } from './batches';
 import { Limiter } from './limiter';
 import { hashSeed, mulberry32, uniform } from '@mobilenets/random';
 import type { BatchOptions, DetectionBatch as ContractBatch } from '@mobilenets/contracts';
@@ -193,22 +193,8 @@ export function detectionData(records: readonly DetectionRecord[], classes: read
   }
 
   async function loadBatch(order: Int32Array, batch: number, o: BatchOptions): Promise<DetectionBatch> {
-    const indices = Array.from(order.subarray(batch * o.batchSize, Math.min(order.length, (batch + 1) * o.batchSize)));
-    const decoded = await Promise.all(
-      indices.map(async (index) => {
-        const { path } = items[index];
-        if (failed.has(path)) return null;
-        try {
-          return await limiter.run(() => example(index, o.seed, o.epoch));
-        } catch (error) {
-          if (!failed.has(path)) {
-            failed.add(path);
-            onSkip(path, error instanceof Error ? error : new Error(String(error)));
-          }
-          return null;
-        }
-      }),
-    );
+    const indices = batchIndices(order, batch, o.batchSize);
+    const decoded = await loadEach(indices, (index) => items[index].path, failed, onSkip, (index) => limiter.run(() => example(index, o.seed, o.epoch)));
     const kept: number[] = [];
     const examples: DetectionExample[] = [];
     decoded.forEach((e, k) => {
