@@ -1,16 +1,7 @@
 import { TORCHVISION_BBOX_XFORM_CLIP, decodeBoxesTfOrder, encodeBoxesTfOrder, swapCodeOrderTfTorchvision } from './box-coder';
+import { mulberry32 } from '@mobilenets/random';
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = (seed: number) => mulberry32(seed); // the project's one seeded generator
 
 /** n random normalised cxcywh boxes with sizes in [0.01, 1). */
 function randomBoxes(n: number, next: () => number): Float64Array {

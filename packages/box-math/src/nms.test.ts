@@ -1,17 +1,8 @@
 import { iouMatrixXyxy } from './iou';
+import { mulberry32 } from '@mobilenets/random';
 import { batchedNmsXyxy, multiClassNmsXyxy, nonMaxSuppressionXyxy } from './nms';
 
-/** mulberry32: a small seeded generator for the random-box invariants. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = (seed: number) => mulberry32(seed); // the project's one seeded generator
 
 function randomBoxesXyxy(n: number, random: () => number): Float64Array {
   const boxes = new Float64Array(4 * n);
