@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { hashSeed, mulberry32, randomInt, uniform, type Random } from '@mobilenets/random';
 import { encodePng } from './image-io';
 import { SHAPES, generatedClassNames } from './generate';
-import { addNoise, boxSdf, circleSdf, createCanvas, drawShape, fillGradient, hsv, type Canvas, type Placement, type Rgb, type Sdf } from './raster';
+import { addNoise, boxSdf, circleSdf, createCanvas, drawShape, fillGradient, forEachShapePixel, hsv, type Canvas, type Placement, type Rgb, type Sdf } from './raster';
 
 export interface DetectionImageOptions {
   /** Number of classes (the first n of the shape catalogue: circle, square, triangle, …), 1–12. Default 3. */
@@ -72,21 +72,9 @@ export function detectionClassNames(classes = 3): string[] {
  * anti-aliased coverage > 0.5, i.e. its signed distance < 0 at the pixel centre) as belonging to `id`.
  */
 function claimPixels(owner: Int32Array, size: number, sdf: Sdf, at: Placement, id: number): void {
-  const { cx, cy, radius, angle } = at;
-  const cos = Math.cos(angle);
-  const sin = Math.sin(angle);
-  const reach = radius * 1.5 + 1;
-  const x0 = Math.max(0, Math.floor(cx - reach));
-  const x1 = Math.min(size - 1, Math.ceil(cx + reach));
-  const y0 = Math.max(0, Math.floor(cy - reach));
-  const y1 = Math.min(size - 1, Math.ceil(cy + reach));
-  for (let y = y0; y <= y1; y++) {
-    const dy = y + 0.5 - cy;
-    for (let x = x0; x <= x1; x++) {
-      const dx = x + 0.5 - cx;
-      if (sdf((cos * dx + sin * dy) / radius, (-sin * dx + cos * dy) / radius) < 0) owner[y * size + x] = id;
-    }
-  }
+  forEachShapePixel(size, size, at, (x, y, u, v) => {
+    if (sdf(u, v) < 0) owner[y * size + x] = id;
+  });
 }
 
 /** Per owner id: the tight box [x1, y1, x2, y2] (exclusive ends) and pixel count of the pixels it owns. */

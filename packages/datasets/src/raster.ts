@@ -113,10 +113,12 @@ export interface Placement {
   alpha?: number;
 }
 
-/** Draws `sdf` painted by `paint` (or a flat colour) at `at`, anti-aliased over one pixel. */
-export function drawShape(canvas: Canvas, sdf: Sdf, paint: Paint | Rgb, at: Placement): void {
-  const { data, width, height } = canvas;
-  const { cx, cy, radius, angle, alpha = 1 } = at;
+/**
+ * Visits every pixel a shape placed at `at` can reach (its radius × 1.5 plus one pixel, inside the
+ * canvas) with the pixel centre in the shape's own frame (u, v): rotated by −angle, divided by radius.
+ */
+export function forEachShapePixel(width: number, height: number, at: Placement, visit: (x: number, y: number, u: number, v: number) => void): void {
+  const { cx, cy, radius, angle } = at;
   const cos = Math.cos(angle);
   const sin = Math.sin(angle);
   const reach = radius * 1.5 + 1;
@@ -124,22 +126,29 @@ export function drawShape(canvas: Canvas, sdf: Sdf, paint: Paint | Rgb, at: Plac
   const x1 = Math.min(width - 1, Math.ceil(cx + reach));
   const y0 = Math.max(0, Math.floor(cy - reach));
   const y1 = Math.min(height - 1, Math.ceil(cy + reach));
-  const flat = Array.isArray(paint) ? paint : null;
   for (let y = y0; y <= y1; y++) {
     const dy = y + 0.5 - cy;
     for (let x = x0; x <= x1; x++) {
       const dx = x + 0.5 - cx;
-      const u = (cos * dx + sin * dy) / radius;
-      const v = (-sin * dx + cos * dy) / radius;
-      const coverage = Math.min(Math.max(0.5 - sdf(u, v) * radius, 0), 1) * alpha;
-      if (coverage <= 0) continue;
-      const [r, g, b] = flat ?? (paint as Paint)(u, v);
-      const i = (y * width + x) * 3;
-      data[i] += (r - data[i]) * coverage;
-      data[i + 1] += (g - data[i + 1]) * coverage;
-      data[i + 2] += (b - data[i + 2]) * coverage;
+      visit(x, y, (cos * dx + sin * dy) / radius, (-sin * dx + cos * dy) / radius);
     }
   }
+}
+
+/** Draws `sdf` painted by `paint` (or a flat colour) at `at`, anti-aliased over one pixel. */
+export function drawShape(canvas: Canvas, sdf: Sdf, paint: Paint | Rgb, at: Placement): void {
+  const { data, width, height } = canvas;
+  const { radius, alpha = 1 } = at;
+  const flat = Array.isArray(paint) ? paint : null;
+  forEachShapePixel(width, height, at, (x, y, u, v) => {
+    const coverage = Math.min(Math.max(0.5 - sdf(u, v) * radius, 0), 1) * alpha;
+    if (coverage <= 0) return;
+    const [r, g, b] = flat ?? (paint as Paint)(u, v);
+    const i = (y * width + x) * 3;
+    data[i] += (r - data[i]) * coverage;
+    data[i + 1] += (g - data[i + 1]) * coverage;
+    data[i + 2] += (b - data[i + 2]) * coverage;
+  });
 }
 
 /** Fills the canvas with a linear gradient from `from` to `to` along `angle`. */
