@@ -1,10 +1,9 @@
 /** Building, saving and loading classifiers (model.json + weights.bin + labels.json), and --init / --freeze-backbone. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { HEAD_LAYER_NAMES, loadSlimMobileNetV1Weights } from '@mobilenets/backbone';
-import { fileSystem, readFaceApiWeights } from '@mobilenets/runtime';
+import { HEAD_LAYER_NAMES } from '@mobilenets/backbone';
+import { type InitReport, fileSystem, initFromModel as runtimeInitFromModel } from '@mobilenets/runtime';
 import { ArchitectureOptions, UsageError, buildMobileNet, describeModelLoadError, resolveModelFolder } from '@mobilenets/cli-kit';
 
 export const LABELS_JSON = 'labels.json';
@@ -89,72 +88,15 @@ export async function loadClassifier(given: string, option = '--model'): Promise
   }
 }
 
-export interface InitReport {
-  /** Layers with weights in the new model. */
-  layers: number;
-  /** Layers whose weights were copied. */
-  copied: number;
-  /** Layers left as initialised, with the reason. */
-  skipped: { layer: string; reason: string }[];
-}
+export type { InitReport } from '@mobilenets/runtime';
 
-/**
- * Copies weights into `model` from the saved model in `dir`, layer by layer by name, where every weight
- * of the layer has the same shape in both (the classifier head of a model with other classes is skipped).
- */
-/** `--init face-api`: the MobileNetV1 body of face-api's SSD face detector (trained; α = 1, any input size). */
-export const FACE_API_INIT = 'face-api';
-
-async function initFromFaceApi(model: tfl.LayersModel): Promise<InitReport> {
-  const weights = await readFaceApiWeights('ssd_mobilenetv1_model');
-  try {
-    const loaded = loadSlimMobileNetV1Weights(model, weights);
-    const withWeights = model.layers.filter((l) => l.getWeights().length > 0).map((l) => l.name);
-    const copied = new Set(loaded.loaded.flatMap((e) => [e, `${e}_BatchNorm`]));
-    return {
-      layers: withWeights.length,
-      copied: withWeights.filter((n) => copied.has(n)).length,
-      skipped: withWeights.filter((n) => !copied.has(n)).map((layer) => ({ layer, reason: 'not in the face detector (the classifier is new)' })),
-    };
-  } catch (error) {
-    if (error instanceof RangeError) throw new UsageError(`--init face-api: ${error.message}. The face detector's body is MobileNetV1 with α = 1: use --arch v1 --alpha 1.`);
-    throw error;
-  } finally {
-    tf.dispose(Object.values(weights));
-  }
-}
-
+/** `--init`: runtime's initFromModel, its errors as usage errors (the user named a wrong source). */
 export async function initFromModel(model: tfl.LayersModel, dir: string): Promise<InitReport> {
-  if (dir === FACE_API_INIT) return initFromFaceApi(model);
-  if (!fs.existsSync(dir)) throw new UsageError(`--init ${dir}: no such directory. Expected a model directory written by 'mobilenet-classify train' (<out>/model), or 'face-api'.`);
-  if (!fs.existsSync(path.join(dir, 'model.json'))) {
-    throw new UsageError(`--init ${dir}: unsupported init source (no model.json). Expected a directory with model.json and weights.bin written by 'mobilenet-classify train' or 'model.save(fileSystem(dir))', or 'face-api' for the pretrained MobileNetV1 body in @vladmandic/face-api.`);
-  }
-  const source = await tfl.loadLayersModel(fileSystem(dir));
   try {
-    const byName = new Map(source.layers.map((l) => [l.name, l]));
-    const report: InitReport = { layers: 0, copied: 0, skipped: [] };
-    for (const layer of model.layers) {
-      const target = layer.getWeights();
-      if (target.length === 0) continue;
-      report.layers += 1;
-      const from = byName.get(layer.name);
-      if (from === undefined) {
-        report.skipped.push({ layer: layer.name, reason: 'not in the source model' });
-        continue;
-      }
-      const weights = from.getWeights();
-      const same = weights.length === target.length && weights.every((w, i) => w.shape.join() === target[i].shape.join());
-      if (!same) {
-        report.skipped.push({ layer: layer.name, reason: `shapes differ: [${target.map((t) => `[${t.shape}]`)}] here, [${weights.map((w) => `[${w.shape}]`)}] in the source` });
-        continue;
-      }
-      layer.setWeights(weights);
-      report.copied += 1;
-    }
-    return report;
-  } finally {
-    source.dispose();
+    return await runtimeInitFromModel(model, dir);
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
   }
 }
 

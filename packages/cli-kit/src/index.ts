@@ -6,7 +6,7 @@ export type { Arch, ArchitectureOptionGroups, ArchitectureOptions, BuildOverride
 export { addArchitectureOptions, buildMobileNet } from './architecture';
 export type { ProgressOptions } from './progress';
 export { formatDuration, formatMetric, progressCallback, progressLine } from './progress';
-export { checkOutputFolder } from './output-folder';
+export { checkOutputFolder, checkSeparateFolders, isInsideFolder } from './output-folder';
 export type { StopSignals } from './signals';
 export { stopOnSignals } from './signals';
 export type { ModelFolder } from './model-folder';

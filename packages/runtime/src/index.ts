@@ -41,3 +41,5 @@ export { MIN_BATCH_NORM_BATCH, defaultMemoryLimits, planParallelTraining, planTr
 export type { MeasureMemoryOptions, MeasuredMemory } from './memory/probe';
 export { measureTrainingMemory } from './memory/probe';
 export { wasmHeapBytes } from './memory/heap-size';
+export type { InitReport } from './io/init-weights';
+export { FACE_API_INIT, initFromModel } from './io/init-weights';

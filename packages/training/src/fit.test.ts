@@ -40,6 +40,17 @@ describe('fit: stopping rules', () => {
     model.dispose();
   });
 
+  it('validateEvery: validates every n-th epoch and the final weights, and picks the best among validated epochs', async () => {
+    const model = tinyClassifier();
+    const validated: (number | null)[] = [];
+    const r = await fit(model, memoryData(8), { ...recipe, epochs: 5, validateEvery: 2, validation: memoryData(6), callbacks: [{ onEpochEnd: (e) => void validated.push(e.val === null ? null : e.epoch) }] });
+    expect(validated).toEqual([null, 1, null, 3, null]);
+    expect(r.val).not.toBeNull(); // the last epoch was not a validation epoch: the final weights are validated after it
+    expect([1, 3]).toContain(r.best!.epoch);
+    await expect(fit(model, memoryData(8), { ...recipe, epochs: 1, validateEvery: 0 })).rejects.toThrow(/validateEvery must be an integer ≥ 1/);
+    model.dispose();
+  });
+
   it('steps: stops mid-epoch at the step count and saves "last" there', async () => {
     const model = tinyClassifier();
     const store = new MemoryCheckpointStore();

@@ -165,6 +165,8 @@ export interface FitOptions<Batch = ClassificationBatch> {
   /** Decay of an exponential moving average of the weights (e.g. 0.999), used for validation and left in the model at the end. Default off. */
   ema?: number;
   validation?: TrainingData<Batch>;
+  /** Validate after every n-th epoch only (the final weights are always validated). Default 1. */
+  validateEvery?: number;
   /** Default: batchSize. */
   validationBatchSize?: number;
   /**
@@ -315,6 +317,8 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
   checkPositive('batchSize', batchSize, true, 1);
   checkPositive('accumulate', accumulate, true, 1);
   checkPositive('validationBatchSize', options.validationBatchSize, true, 1);
+  checkPositive('validateEvery', options.validateEvery, true, 1);
+  const validateEvery = options.validateEvery ?? 1;
   checkPositive('checkpoints.everySteps', options.checkpoints?.everySteps, true, 0);
   checkPositive('checkpoints.everyMinutes', options.checkpoints?.everyMinutes, false, 0);
   checkPositive('checkpoints.keep', options.checkpoints?.keep, true, 0);
@@ -473,9 +477,11 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
         throw new RangeError(`fit: epoch ${epoch} gave no batches to train on (the data has ${data.size} examples): every example failed to load, or the data source yields nothing.`);
       }
 
-      const validated = await validate();
-      lastVal = validated;
-      lastValStep = state.step;
+      const validated = (epoch + 1) % validateEvery === 0 ? await validate() : null;
+      if (validated !== null) {
+        lastVal = validated;
+        lastValStep = state.step;
+      }
       const summary: EpochSummary = {
         epoch,
         train: { ...epochMeans(state.epochSums, state.epochExamples), examples: state.epochExamples },

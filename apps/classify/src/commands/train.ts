@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { FileCheckpointStore, MIN_BATCH_NORM_BATCH, acquireRunLock, dataParallel, defaultWorkerCount, planParallelTraining, planTrainingBatch, readCheckpointState, setup, writeRunRecord } from '@mobilenets/runtime';
 import {
-  ArchitectureOptions, UsageError, addArchitectureOptions, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals,
+  ArchitectureOptions, UsageError, addArchitectureOptions, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder,
 } from '@mobilenets/cli-kit';
 import {
   CosineExtension, FitResult, Schedule, TrainingDivergedError, classificationTask, cosineDecay, extendedCosine, fit, linearWarmup, localRunner,
@@ -127,28 +127,12 @@ function checkFlags(o: TrainFlags): void {
   if (o.freezeBackbone && o.init === undefined) throw new UsageError('--freeze-backbone trains only the classifier on top of a trained backbone: give the backbone with --init <model-dir> or --init face-api.');
 }
 
-/** realpath when the path exists, else the absolute path (a folder not created yet). */
-function realOrResolved(p: string): string {
-  const absolute = path.resolve(p);
-  try {
-    return fs.realpathSync(absolute);
-  } catch {
-    return absolute;
-  }
-}
-
-const inside = (child: string, parent: string) => {
-  const r = path.relative(parent, child);
-  return r === '' || (!r.startsWith('..') && !path.isAbsolute(r));
-};
-
 /** Refuses an output folder that would write into the data (its model/ and checkpoints/ would become classes), or data inside the output folder. */
 function checkSeparate(out: string, data: string | null, dataFlag: string): void {
-  if (data === null) return;
-  const [o, d] = [realOrResolved(out), realOrResolved(data)];
-  if (inside(o, d)) throw new UsageError(`--out ${out} is inside ${dataFlag} ${data}: the run's model/ and checkpoints/ would become classes of the data. Choose an --out outside the data folder.`);
-  if (inside(d, o)) throw new UsageError(`${dataFlag} ${data} is inside --out ${out}: a run folder holds a run's outputs; keep the data folder outside it.`);
+  checkSeparateFolders(out, data, dataFlag, "the run's model/ and checkpoints/ would become classes of the data");
 }
+
+const sameFolder = (a: string, b: string) => b !== '' && isInsideFolder(a, b) && isInsideFolder(b, a);
 
 /** Settings of a fresh run, from the flags. */
 function freshSettings(o: TrainFlags, data: string, generated: boolean, classes: string[], epochs: number | null): ClassifyRunSettings {
@@ -175,7 +159,7 @@ function resumedSettings(recorded: ClassifyRunSettings, o: TrainFlags, command: 
     }
   }
   for (const [flag, key, setting] of [['--data', 'data', 'data'], ['--val', 'val', 'val']] as const) {
-    if (given(command, key) && realOrResolved(o[key] as string) !== realOrResolved((recorded[setting] as string | null) ?? '')) {
+    if (given(command, key) && !sameFolder(o[key] as string, (recorded[setting] as string | null) ?? '')) {
       throw new UsageError(`${flag} ${o[key]} conflicts with the run in ${runDir}, which was trained on ${recorded[setting] ?? 'a held-out share of --data'}. Leave ${flag} out to continue the run.`);
     }
   }

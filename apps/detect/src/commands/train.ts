@@ -1,0 +1,379 @@
+/** `mobilenet-detect train`: train SSD / SSDLite on MobileNet, on COCO or VOC data or the procedural shapes set. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  FileCheckpointStore, MIN_BATCH_NORM_BATCH, acquireRunLock, dataParallel, defaultWorkerCount, initFromModel, planParallelTraining, planTrainingBatch, readCheckpointState, setup,
+  writeRunRecord, type InitReport,
+} from '@mobilenets/runtime';
+import { UsageError, checkSeparateFolders, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
+import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
+import {
+  type CosineExtension, type FitResult, type Schedule, TrainingDivergedError, cosineDecay, extendedCosine, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
+} from '@mobilenets/training';
+import * as datasets from '@mobilenets/datasets';
+import { describeSource, generateDefaultDetectionData, holdOut, readSource, sourceFolders, sourceFromFlags } from '../data';
+import { anchorsOf, buildDetector, saveDetector, type DetectorDescription } from '../detector-io';
+import { DETECT_APP, type DetectRunSettings, readDetectRun } from '../run-settings';
+
+interface TrainFlags {
+  model: 'ssd' | 'ssdlite';
+  arch: 'v1' | 'v2';
+  alpha: number;
+  inputSize: number;
+  data?: string;
+  images?: string;
+  voc?: string;
+  vocSplit?: string;
+  valData?: string;
+  valImages?: string;
+  valVoc?: string;
+  valFraction: number;
+  epochs?: number;
+  steps?: number;
+  maxMinutes?: number;
+  batch: number;
+  accumulate: number;
+  workers?: number;
+  optimizer: 'momentum' | 'rmsprop' | 'adam';
+  lr?: number;
+  warmupSteps: number;
+  weightDecay: number;
+  scoreFunction: 'softmax' | 'sigmoid';
+  augment: boolean;
+  valEvery: number;
+  checkpointMinutes: number;
+  out: string;
+  resume?: string | boolean;
+  init?: string;
+  seed: number;
+  json?: boolean;
+}
+
+/** Learning rates that trained the procedural set well from scratch at batch 32 (see the README's detection section). */
+export const DEFAULT_LEARNING_RATES = { momentum: 0.05, rmsprop: 0.004, adam: 0.001 } as const;
+
+/** Settings --resume takes from the run folder; a flag that names another value is an error. */
+const RECORDED: { flag: string; key: keyof TrainFlags; setting: keyof DetectRunSettings }[] = [
+  { flag: '--model', key: 'model', setting: 'model' },
+  { flag: '--arch', key: 'arch', setting: 'arch' },
+  { flag: '--alpha', key: 'alpha', setting: 'alpha' },
+  { flag: '--input-size', key: 'inputSize', setting: 'inputSize' },
+  { flag: '--val-fraction', key: 'valFraction', setting: 'valFraction' },
+  { flag: '--seed', key: 'seed', setting: 'seed' },
+  { flag: '--batch', key: 'batch', setting: 'batch' },
+  { flag: '--optimizer', key: 'optimizer', setting: 'optimizer' },
+  { flag: '--lr', key: 'lr', setting: 'lr' },
+  { flag: '--warmup-steps', key: 'warmupSteps', setting: 'warmupSteps' },
+  { flag: '--weight-decay', key: 'weightDecay', setting: 'weightDecay' },
+  { flag: '--score-function', key: 'scoreFunction', setting: 'scoreFunction' },
+  { flag: '--augment', key: 'augment', setting: 'augment' },
+  { flag: '--val-every', key: 'valEvery', setting: 'valEvery' },
+];
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train an SSD or SSDLite detector on a MobileNet backbone (from scratch, or from a backbone with --init)')
+    .addOption(new Option('--model <head>', "'ssdlite' (depthwise-separable extra layers and predictors, MobileNetV2 paper) or 'ssd' (MobileNet paper, Table 13)").argParser(parseChoiceOption('--model', ['ssd', 'ssdlite'] as const)).default('ssdlite'))
+    .addOption(new Option('--arch <arch>', 'MobileNet version of the backbone').argParser(parseChoiceOption('--arch', ['v1', 'v2'] as const)).default('v1'))
+    .addOption(new Option('--alpha <α>', 'width multiplier α of the backbone').argParser(parseNumberOption('--alpha')).default(0.5))
+    .addOption(new Option('--input-size <pixels>', 'network input side, a multiple of 32 (images are resized to it, aspect ratio not kept, as SSD does)').argParser(parseIntegerOption('--input-size', 64)).default(320))
+    .option('--data <file.json>', 'COCO instances JSON of the training images (default: generate the procedural shapes set into <out>/data)')
+    .option('--images <dir>', "folder --data's file_names are relative to (default: the JSON file's folder)")
+    .option('--voc <dir>', 'a Pascal VOC folder (Annotations/, JPEGImages/) instead of --data')
+    .option('--voc-split <name>', 'with --voc: an image set of ImageSets/Main (e.g. trainval)')
+    .option('--val-data <file.json>', 'COCO JSON of validation images (default: hold out --val-fraction of the training images)')
+    .option('--val-images <dir>', "folder --val-data's file_names are relative to")
+    .option('--val-voc <dir>', 'a Pascal VOC folder of validation images')
+    .addOption(new Option('--val-fraction <f>', 'share of the training images held out for validation when no validation set is given').argParser(parseNumberOption('--val-fraction')).default(0.2))
+    .addOption(new Option('--epochs <n>', 'epochs in total (default 30 when neither --steps nor --max-minutes is given); with --resume, may be raised').argParser(parseIntegerOption('--epochs', 1)))
+    .addOption(new Option('--steps <n>', 'optimizer steps in total; with --resume, may be raised').argParser(parseIntegerOption('--steps', 1)))
+    .addOption(new Option('--max-minutes <m>', 'stop cleanly after this many minutes of this call (saving a checkpoint and the model)').argParser(parseNumberOption('--max-minutes')))
+    .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(32))
+    .addOption(new Option('--accumulate <k>', 'split each step into k micro-batches per worker whose gradients are averaged (less memory)').argParser(parseIntegerOption('--accumulate', 1)).default(1))
+    .addOption(new Option('--workers <n>', `worker threads that share each batch (default: up to one per core, here ${defaultWorkerCount()}, while each share keeps ≥ ${MIN_BATCH_NORM_BATCH} images; 1 trains in this thread)`).argParser(parseIntegerOption('--workers', 1)))
+    .addOption(new Option('--optimizer <name>', "'momentum' (SGD, momentum 0.9: torchvision's SSDLite recipe), 'rmsprop' (the papers' RMSprop: TF's ssd_mobilenet_v1 recipe) or 'adam'").argParser(parseChoiceOption('--optimizer', ['momentum', 'rmsprop', 'adam'] as const)).default('momentum'))
+    .addOption(new Option('--lr <x>', `initial learning rate, decayed by a cosine to 0 at the last step (default: momentum ${DEFAULT_LEARNING_RATES.momentum}, rmsprop ${DEFAULT_LEARNING_RATES.rmsprop}, adam ${DEFAULT_LEARNING_RATES.adam})`).argParser(parseNumberOption('--lr')))
+    .addOption(new Option('--warmup-steps <n>', 'linear learning-rate warm-up steps').argParser(parseIntegerOption('--warmup-steps', 0)).default(50))
+    .addOption(new Option('--weight-decay <x>', 'L2 on conv kernels').argParser(parseNumberOption('--weight-decay')).default(4e-5))
+    .addOption(new Option('--score-function <fn>', "class scores: 'softmax' over background and classes (torchvision, the SSD paper) or 'sigmoid' per class (TF's configs)").argParser(parseChoiceOption('--score-function', ['softmax', 'sigmoid'] as const)).default('softmax'))
+    .option('--no-augment', "no SSD random crop or horizontal flip")
+    .addOption(new Option('--val-every <n>', 'validate (COCO mAP) every n epochs and at the end').argParser(parseIntegerOption('--val-every', 1)).default(1))
+    .addOption(new Option('--checkpoint-minutes <m>', "also save the 'last' checkpoint when this many minutes have passed since the last save (0: at epoch ends and at a stop only)").argParser(parseNumberOption('--checkpoint-minutes')).default(5))
+    .option('--out <dir>', 'run folder: run.json, model/, checkpoints/, metrics.jsonl', 'mobilenet-detect-out')
+    .option('--resume [run-dir]', 'continue the run in run-dir (default: --out) from its last checkpoint with its recorded settings; only --epochs, --steps, --max-minutes, --workers and --accumulate may be given')
+    .option('--init <source>', "start the backbone from trained weights: a model folder (a classifier or detector from these apps; layers matched by name and shape), or 'face-api' (MobileNetV1 α = 1 from face-api's face detector)")
+    .addOption(new Option('--seed <n>', 'seed of the weights, the validation split, data order and augmentation').argParser(parseIntegerOption('--seed')).default(0))
+    .option('--json', 'print one JSON object at the end (progress still goes to stderr)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  mobilenet-detect train --epochs 2 --out runs/shapes                    # SSDLite V1 α 0.5 at 320 on the procedural set\n' +
+        '  mobilenet-detect train --model ssd --data train.json --val-data val.json --out runs/coco\n' +
+        '  mobilenet-detect train --resume runs/shapes --epochs 4                 # continue, two epochs more',
+    )
+    .action(async (flags: TrainFlags, command: Command) => {
+      await train(flags, command);
+    });
+}
+
+const given = (command: Command, key: string) => command.getOptionValueSource(key) === 'cli';
+
+function checkFlags(o: TrainFlags): void {
+  if (!(o.valFraction >= 0 && o.valFraction < 1)) throw new UsageError(`--val-fraction must be in [0, 1). Received ${o.valFraction}.`);
+  if (o.maxMinutes !== undefined && !(o.maxMinutes > 0)) throw new UsageError(`--max-minutes must be > 0. Received ${o.maxMinutes}.`);
+  if (o.lr !== undefined && !(o.lr > 0)) throw new UsageError(`--lr must be > 0. Received ${o.lr}.`);
+  if (!(o.weightDecay >= 0)) throw new UsageError(`--weight-decay must be ≥ 0. Received ${o.weightDecay}.`);
+  if (!(o.checkpointMinutes >= 0)) throw new UsageError(`--checkpoint-minutes must be ≥ 0. Received ${o.checkpointMinutes}.`);
+  if (o.accumulate > o.batch) throw new UsageError(`--accumulate (${o.accumulate}) cannot exceed --batch (${o.batch}): each micro-batch needs at least one image.`);
+  if (o.inputSize % 32 !== 0) throw new UsageError(`--input-size must be a multiple of 32 (e.g. 320, 300 is not). Received ${o.inputSize}.`);
+}
+
+/** The run's learning rate: warm-up, then a cosine to 0 at the last planned step (lengthened on --resume from the current rate). */
+function scheduleOf(s: DetectRunSettings, stepsPerEpoch: number): Schedule {
+  const totalSteps = s.steps ?? s.epochs! * stepsPerEpoch;
+  const [first, ...extensions] = s.cosineExtensions.length > 0 ? s.cosineExtensions : [{ atStep: 0, totalSteps }];
+  const base = extensions.length === 0 ? cosineDecay({ initial: s.lr, totalSteps: first.totalSteps }) : extendedCosine({ initial: s.lr, totalSteps: first.totalSteps }, extensions);
+  return s.warmupSteps > 0 ? linearWarmup(base, { steps: s.warmupSteps }) : base;
+}
+
+function optimizerOf(s: DetectRunSettings): () => tf.Optimizer {
+  if (s.optimizer === 'rmsprop') return () => paperOptimizer(s.lr);
+  if (s.optimizer === 'adam') return () => tf.train.adam(s.lr);
+  return () => tf.train.momentum(s.lr, 0.9);
+}
+
+async function train(o: TrainFlags, command: Command): Promise<void> {
+  checkFlags(o);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const resuming = o.resume !== undefined && o.resume !== false;
+  const out = path.resolve(typeof o.resume === 'string' ? o.resume : o.out);
+  if (typeof o.resume === 'string' && given(command, 'out') && path.resolve(o.out) !== out) {
+    throw new UsageError(`--resume ${o.resume} and --out ${o.out} name different folders; give the run folder once (--resume <run-dir>).`);
+  }
+  const trainSource = sourceFromFlags(o);
+  const valSource = sourceFromFlags({ data: o.valData, images: o.valImages, voc: o.valVoc }, 'val-');
+  if (resuming && (trainSource !== null || valSource !== null)) throw new UsageError('--resume continues a run on its recorded data: leave out --data, --voc and --val-*.');
+  for (const [source, flag] of [[trainSource, '--data'], [valSource, '--val-data']] as const) {
+    if (source !== null) for (const folder of sourceFolders(source)) checkSeparateFolders(out, folder, flag);
+  }
+  const early = fs.existsSync(out) ? acquireRunLock(out, DETECT_APP) : null;
+  try {
+    const store = new FileCheckpointStore(path.join(out, 'checkpoints'));
+    const recorded = readDetectRun(out);
+    const existing = await store.list();
+    if (resuming) {
+      if (recorded === null) throw new UsageError(`--resume ${out}: there is no run there (no run.json). Give the run folder an earlier 'train --out' wrote, or start without --resume.`);
+      if (!existing.includes('last')) throw new UsageError(`--resume ${out}: the run has no checkpoint to continue from; it stopped before its first checkpoint. Start it again without --resume.`);
+    } else if (recorded !== null || existing.length > 0) {
+      throw new UsageError(`--out ${out} holds an earlier run${existing.length > 0 ? ` (checkpoints: ${existing.join(', ')})` : ''}: pass --resume to continue it, or choose another --out.`);
+    }
+    const lock = early ?? acquireRunLock(out, DETECT_APP);
+    try {
+      await trainInFolder(o, command, out, store, resuming ? recorded : null, trainSource, valSource, log);
+    } finally {
+      lock.release();
+    }
+  } finally {
+    early?.release();
+  }
+}
+
+function checkResumeFlags(recorded: DetectRunSettings, o: TrainFlags, command: Command, runDir: string): void {
+  for (const { flag, key, setting } of RECORDED) {
+    if (!given(command, key)) continue;
+    if (o[key] !== recorded[setting]) {
+      throw new UsageError(`${flag} ${String(o[key])} conflicts with the run in ${runDir}, which was trained with ${flag} ${String(recorded[setting])}. Leave ${flag} out to continue the run as it was, or start a new run with another --out.`);
+    }
+  }
+  if (given(command, 'init')) throw new UsageError('--init only starts a new run; --resume continues from the run\'s own checkpoint.');
+}
+
+async function trainInFolder(
+  o: TrainFlags, command: Command, out: string, store: FileCheckpointStore, recorded: DetectRunSettings | null,
+  trainSource: ReturnType<typeof sourceFromFlags>, valSource: ReturnType<typeof sourceFromFlags>, log: (line: string) => void,
+): Promise<void> {
+  const runtime = await setup({ log });
+  // The data: recorded, named by flags, or generated into the run folder.
+  let data = recorded?.data ?? trainSource;
+  let val = recorded === null ? valSource : recorded.val;
+  const generated = recorded?.generatedData ?? data === null;
+  if (data === null || (generated && !fs.existsSync(path.join(out, 'data', 'train', 'annotations.json')))) {
+    const sets = await generateDefaultDetectionData(path.join(out, 'data'), recorded?.seed ?? o.seed, log);
+    data = sets.train;
+    if (recorded === null) val = sets.val;
+  }
+  const valFraction = recorded?.valFraction ?? o.valFraction;
+  const seed = recorded?.seed ?? o.seed;
+  const trainSet = await readSource(data, '--data', log);
+  let trainRecords = trainSet.records;
+  let valRecords: datasets.DetectionRecord[] = [];
+  if (val !== null) {
+    const valSet = await readSource(val, '--val-data', log);
+    const unknown = valSet.classes.filter((c) => !trainSet.classes.includes(c));
+    if (unknown.length > 0) throw new UsageError(`--val-data ${describeSource(val)}: classes ${unknown.join(', ')} are not classes of the training data (${trainSet.classes.join(', ')}).`);
+    valRecords = valSet.records.map((r) => ({ ...r, labels: Int32Array.from(r.labels, (l) => trainSet.classes.indexOf(valSet.classes[l])) }));
+  } else {
+    ({ train: trainRecords, val: valRecords } = holdOut(trainSet.records, valFraction, seed));
+  }
+  if (trainRecords.length === 0) throw new UsageError(`--data ${describeSource(data)}: no training images left after holding out ${valRecords.length} for validation. Lower --val-fraction or give --val-data.`);
+  const classes = trainSet.classes;
+  if (recorded !== null && recorded.classes.join('\n') !== classes.join('\n')) {
+    throw new UsageError(`--resume: the classes of ${describeSource(data)} (${classes.join(', ')}) are not the ones the run was trained on (${recorded.classes.join(', ')}).`);
+  }
+
+  // The settings, recorded before the first step.
+  const batch = recorded?.batch ?? o.batch;
+  const stepsPerEpoch = Math.ceil(trainRecords.length / batch);
+  let settings: DetectRunSettings;
+  if (recorded === null) {
+    settings = {
+      model: o.model, arch: o.arch, alpha: o.alpha, inputSize: o.inputSize, data, generatedData: generated, val, valFraction, seed, classes,
+      scoreFunction: o.scoreFunction, optimizer: o.optimizer, batch, accumulate: o.accumulate, lr: o.lr ?? DEFAULT_LEARNING_RATES[o.optimizer], warmupSteps: o.warmupSteps,
+      weightDecay: o.weightDecay, augment: o.augment, valEvery: o.valEvery,
+      epochs: o.epochs ?? (o.steps === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
+      init: o.init === undefined ? null : o.init === 'face-api' ? o.init : path.resolve(o.init),
+    };
+  } else {
+    checkResumeFlags(recorded, o, command, out);
+    settings = { ...recorded, epochs: o.epochs ?? (o.steps !== undefined ? null : recorded.epochs), steps: o.steps ?? (o.epochs !== undefined ? null : recorded.steps), accumulate: o.accumulate };
+    const total = (s: DetectRunSettings) => s.steps ?? s.epochs! * stepsPerEpoch;
+    const [before, after] = [total(recorded), total(settings)];
+    if (after !== before) {
+      const at = await lastStep(store);
+      if (after <= at) throw new UsageError(`--resume: the run is already at step ${at}; --epochs/--steps must end after it (they give ${after} steps).`);
+      const planned: CosineExtension[] = recorded.cosineExtensions.length > 0 ? recorded.cosineExtensions : [{ atStep: 0, totalSteps: before }];
+      settings = { ...settings, cosineExtensions: [...planned, { atStep: at, totalSteps: after }] };
+      log(`--resume: the cosine schedule now ends at step ${after} instead of ${before}; from step ${at} the rate decays from its current value to 0 at the new end.`);
+    }
+  }
+  await writeRunRecord(out, DETECT_APP, settings);
+
+  let skippedImages = 0;
+  const onSkip = (file: string, error: Error) => {
+    skippedImages += 1;
+    log(`warning: skipped ${file}: ${error.message}`);
+  };
+  const trainData = datasets.detectionData(trainRecords, classes, { inputSize: settings.inputSize, augment: settings.augment, prefetch: 2, onSkip });
+  const valData = valRecords.length > 0 ? datasets.detectionData(valRecords, classes, { inputSize: settings.inputSize, augment: false, prefetch: 2, onSkip }) : undefined;
+  if (valData === undefined) log('note: no validation images (give --val-data or --val-fraction > 0); mAP will not be measured');
+
+  const description: DetectorDescription = { model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, classes, scoreFunction: settings.scoreFunction };
+  const ssd = buildDetector(description, settings.seed);
+  try {
+    let init: InitReport | null = null;
+    if (settings.init !== null && recorded === null) {
+      try {
+        init = await initFromModel(ssd.model, settings.init);
+      } catch (error) {
+        if (error instanceof RangeError) throw new UsageError(error.message);
+        throw error;
+      }
+      if (init.copied === 0) throw new UsageError(`--init ${settings.init}: none of its layers fits this ${settings.arch} α=${settings.alpha} detector. Use the --arch and --alpha of the model you start from.`);
+      log(`--init: copied ${init.copied} of ${init.layers} layers with weights from ${settings.init}`);
+    }
+    const task = ssdTask({ anchorsCxcywh: anchorsOf(ssd), classes: classes.length, scoreFunction: settings.scoreFunction });
+    let plan: ReturnType<typeof planTrainingBatch>;
+    try {
+      const common = { model: ssd.model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate };
+      plan = o.workers === undefined
+        ? planParallelTraining({ ...common, maxWorkers: defaultWorkerCount() })
+        : planTrainingBatch({ ...common, workers: Math.min(o.workers, Math.max(1, Math.floor(settings.batch / settings.accumulate))) });
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize})`);
+      throw error;
+    }
+    if (plan.message !== null) log(plan.message);
+    const stop = stopOnSignals(log);
+    const metricsFile = path.join(out, 'metrics.jsonl');
+    if (recorded === null) fs.rmSync(metricsFile, { force: true });
+    let result: FitResult;
+    try {
+      result = await fit(ssd.model, trainData, {
+        task,
+        runner: plan.workers > 1 ? dataParallel({ workers: plan.workers, backend: runtime.backend }) : localRunner(),
+        epochs: settings.epochs ?? undefined,
+        steps: settings.steps ?? undefined,
+        maxMinutes: o.maxMinutes,
+        batchSize: settings.batch,
+        accumulate: plan.accumulate,
+        seed: settings.seed,
+        schedule: scheduleOf(settings, stepsPerEpoch),
+        optimizer: optimizerOf(settings),
+        weightDecay: settings.weightDecay,
+        validation: valData,
+        validateEvery: settings.valEvery,
+        batchNormStatistics: false,
+        checkpoints: { store, everyMinutes: o.checkpointMinutes },
+        resume: recorded !== null,
+        signal: stop.signal,
+        callbacks: [metricsLogCallback((line) => fs.appendFileSync(metricsFile, line)), progressCallback()],
+      });
+    } catch (error) {
+      if (error instanceof TrainingDivergedError) throw new Error(`${error.message} Checkpoints are in ${store.dir}.`);
+      if (error instanceof RangeError && /gave no batches/.test(error.message)) {
+        throw new Error(`--data ${describeSource(data)}: none of the ${trainRecords.length} training images could be read (${skippedImages} skipped, see the warnings above).`);
+      }
+      throw error;
+    } finally {
+      stop.dispose();
+    }
+    const modelDir = path.join(out, 'model');
+    await saveDetector(modelDir, ssd, description);
+    report(o, { result, settings, ssd, trainImages: trainRecords.length, valImages: valRecords.length, skippedImages, init, backend: runtime.backend, workers: plan.workers, out, modelDir, metricsFile });
+    const signal = stop.received();
+    if (signal !== null) process.exitCode = signal === 'SIGINT' ? 130 : 143;
+  } finally {
+    ssd.model.dispose();
+  }
+}
+
+async function lastStep(store: FileCheckpointStore): Promise<number> {
+  const state = (await readCheckpointState(path.join(store.dir, 'last'))) as { step?: number };
+  return state.step ?? 0;
+}
+
+interface Outcome {
+  result: FitResult;
+  settings: DetectRunSettings;
+  ssd: SsdModel;
+  trainImages: number;
+  valImages: number;
+  skippedImages: number;
+  init: InitReport | null;
+  backend: string;
+  workers: number;
+  out: string;
+  modelDir: string;
+  metricsFile: string;
+}
+
+function report(o: TrainFlags, r: Outcome): void {
+  const { result, settings } = r;
+  const val = result.val?.metrics ?? null;
+  const stats = val === null ? null : SSD_VALIDATION_METRICS.map((name) => val[name]);
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify({
+      mAP: val?.mAP ?? null, AP50: val?.AP50 ?? null, stats,
+      perCategory: (result.val?.details as { perCategory?: unknown } | undefined)?.perCategory ?? null,
+      steps: result.steps, epochs: result.epochs, stoppedBy: result.stoppedBy, resumedFrom: result.resumedFrom, seconds: result.seconds, best: result.best,
+      model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: r.ssd.anchors, classes: settings.classes,
+      trainImages: r.trainImages, valImages: r.valImages, skippedImages: r.skippedImages, init: r.init, backend: r.backend, workers: r.workers, seed: settings.seed,
+      out: r.out, modelDir: r.modelDir, metrics: r.metricsFile,
+    })}\n`);
+    return;
+  }
+  const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(3));
+  const lines = [
+    `trained ${settings.model.toUpperCase()} on MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px (${r.ssd.anchors} anchors) on ${r.trainImages} images of ${settings.classes.length} classes: ` +
+      `${result.steps} steps, ${result.epochs} epoch${result.epochs === 1 ? '' : 's'} complete, in ${formatDuration(result.seconds)}` +
+      `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.backend} × ${r.workers}; stopped by ${result.stoppedBy}`,
+    val === null ? 'validation: none' : `validation (${r.valImages} images): mAP ${f(val.mAP)}, AP50 ${f(val.AP50)}, AP75 ${f(val.AP75)}, AR100 ${f(val.AR100)}` +
+      (result.best === null ? '' : `; best epoch ${result.best.epoch + 1}: mAP ${f(result.best.value)}`),
+    `model: ${r.modelDir} (model.json, weights.bin, detector.json)`,
+    `run folder: ${r.out} (run.json, checkpoints/, metrics.jsonl)`,
+  ];
+  if (result.stoppedBy !== 'epochs' && result.stoppedBy !== 'steps') lines.push(`continue with: mobilenet-detect train --resume ${r.out}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
