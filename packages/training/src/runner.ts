@@ -44,9 +44,12 @@ export type StepRunnerFactory = (context: RunnerContext) => StepRunner | Promise
 
 /** Sets an optimizer's learning rate (every tfjs optimizer keeps it in a `learningRate` field). */
 export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  const o = optimizer as unknown as { learningRate?: number };
+  const o = optimizer as unknown as { learningRate?: number; setLearningRate?: (lr: number) => void };
   if (typeof o.learningRate !== 'number') throw new TypeError(`the optimizer ${optimizer.getClassName()} has no learningRate field to schedule.`);
-  o.learningRate = lr;
+  // SGD and Momentum compute with a scalar made from the rate (their setLearningRate remakes it); the
+  // others read the field at every step.
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
 }
 
 /** The dropout seed of step `step` of a run seeded `seed`. */

@@ -8,7 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { installFusedLayers } from '@mobilenets/backbone';
-import { TaskStep, applyGradients, batchGradients, combineGradients, optimizerFromSpec, splitBatch, trainableVariables } from '@mobilenets/training';
+import { TaskStep, applyGradients, batchGradients, combineGradients, optimizerFromSpec, setLearningRate, splitBatch, trainableVariables } from '@mobilenets/training';
 import { setup } from '../backend';
 import type { ApplyMessage, FromWorker, InitMessage, NamedArray, StepMessage, ToWorker } from './protocol';
 
@@ -114,7 +114,7 @@ function step(message: StepMessage): void {
 /** Sums every worker's slot (the batch gradient), applies it, and sets the moving statistics to the active workers' mean. */
 function apply(message: ApplyMessage): void {
   const r = replica!;
-  (r.optimizer as unknown as { learningRate: number }).learningRate = message.learningRate;
+  setLearningRate(r.optimizer, message.learningRate);
   const skip = new Set(message.skip);
   const grads: tf.NamedTensorMap = {};
   let offset = 0;

@@ -1,0 +1,94 @@
+/**
+ * `mobilenet-detect train` and `eval` end to end on a tiny generated COCO set: a run folder that
+ * eval reads alone and scores exactly as training's own validation did, a SIGTERM that stops with a
+ * checkpoint and a resume that continues the same losses, data folders left untouched, usage errors.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { hashTree } from './fixtures';
+import { runCli } from './run-cli';
+
+const detect = (...args: string[]) => runCli('mobilenet-detect', args);
+const json = (r: { status: number | null; stdout: string; stderr: string }) => {
+  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+};
+const stepLosses = (run: string) =>
+  fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'step').map((l) => [l.step, l.loss]);
+
+describe('mobilenet-detect train / eval (end to end)', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mobilenet-detect-train-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const data = path.join(tmp, 'shapes');
+  const annotations = path.join(data, 'annotations.json');
+  const tiny = ['--arch', 'v1', '--alpha', '0.25', '--input-size', '64', '--batch', '4', '--val-fraction', '0.25', '--warmup-steps', '0', '--seed', '3'];
+  let before: string;
+  beforeAll(() => {
+    json(detect('generate', '--out', data, '--images', '12', '--size', '96', '--classes', '2', '--seed', '4', '--json'));
+    before = hashTree(data);
+  });
+
+  it('trains, saves a detector that eval scores exactly as training validated it, and leaves the data untouched', () => {
+    const run = path.join(tmp, 'run');
+    const trained = json(detect('train', '--data', annotations, ...tiny, '--steps', '3', '--workers', '1', '--out', run, '--json'));
+    expect(trained).toMatchObject({ steps: 3, stoppedBy: 'steps', model: 'ssdlite', arch: 'v1', inputSize: 64, classes: ['circle', 'square'], trainImages: 9, valImages: 3 });
+    expect(trained.stats).toHaveLength(12);
+    for (const f of ['model.json', 'weights.bin', 'detector.json']) expect(fs.existsSync(path.join(run, 'model', f))).toBe(true);
+    expect(stepLosses(run).map(([s]) => s)).toEqual([1, 2, 3]);
+    const evaluated = json(detect('eval', '--model', run, '--json'));
+    expect(evaluated.images).toBe(3);
+    evaluated.stats.forEach((v: number, i: number) => expect(v).toBeCloseTo(trained.stats[i], 9));
+    expect(Object.values(evaluated.perCategory).map((c) => (c as { name: string }).name)).toEqual(['circle', 'square']);
+    // The same images named explicitly, with the detections written out.
+    const dt = path.join(tmp, 'dt.json');
+    const all = json(detect('eval', '--model', path.join(run, 'model'), '--data', annotations, '--dt-out', dt, '--json'));
+    expect(all.images).toBe(12);
+    expect(JSON.parse(fs.readFileSync(dt, 'utf8'))).toHaveLength(all.detections);
+    expect(hashTree(data)).toBe(before);
+  });
+
+  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes to the losses of an uninterrupted run', async () => {
+    const full = path.join(tmp, 'uninterrupted');
+    json(detect('train', '--data', annotations, ...tiny, '--steps', '6', '--workers', '1', '--val-every', '100', '--out', full, '--json'));
+    const expected = stepLosses(full);
+    const run = path.join(tmp, 'stopped');
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/detect/bin/mobilenet-detect.js'), 'train', '--data', annotations, ...tiny, '--steps', '6', '--workers', '1', '--val-every', '100', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let signalled = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!signalled && /^step [23]\//m.test(stderr)) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toContain('received SIGTERM');
+    expect(status).toBe(143);
+    expect(stepLosses(run).length).toBeLessThan(6);
+    const resumed = json(detect('train', '--resume', run, '--json'));
+    expect(resumed.steps).toBe(6);
+    expect(resumed.resumedFrom).toBeGreaterThanOrEqual(2);
+    const losses = stepLosses(run);
+    expect(losses.map(([s]) => s)).toEqual([1, 2, 3, 4, 5, 6]);
+    losses.forEach(([, loss], i) => expect(loss).toBeCloseTo(expected[i][1], 4));
+  }, 240_000);
+
+  it('usage errors exit 2 and name the flag: run folder inside the data, a changed setting on resume, a bad input size, a model folder without a detector', () => {
+    const inside = detect('train', '--data', annotations, ...tiny, '--steps', '1', '--out', path.join(data, 'run'));
+    expect(inside.status).toBe(2);
+    expect(inside.stderr).toContain('is inside --data');
+    const changed = detect('train', '--resume', path.join(tmp, 'run'), '--alpha', '0.5');
+    expect(changed.status).toBe(2);
+    expect(changed.stderr).toContain('--alpha 0.5 conflicts with the run');
+    const size = detect('train', '--input-size', '100', '--out', path.join(tmp, 'never'));
+    expect(size.status).toBe(2);
+    expect(size.stderr).toContain('--input-size must be a multiple of 32');
+    const missing = detect('eval', '--model', data);
+    expect(missing.status).toBe(2);
+    expect(hashTree(data)).toBe(before);
+    expect(fs.existsSync(path.join(tmp, 'never'))).toBe(false);
+  });
+});
