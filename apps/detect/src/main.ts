@@ -3,13 +3,15 @@ import { Command } from 'commander';
 import { exitWithUsageStatus } from '@mobilenets/cli-kit';
 import { cocoEvalCommand } from './commands/coco-eval';
 import { generateCommand } from './commands/generate';
+import { predictCommand } from './commands/predict';
 
 export function createProgram(): Command {
   const program = new Command('mobilenet-detect')
-    .description('MobileNet object detection (SSD, SSDLite): generate the procedural shapes set, evaluate COCO results')
+    .description('MobileNet object detection (SSD, SSDLite): generate the procedural shapes set, detect objects in images, evaluate COCO results')
     .version(require('../package.json').version as string)
     .showHelpAfterError()
     .addCommand(generateCommand())
+    .addCommand(predictCommand())
     .addCommand(cocoEvalCommand());
   return exitWithUsageStatus(program); // an unknown option or a missing argument is a usage error: status 2
 }
