@@ -77,34 +77,39 @@ async function main(): Promise<void> {
  */
 const DEMO_RECIPE = ['--epochs', '5', '--schedule', 'cosine', '--lr', '0.01', '--no-augment'];
 
+/** Runs one of the apps as a user would, echoing the stderr lines `show` picks; its stdout (JSON) comes back parsed. */
+async function runApp<T>(app: 'classify' | 'detect', args: string[], show: RegExp | null): Promise<T> {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const path = require('node:path') as typeof import('node:path');
+  const bin = path.join(__dirname, '..', '..', 'apps', app, 'bin', `mobilenet-${app}.js`);
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let all = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    all += chunk.toString();
+    const lines = stderr.split('\n');
+    stderr = lines.pop() ?? '';
+    if (show !== null) for (const line of lines) if (show.test(line)) process.stdout.write(`  ${line}\n`);
+  });
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (status !== 0) throw new Error(`mobilenet-${app} ${args[0]} failed (exit ${status}): ${all.slice(-2000)}`);
+  return JSON.parse(stdout) as T;
+}
+
 /**
  * Part two: fine-tune the trained MobileNetV1 body of face-api's face detector (α = 1, here at 64 px) on
  * the generated shapes dataset with the classification app, as a user would (`mobilenet-classify
  * train --init face-api`), and report the held-out top-1 it reached. Seeded: the same numbers every run
  * (README, "npm run demo").
  */
-async function classificationRun(json: boolean): Promise<void> {
-  const { spawn } = require('node:child_process') as typeof import('node:child_process');
-  const os = require('node:os') as typeof import('node:os');
-  const path = require('node:path') as typeof import('node:path');
-  const out = path.join(os.tmpdir(), `mobilenets-demo-${process.pid}`);
+async function classificationRun(json: boolean, out: string): Promise<void> {
   const args = ['train', '--arch', 'v1', '--alpha', '1', '--input-size', '64', '--init', 'face-api', ...DEMO_RECIPE, '--seed', '0', '--out', out, '--json'];
   if (!json) process.stdout.write(`\nClassification: mobilenet-classify ${args.join(' ')}\n(no --data: it generates the procedural shapes dataset, 10 classes × 300 images, and holds out 20%)\n`);
-  const bin = path.join(__dirname, '..', '..', 'apps', 'classify', 'bin', 'mobilenet-classify.js');
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    const lines = stderr.split('\n');
-    stderr = lines.pop() ?? '';
-    // the epoch summaries only; the per-step lines are the app's progress display
-    if (!json) for (const line of lines) if (/^epoch \d+ done|^no --data|^trained/.test(line)) process.stdout.write(`  ${line}\n`);
-  });
-  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (status !== 0) throw new Error(`the classification run failed (exit ${status}): ${stderr}`);
-  const result = JSON.parse(stdout) as { top1: number; top5: number; steps: number; seconds: number };
+  // the epoch summaries only; the per-step lines are the app's progress display
+  const result = await runApp<{ top1: number; top5: number; steps: number; seconds: number }>('classify', args, json ? null : /^epoch \d+ done|^no --data|^trained/);
   if (json) {
     process.stdout.write(`${JSON.stringify({ classification: result })}\n`);
     return;
@@ -116,6 +121,49 @@ async function classificationRun(json: boolean): Promise<void> {
   );
 }
 
-main().then(() => classificationRun(process.argv.includes('--json'))).catch((error) => {
+/**
+ * Part three, detection: face-api's pretrained SSD MobileNetV1 face detector, loaded into our SSD,
+ * finds the faces in the sample photos face-api ships and draws them; then a small SSDLite trains for
+ * one minute from scratch on the procedural shapes set (far from converged: the README's detection
+ * section has the 30-minute run).
+ */
+async function detectionRun(json: boolean, out: string): Promise<void> {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const path = require('node:path') as typeof import('node:path');
+  const samples = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
+  const photos = fs.existsSync(samples) ? fs.readdirSync(samples).filter((f) => /^sample\d+\.jpg$/.test(f)).sort().map((f) => path.join(samples, f)) : [];
+  if (photos.length === 0) throw new Error(`no sample photos in ${samples}: is @vladmandic/face-api installed (npm ci)?`);
+  const faces = path.join(out, 'faces');
+  const predictArgs = ['predict', '--model', 'faceapi-ssd-mobilenetv1', ...photos, '--min-score', '0.5', '--out', faces, '--json'];
+  if (!json) process.stdout.write(`\nDetection: mobilenet-detect predict --model faceapi-ssd-mobilenetv1 <face-api's ${photos.length} sample photos> --out ${faces}\n`);
+  const found = await runApp<{ image: string; detections: { box: number[]; score: number; label: string }[] }[]>('detect', predictArgs, null);
+  const trainArgs = ['train', '--model', 'ssdlite', '--arch', 'v1', '--alpha', '0.5', '--input-size', '160', '--max-minutes', '1', '--epochs', '3', '--val-every', '3', '--seed', '0', '--out', path.join(out, 'ssdlite'), '--json'];
+  if (!json) {
+    for (const f of found) process.stdout.write(`  ${path.basename(f.image)}: ${f.detections.length} face${f.detections.length === 1 ? '' : 's'} (scores ${f.detections.map((d) => d.score.toFixed(2)).join(', ')})\n`);
+    process.stdout.write(`  ${found.reduce((n, f) => n + f.detections.length, 0)} faces; annotated PNGs in ${faces}\n\nmobilenet-detect ${trainArgs.join(' ')}\n`);
+  }
+  const trained = await runApp<{ mAP: number | null; AP50: number | null; steps: number; seconds: number; anchors: number }>('detect', trainArgs, json ? null : /^no --data|^trained|^epoch \d+ done/);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ faces: found, detection: trained })}\n`);
+    return;
+  }
+  const f = (x: number | null) => (x === null ? '-' : x.toFixed(3));
+  process.stdout.write(
+    `held-out mAP ${f(trained.mAP)}, AP50 ${f(trained.AP50)} after ${trained.steps} steps in ${trained.seconds.toFixed(0)} s (one minute from scratch: the README's detection section has the 30-minute run)\n` +
+      `next: npx mobilenet-detect eval --model ${path.join(out, 'ssdlite')}   ·   npx mobilenet-detect predict --model ${path.join(out, 'ssdlite')} <image> --out <dir>\n`,
+  );
+}
+
+async function all(): Promise<void> {
+  const os = require('node:os') as typeof import('node:os');
+  const path = require('node:path') as typeof import('node:path');
+  const json = process.argv.includes('--json');
+  const out = path.join(os.tmpdir(), `mobilenets-demo-${process.pid}`);
+  await main();
+  await classificationRun(json, path.join(out, 'classify'));
+  await detectionRun(json, path.join(out, 'detect'));
+}
+
+all().catch((error) => {
   process.exitCode = require('@mobilenets/cli-kit').reportError(error);
 });

@@ -4,12 +4,10 @@ import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ssdAnchorsCxcywh } from '@mobilenets/box-math';
 import { UsageError, buildMobileNet, describeModelLoadError, resolveModelFolder } from '@mobilenets/cli-kit';
-import { type SsdModel, createSsd } from '@mobilenets/detection-ssd';
+import { DETECTOR_JSON, type DetectorSpec, type SsdModel, createSsd, readDetectorSpec, ssdDetectorSpec } from '@mobilenets/detection-ssd';
 import { fileSystem } from '@mobilenets/runtime';
 
-export const DETECTOR_JSON = 'detector.json';
-
-/** What a detector is, enough to rebuild its anchors and read its outputs. */
+/** What a run's detector is: the settings that build it. */
 export interface DetectorDescription {
   model: 'ssd' | 'ssdlite';
   arch: 'v1' | 'v2';
@@ -31,58 +29,48 @@ export function anchorsOf(ssd: Pick<SsdModel, 'featureMapSizes'>): Float64Array 
   return ssdAnchorsCxcywh(ssd.featureMapSizes);
 }
 
-/** Writes `dir/model.json`, `dir/weights.bin` and `dir/detector.json`. */
+/** Writes `dir/model.json`, `dir/weights.bin` and `dir/detector.json` (detection-ssd's DetectorSpec: what loadDetector and predict read). */
 export async function saveDetector(dir: string, ssd: SsdModel, d: DetectorDescription): Promise<void> {
   await ssd.model.save(fileSystem(dir));
-  const json = { format: 'mobilenets-ssd', version: 1, ...d, featureMapSizes: ssd.featureMapSizes, anchorsPerLocation: ssd.anchorsPerLocation, anchors: ssd.anchors };
-  fs.writeFileSync(path.join(dir, DETECTOR_JSON), `${JSON.stringify(json, null, 1)}\n`);
+  const spec = ssdDetectorSpec(ssd, { labels: d.classes, scoreFunction: d.scoreFunction, arch: d.arch, widthMultiplier: d.alpha });
+  fs.writeFileSync(path.join(dir, DETECTOR_JSON), `${JSON.stringify(spec, null, 1)}\n`);
 }
 
 export interface SavedDetector {
   model: tfl.LayersModel;
-  description: DetectorDescription;
+  spec: DetectorSpec;
+  /** Class names, label = index (a class the network never reports is named '(unused n)'). */
+  classes: string[];
   anchorsCxcywh: Float64Array;
   modelDir: string;
   runDir: string | null;
 }
 
-/** Loads a detector `mobilenet-detect train` saved: its model folder, or the run folder. Errors name the option and the file. */
+/** Loads a detector `mobilenet-detect train` saved, as a tfjs model: its model folder, or the run folder. Errors name the option and the file. */
 export async function loadSavedDetector(given: string, option = '--model'): Promise<SavedDetector> {
   const { modelDir, runDir } = resolveModelFolder(given, option);
   const specFile = path.join(modelDir, DETECTOR_JSON);
   const damaged = (problem: string) => new Error(`${option} ${given}: ${problem}. Train the detector again, or restore the folder from a copy.`);
   if (!fs.existsSync(specFile)) throw new UsageError(`${option} ${given}: ${specFile} is missing: this is not a detector saved by 'mobilenet-detect train' (expected model.json, weights.bin and detector.json).`);
-  let spec: Record<string, unknown>;
+  let spec: DetectorSpec;
   try {
-    spec = JSON.parse(fs.readFileSync(specFile, 'utf8'));
+    spec = readDetectorSpec(specFile);
   } catch (error) {
-    throw damaged(`${specFile} is not valid JSON (${(error as Error).message})`);
+    throw damaged((error as Error).message);
   }
-  const field = (name: string, ok: (v: unknown) => boolean, expected: string) => {
-    if (!ok(spec[name])) throw damaged(`${specFile}: field '${name}' must be ${expected}; found ${JSON.stringify(spec[name])}`);
-    return spec[name];
-  };
-  const description: DetectorDescription = {
-    model: field('model', (v) => v === 'ssd' || v === 'ssdlite', "'ssd' or 'ssdlite'") as DetectorDescription['model'],
-    arch: field('arch', (v) => v === 'v1' || v === 'v2', "'v1' or 'v2'") as DetectorDescription['arch'],
-    alpha: field('alpha', (v) => typeof v === 'number' && v > 0, 'a positive number') as number,
-    inputSize: field('inputSize', (v) => Number.isInteger(v) && (v as number) >= 32, 'an integer ≥ 32') as number,
-    classes: field('classes', (v) => Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string'), 'a non-empty array of class names') as string[],
-    scoreFunction: field('scoreFunction', (v) => v === 'softmax' || v === 'sigmoid', "'softmax' or 'sigmoid'") as DetectorDescription['scoreFunction'],
-  };
-  const featureMapSizes = field('featureMapSizes', (v) => Array.isArray(v) && v.every((s) => Array.isArray(s) && s.length === 2 && s.every((n) => Number.isInteger(n) && n > 0)), 'a list of [height, width] pairs') as [number, number][];
   let model: tfl.LayersModel;
   try {
     model = await tfl.loadLayersModel(fileSystem(modelDir));
   } catch (error) {
     throw damaged(`cannot load the model in ${modelDir}: ${describeModelLoadError(error)}`);
   }
-  const anchorsCxcywh = ssdAnchorsCxcywh(featureMapSizes);
+  const anchorsCxcywh = ssdAnchorsCxcywh(spec.featureMapSizes, spec.anchors.generator);
   const shapes = model.outputs.map((o) => o.shape);
   const anchors = anchorsCxcywh.length / 4;
-  if (shapes.length !== 2 || shapes[0][1] !== anchors || shapes[1][2] !== description.classes.length + 1 || model.inputs[0].shape[1] !== description.inputSize) {
+  if (shapes.length !== 2 || shapes[0][1] !== anchors || shapes[1][2] !== spec.labels.length + 1 || model.inputs[0].shape[1] !== spec.inputSize) {
     model.dispose();
-    throw damaged(`${specFile} does not describe the model next to it (${anchors} anchors, ${description.classes.length} classes + background, input ${description.inputSize}; the model's outputs are ${JSON.stringify(shapes)}, input ${JSON.stringify(model.inputs[0].shape)})`);
+    throw damaged(`${specFile} does not describe the model next to it (${anchors} anchors, ${spec.labels.length} classes + background, input ${spec.inputSize}; the model's outputs are ${JSON.stringify(shapes)}, input ${JSON.stringify(model.inputs[0].shape)})`);
   }
-  return { model, description, anchorsCxcywh, modelDir, runDir };
+  const classes = spec.labels.map((l, i) => l ?? `(unused ${i})`);
+  return { model, spec, classes, anchorsCxcywh, modelDir, runDir };
 }

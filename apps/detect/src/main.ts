@@ -5,15 +5,17 @@ import { cocoEvalCommand } from './commands/coco-eval';
 import { generateCommand } from './commands/generate';
 import { trainCommand } from './commands/train';
 import { evalCommand } from './commands/eval';
+import { predictCommand } from './commands/predict';
 
 export function createProgram(): Command {
   const program = new Command('mobilenet-detect')
-    .description('MobileNet object detection (SSD, SSDLite): train, evaluate, generate the procedural shapes set, score COCO results')
+    .description('MobileNet object detection (SSD, SSDLite): train, evaluate, detect objects in images, generate the procedural shapes set, score COCO results')
     .version(require('../package.json').version as string)
     .showHelpAfterError()
-    .addCommand(generateCommand())
     .addCommand(trainCommand())
     .addCommand(evalCommand())
+    .addCommand(predictCommand())
+    .addCommand(generateCommand())
     .addCommand(cocoEvalCommand());
   return exitWithUsageStatus(program); // an unknown option or a missing argument is a usage error: status 2
 }

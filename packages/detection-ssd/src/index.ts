@@ -7,3 +7,11 @@ export type { FaceApiDetectOptions, FaceApiDetection, RgbImage } from './face-ap
 export { FACE_API_SSD, createFaceApiSsd, detectFacesFaceApiStyle, faceApiExtraLayerNames, faceApiInputTensor, loadFaceApiSsdWeights } from './face-api';
 export type { SsdTargets, SsdTaskOptions, SsdValidationDetails } from './task';
 export { SSD_IGNORED_TARGET, SSD_VALIDATION_METRICS, ssdLoss, ssdTargets, ssdTask } from './task';
+export type { DetectorArch, DetectorPreprocessing, DetectorResize, DetectorSpec, SsdDetectorSpecOptions } from './detector-spec';
+export { DATASETS_PREPROCESSING, DETECTOR_JSON, DETECTOR_SPEC_FORMAT, DETECTOR_SPEC_VERSION, parseDetectorSpec, ssdDetectorSpec } from './detector-spec';
+export type { DetectOptions, DetectedObject, DetectorImage, DetectorInput, SsdNetwork } from './detector';
+export { SsdDetector, detectorInput, tfjsSsdNetwork } from './detector';
+export type { DetectorFiles, LoadDetectorOptions, SsdNetworkFactory } from './load-detector';
+export { DetectorSourceError, FACE_API_DETECTOR, faceApiDetectorSpec, findDetectorFiles, loadDetector, readDetectorSpec } from './load-detector';
+export type { Interpolation, PixelImage } from './resample';
+export { padToSquare, resizeBilinear, resizeLanczos3, rgbBytes } from './resample';

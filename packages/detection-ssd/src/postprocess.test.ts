@@ -36,6 +36,15 @@ describe('postprocessSsd', () => {
     expect(strict.map((d) => d.score.toFixed(2))).toEqual(['0.90']);
   });
 
+  it('never reports an excluded class, however high its score; refuses an index that is not a class', () => {
+    const codes = new Array(12).fill(0);
+    const logits = [0, logit(0.9), logit(0.01), 0, logit(0.7), logit(0.01), 0, logit(0.01), logit(0.6)];
+    const options = { anchorsCxcywh: ANCHORS, classes: 2, imageWidth: 200, imageHeight: 100, excludedClasses: [0] };
+    expect(postprocessSsd(codes, logits, options).map((d) => [d.label, d.score.toFixed(2)])).toEqual([[1, '0.60']]);
+    expect(postprocessSsd(codes, logits, { ...options, excludedClasses: [1] }).map((d) => d.label)).toEqual([0]);
+    expect(() => postprocessSsd(codes, logits, { ...options, excludedClasses: [2] })).toThrow('excludedClasses must hold class indices in [0, 2). Received 2.');
+  });
+
   it('a non-zero code moves and scales the box as the TF box coder says', () => {
     // ty = 10 · Δcy / ha and tw = 5 · ln(w / wa): codes [1, 0, 0, 5 · ln 1.5] move cy by 0.3 / 10 and make w 1.5 × 0.3.
     const codes = [1, 0, 0, 5 * Math.log(1.5), 0, 0, 0, 0, 0, 0, 0, 0];

@@ -24,6 +24,8 @@ export interface SsdPostprocessOptions {
   maxDetections?: number;
   scoreFunction?: ScoreFunction;
   boxCoder?: BoxCoderConfig;
+  /** Classes (0-based, background excluded) never reported: the network has them, nobody trained them (face-api's third logit). Default none. */
+  excludedClasses?: readonly number[];
 }
 
 /** One detection: box [x1, y1, x2, y2] in image pixels, score in [0, 1], label = class index (0-based, background excluded). */
@@ -63,6 +65,10 @@ export function postprocessSsd(boxCodes: ArrayLike<number>, classLogits: ArrayLi
   if (!(imageWidth > 0 && imageHeight > 0)) throw new RangeError(`postprocessSsd: imageWidth and imageHeight must be positive. Received ${imageWidth} × ${imageHeight}.`);
   const boxesXyxy = convertBoxes(decodeBoxesTfOrder(boxCodes, anchorsCxcywh, options.boxCoder), 'cxcywh', 'xyxy');
   const scores = ssdScores(classLogits, classes, scoreFunction);
+  for (const c of options.excludedClasses ?? []) {
+    if (!(Number.isInteger(c) && c >= 0 && c < classes)) throw new RangeError(`postprocessSsd: excludedClasses must hold class indices in [0, ${classes}). Received ${c}.`);
+    for (let i = c; i < scores.length; i += classes) scores[i] = NaN; // never a candidate of the NMS
+  }
   const kept = multiClassNmsXyxy(boxesXyxy, scores, { iouThreshold, scoreThreshold: minScore, maxDetections, maxDetectionsPerClass: maxDetections });
   const clip = (v: number, size: number) => Math.min(Math.max(v * size, 0), size);
   return Array.from(kept.boxIndices, (anchor, i) => {

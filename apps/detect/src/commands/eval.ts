@@ -62,10 +62,10 @@ async function evaluate(o: EvalFlags): Promise<void> {
     let what: string;
     if (named !== null) {
       const set = await readSource(named, named.kind === 'coco' ? '--data' : '--voc', log);
-      const unknown = set.classes.filter((c) => !detector.description.classes.includes(c));
-      if (unknown.length > 0) throw new UsageError(`--data ${describeSource(named)}: classes ${unknown.join(', ')} are not classes of the detector (${detector.description.classes.join(', ')}).`);
-      records = set.records.map((r) => ({ ...r, labels: Int32Array.from(r.labels, (l) => detector.description.classes.indexOf(set.classes[l])) }));
-      classes = detector.description.classes;
+      const unknown = set.classes.filter((c) => !detector.classes.includes(c));
+      if (unknown.length > 0) throw new UsageError(`--data ${describeSource(named)}: classes ${unknown.join(', ')} are not classes of the detector (${detector.classes.join(', ')}).`);
+      records = set.records.map((r) => ({ ...r, labels: Int32Array.from(r.labels, (l) => detector.classes.indexOf(set.classes[l])) }));
+      classes = detector.classes;
       categoryIds = classes.map((c) => (set.classes.includes(c) ? set.categoryIds[set.classes.indexOf(c)] : -1));
       // Categories of the detector the data does not have get ids after the data's.
       let next = Math.max(0, ...categoryIds) + 1;
@@ -91,7 +91,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
     const intoData = o.dtOut === undefined ? undefined : dataFolders.find((d) => isInsideFolder(path.resolve(o.dtOut!), d));
     if (intoData !== undefined) throw new UsageError(`--dt-out ${o.dtOut} is inside the data folder ${intoData}: nothing is written into your data folders. Choose a file elsewhere.`);
 
-    const { inputSize, scoreFunction } = detector.description;
+    const { inputSize, scoreFunction } = detector.spec;
     const width = classes.length + 1;
     const anchors = detector.anchorsCxcywh.length / 4;
     let skipped = 0;
@@ -119,7 +119,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
           annotations.push({ id: annotations.length + 1, image_id: id, category_id: categoryIds[label], bbox: [x1, y1, x2 - x1, y2 - y1], area: (x2 - x1) * (y2 - y1), iscrowd: record.ignore[g] });
         });
         const detections = postprocessSsd(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * width, (i + 1) * anchors * width), {
-          anchorsCxcywh: detector.anchorsCxcywh, classes: classes.length, imageWidth: w, imageHeight: h, minScore: o.minScore, iouThreshold: 0.6, maxDetections: 100, scoreFunction,
+          anchorsCxcywh: detector.anchorsCxcywh, classes: classes.length, imageWidth: w, imageHeight: h, minScore: o.minScore, iouThreshold: detector.spec.nms.iouThreshold, maxDetections: 100, scoreFunction,
         });
         for (const d of detections) {
           const [x1, y1, x2, y2] = d.boxXyxy;
@@ -139,7 +139,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
     const ap = (v: number) => (v < 0 ? '—' : v.toFixed(3));
     const rows = evaluation.categoryIds.map((id) => ({ id, ...evaluation.perCategory[id] }));
     process.stdout.write(
-      `${detector.description.model.toUpperCase()} MobileNet ${detector.description.arch} α=${detector.description.alpha} ${inputSize}px on ${images.length} images of ${what}\n` +
+      `${detector.spec.head.toUpperCase()} MobileNet ${detector.spec.arch} α=${detector.spec.widthMultiplier} ${inputSize}px on ${images.length} images of ${what}\n` +
         `${formatCocoStats(evaluation.stats)}\n\n${formatTable(rows, [
           { header: 'class', value: (r) => `${r.name} (${r.id})` },
           { header: 'AP', value: (r) => ap(r.ap), align: 'right' },

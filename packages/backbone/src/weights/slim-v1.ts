@@ -26,6 +26,17 @@ const BN_SUFFIX = '_BatchNorm';
 export function loadSlimMobileNetV1Weights(model: tfl.LayersModel, weights: tf.NamedTensorMap, prefix = 'MobilenetV1'): WeightLoadReport {
   const report: WeightLoadReport = { loaded: [], missing: [] };
   const layerNames = new Set(model.layers.map((l) => l.name));
+  // γ, mean and variance made up for folded batch norms: the variables hold their values now, the tensors go.
+  const temporaries: tf.Tensor[] = [];
+  try {
+    loadEndpoints(model, weights, prefix, layerNames, report, temporaries);
+  } finally {
+    tf.dispose(temporaries);
+  }
+  return report;
+}
+
+function loadEndpoints(model: tfl.LayersModel, weights: tf.NamedTensorMap, prefix: string, layerNames: Set<string>, report: WeightLoadReport, temporaries: tf.Tensor[]): void {
   MOBILENET_V1_LAYERS.forEach((spec, index) => {
     const endpoints = spec.kind === 'conv' ? [[`Conv2d_${index}`, 'weights']] : [[`Conv2d_${index}_depthwise`, 'depthwise_weights'], [`Conv2d_${index}_pointwise`, 'weights']];
     for (const [endpoint, kernelName] of endpoints) {
@@ -38,15 +49,14 @@ export function loadSlimMobileNetV1Weights(model: tfl.LayersModel, weights: tf.N
         continue;
       }
       setWeights(model, endpoint, [weights[`${scope}/${kernelName}`]]);
-      setWeights(model, `${endpoint}${BN_SUFFIX}`, batchNormWeights(model, endpoint, scope, weights));
+      setWeights(model, `${endpoint}${BN_SUFFIX}`, batchNormWeights(model, endpoint, scope, weights, temporaries));
       report.loaded.push(endpoint);
     }
   });
-  return report;
 }
 
 /** [γ, β, moving mean, moving variance] in the layer's weight order, from BatchNorm/* or a folded bias. */
-function batchNormWeights(model: tfl.LayersModel, endpoint: string, scope: string, weights: tf.NamedTensorMap): tf.Tensor[] {
+function batchNormWeights(model: tfl.LayersModel, endpoint: string, scope: string, weights: tf.NamedTensorMap, temporaries: tf.Tensor[]): tf.Tensor[] {
   const bn = model.getLayer(`${endpoint}${BN_SUFFIX}`);
   const byName: Record<string, tf.Tensor | undefined> = {
     gamma: weights[`${scope}/BatchNorm/gamma`],
@@ -59,9 +69,9 @@ function batchNormWeights(model: tfl.LayersModel, endpoint: string, scope: strin
   const folded = (name: string, channels: number): tf.Tensor | undefined => {
     if (offset === undefined) return undefined;
     if (name === 'beta') return offset;
-    if (name === 'gamma') return tf.ones([channels]);
-    if (name === 'moving_mean') return tf.zeros([channels]);
-    return tf.fill([channels], 1 - epsilon);
+    const made = name === 'gamma' ? tf.ones([channels]) : name === 'moving_mean' ? tf.zeros([channels]) : tf.fill([channels], 1 - epsilon);
+    temporaries.push(made);
+    return made;
   };
   return bn.weights.map((w) => {
     const name = w.originalName.split('/').pop() as string;
