@@ -15,7 +15,7 @@ import { type StepRunnerFactory, type Task, localRunner, paperOptimizer } from '
 beforeAll(async () => {
   tf.env().set('PROD', true);
   await tf.setBackend('cpu');
-});
+}, 120_000);
 
 const SIZE = 64;
 const build = () => createSsd({ backbone: mobilenetV1({ widthMultiplier: 0.25, inputSize: SIZE, includeTop: false, seed: 5 }), classes: 2, extraLayerDepths: [], anchorsPerLocation: [3, 6], seed: 6 });
@@ -62,4 +62,4 @@ it('ssdTask over 2 workers gives the losses and weights of this thread with 2 ac
   const initial = fresh.model.trainableWeights.map((w) => Array.from(w.read().dataSync()));
   fresh.model.dispose();
   expect(local.weights.some((w, i) => w.some((v, k) => v !== initial[i][k]))).toBe(true); // the steps moved the weights
-});
+}, 120_000);
