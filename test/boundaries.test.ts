@@ -45,6 +45,7 @@ const FORBIDDEN: [string, string, string, RegExp][] = [
   ['a library imports an app', 'packages/runtime/src/boundary-fixture.ts', "import { main } from '@mobilenets/mobilenet-cli';\nexport const m = main;\n", /Imports of apps are forbidden|Circular dependency between "runtime" and "mobilenet"/],
   ['the end-to-end tests import an app', 'test/boundary-fixture.ts', "import { main } from '@mobilenets/classify-app';\nexport const m = main;\n", /Imports of apps are forbidden/],
   ['an app imports another app', 'apps/classify/src/boundary-fixture.ts', "import { main } from '../../mobilenet/src/main';\nexport const m = main;\n", /cannot be imported by a relative or absolute path/],
+  ['the classify app imports the detection area', 'apps/classify/src/boundary-fixture.ts', "import { createSsd } from '@mobilenets/detection-ssd';\nexport const build = createSsd;\n", /"scope:classify" can only depend on libs tagged with "scope:shared", "scope:classify"/],
   ['datasets imports training', 'packages/datasets/src/boundary-fixture.ts', "import { fit } from '@mobilenets/training';\nexport const f = fit;\n", /"type:data" can only depend on libs tagged with/],
 ];
 
@@ -52,6 +53,7 @@ const ALLOWED: [string, string, string][] = [
   ['runtime imports training and backbone', 'packages/runtime/src/boundary-fixture.ts', "import { fit } from '@mobilenets/training';\nimport { profile } from '@mobilenets/backbone';\nexport const both = [fit, profile];\n"],
   ['a backbone test picks the cpu backend', 'packages/backbone/src/boundary-fixture.test.ts', "import '@tensorflow/tfjs-backend-cpu';\n"],
   ['an app uses runtime, datasets and cli-kit', 'apps/classify/src/boundary-fixture.ts', "import { setup } from '@mobilenets/runtime';\nimport { readImageFolder } from '@mobilenets/datasets';\nimport { formatTable } from '@mobilenets/cli-kit';\nexport const all = [setup, readImageFolder, formatTable];\n"],
+  ['the umbrella CLI (scope:mobilenet) profiles the detectors of scope:detection', 'apps/mobilenet/src/boundary-fixture.ts', "import { createSsd } from '@mobilenets/detection-ssd';\nexport const build = createSsd;\n"],
 ];
 
 /** runtime's package.json without one of its dependencies. */

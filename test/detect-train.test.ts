@@ -49,6 +49,27 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     expect(hashTree(data)).toBe(before);
   });
 
+  it('export → predict: the ONNX detector finds what the tfjs detector finds', () => {
+    const run = path.join(tmp, 'run');
+    const onnx = path.join(tmp, 'exported', 'shapes.onnx');
+    json(detect('export', '--model', run, '--out', onnx, '--json'));
+    expect(fs.existsSync(path.join(tmp, 'exported', 'shapes.detector.json'))).toBe(true);
+    const images = fs.readdirSync(path.join(data, 'images')).slice(0, 3).map((f) => path.join(data, 'images', f));
+    const predict = (model: string) => json(detect('predict', '--model', model, ...images, '--min-score', '0.05', '--json')) as { image: string; detections: { box: number[]; score: number; label: string }[] }[];
+    const fromTfjs = predict(run);
+    const fromOnnx = predict(onnx);
+    expect(fromOnnx.map((r) => r.image)).toEqual(images);
+    expect(fromTfjs.reduce((n, r) => n + r.detections.length, 0)).toBeGreaterThan(0);
+    fromTfjs.forEach((r, i) => {
+      expect(fromOnnx[i].detections.map((d) => d.label)).toEqual(r.detections.map((d) => d.label));
+      r.detections.forEach((d, k) => {
+        expect(Math.abs(fromOnnx[i].detections[k].score - d.score)).toBeLessThan(1e-3);
+        d.box.forEach((v, c) => expect(Math.abs(fromOnnx[i].detections[k].box[c] - v)).toBeLessThan(0.05));
+      });
+    });
+    expect(hashTree(data)).toBe(before);
+  });
+
   it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes to the losses of an uninterrupted run', async () => {
     const full = path.join(tmp, 'uninterrupted');
     json(detect('train', '--data', annotations, ...tiny, '--steps', '6', '--workers', '1', '--val-every', '100', '--out', full, '--json'));

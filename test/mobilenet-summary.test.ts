@@ -27,6 +27,36 @@ describe('mobilenet summary (end to end)', () => {
     expect(Math.round(JSON.parse(r.stdout).multAdds / 1e6)).toBe(307);
   });
 
+  it('--model ssd: SSD 300 on V1 per part, as the V1 paper\'s Table 13 prints it (1.2B Mult-Adds, 6.8M params)', () => {
+    const r = runCli('mobilenet', ['summary', '--model', 'ssd', '--arch', 'v1', '--input-size', '300', '--classes', '90', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ model: 'ssd', arch: 'v1', alpha: 1, inputSize: 300, classes: 90, anchors: 1917 });
+    // Rounded as the paper prints them: 0.1B and 0.1M steps (measured 1,237,129,408 and 6,794,495).
+    expect(Math.round(result.multAdds / 1e8) / 10).toBe(1.2);
+    expect(Math.round(result.parameters / 1e5) / 10).toBe(6.8);
+    expect(result.paper).toMatchObject({ multAdds: 1.2e9, parameters: 6.8e6, inputSize: 300, classes: 90, counts: 'model' });
+    expect(result.parts.map((p: { part: string }) => p.part)).toEqual(['backbone', 'extra layers', 'box predictors']);
+    const total = (key: 'multAdds' | 'parameters') => result.parts.reduce((n: number, p: Record<string, number>) => n + p[key], 0);
+    expect([total('multAdds'), total('parameters')]).toEqual([result.multAdds, result.parameters]);
+    // The backbone is MobileNetV1 1.0 at 300 px without its classifier: its 3.2M parameters.
+    expect(result.parts[0]).toEqual({ part: 'backbone', layers: 27, multAdds: expect.any(Number), parameters: 3185088 });
+  });
+
+  it('--model ssdlite --arch v2 defaults to the V2 paper\'s SSDLite 320 (80 classes) and prints the parts, the paper\'s row and the difference', () => {
+    const r = runCli('mobilenet', ['summary', '--model', 'ssdlite', '--arch', 'v2']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('SSDLite 320 on MobileNetV2 α 1, 80 classes + background');
+    expect(r.stdout).toMatch(/\nbackbone +52 +611,212,800 \(0\.611B\) +2,189,760 \(2\.190M\)\n/);
+    expect(r.stdout).toMatch(/\ntotal +88 +788,830,144 \(0\.789B\) +4,286,261 \(4\.286M\)\n/);
+    expect(r.stdout).toContain('Paper: 0.8B Mult-Adds, 4.3M params (whole model) — MobileNetV2 paper, Table 6');
+    expect(r.stdout).toContain('Difference: none beyond rounding');
+    const noTop = runCli('mobilenet', ['summary', '--model', 'ssdlite', '--no-top']);
+    expect(noTop.status).toBe(2);
+    expect(noTop.stderr).toContain('--no-top is for the classifier');
+  });
+
   it('rejects a bad width multiplier with a clear message and no stack trace', () => {
     const r = runCli('mobilenet', ['summary', '--arch', 'v1', '--alpha', '1.5']);
     expect(r.status).toBe(2); // a usage error

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { exitWithUsageStatus } from '@mobilenets/cli-kit';
 import { cocoEvalCommand } from './commands/coco-eval';
+import { exportCommand } from './commands/export';
 import { generateCommand } from './commands/generate';
 import { trainCommand } from './commands/train';
 import { evalCommand } from './commands/eval';
@@ -9,12 +10,13 @@ import { predictCommand } from './commands/predict';
 
 export function createProgram(): Command {
   const program = new Command('mobilenet-detect')
-    .description('MobileNet object detection (SSD, SSDLite): train, evaluate, detect objects in images, generate the procedural shapes set, score COCO results')
+    .description('MobileNet object detection (SSD, SSDLite): train, evaluate, detect objects in images, export to ONNX, generate the procedural shapes set, score COCO results')
     .version(require('../package.json').version as string)
     .showHelpAfterError()
     .addCommand(trainCommand())
     .addCommand(evalCommand())
     .addCommand(predictCommand())
+    .addCommand(exportCommand())
     .addCommand(generateCommand())
     .addCommand(cocoEvalCommand());
   return exitWithUsageStatus(program); // an unknown option or a missing argument is a usage error: status 2

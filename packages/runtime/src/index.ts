@@ -29,6 +29,8 @@ export type { ActivationRange } from './onnx/quantize';
 export { calibrateRanges } from './onnx/quantize';
 export type { OnnxFeeds, OnnxInput, OnnxOutput, OnnxOutputs, OnnxValueInfo, SessionOptions } from './onnx/session';
 export { OnnxModel, createSession, float32Output, int64ToNumbers } from './onnx/session';
+export type { DetectionNetworkOutputs, OnnxDetectionNetwork, OnnxDetectionNetworkOptions } from './onnx/detection-network';
+export { onnxDetectionNetwork } from './onnx/detection-network';
 export type { RunLock, RunRecord } from './io/run-folder';
 export { RUN_JSON, RUN_LOCK, RunFolderBusyError, acquireRunLock, readRunRecord, writeRunRecord } from './io/run-folder';
 export { FileCheckpointStore } from './io/checkpoint-store';

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { DetectorSourceError, FACE_API_DETECTOR, loadDetector, type SsdDetector, type SsdNetworkFactory } from '@mobilenets/detection-ssd';
-import { setup } from '@mobilenets/runtime';
+import { onnxDetectionNetwork, setup } from '@mobilenets/runtime';
 import { UsageError, checkOutputFolder, describeWriteError, parseIntegerOption, parseNumberOption, progressLine } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
 import { writeAnnotatedPng } from '../annotate';
@@ -33,10 +33,16 @@ export type PredictResult =
  * SsdNetwork factory from @mobilenets/runtime: that is where it plugs in.
  */
 export function networkFactoryFor(modelArg: string): SsdNetworkFactory | undefined {
-  if (modelArg.toLowerCase().endsWith('.onnx')) {
-    throw new UsageError(`--model ${modelArg}: predict does not run ONNX detectors yet. Give the model folder the .onnx file was exported from (<out>/model, with detector.json).`);
-  }
-  return undefined;
+  if (!modelArg.toLowerCase().endsWith('.onnx')) return undefined; // a model folder: loadDetector runs its tfjs model
+  // An exported detector: its two raw outputs from onnxruntime, decoded and NMS'd by the same box-math as tfjs.
+  return async (file, spec) => {
+    const network = await onnxDetectionNetwork(file);
+    if (network.inputSize !== spec.inputSize) {
+      await network.dispose();
+      throw new UsageError(`--model ${modelArg}: the ONNX model takes ${network.inputSize} px images but its detector.json says ${spec.inputSize}: the two files belong to different detectors.`);
+    }
+    return network;
+  };
 }
 
 function minScoreOption(raw: string): number {

@@ -1,16 +1,39 @@
 /** `mobilenet summary`: the per-layer Mult-Adds and parameter table, counted as the papers count. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { LAYER_TYPES, ModelProfile, profile } from '@mobilenets/backbone';
-import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatInteger, formatMillions, formatTable } from '@mobilenets/cli-kit';
+import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatInteger, formatMillions, formatTable, parseChoiceOption } from '@mobilenets/cli-kit';
 import { setup } from '@mobilenets/runtime';
+import { type DetectorKind, PAPER_DETECTORS, formatDetectorSummary, summarizeDetector } from '../detector-summary';
+
+const MODELS = ['classifier', 'ssd', 'ssdlite'] as const;
 
 export function summaryCommand(): Command {
   return addArchitectureOptions(new Command('summary'), { classes: true, head: true })
-    .description("per-layer Mult-Adds and parameters, counted as the MobileNet papers count them (conv and FC multiply-adds; BN apart)")
+    .description("per-layer Mult-Adds and parameters, counted as the MobileNet papers count them (conv and FC multiply-adds; BN apart); for a detector, per part next to the paper's row")
+    .addOption(
+      new Option(
+        '--model <model>',
+        "the classifier, or a detector on the backbone: ssd or ssdlite; a detector's --input-size and --classes (object classes, without the background) default to the paper's " +
+          `(SSD on V1: ${PAPER_DETECTORS['v1/ssd'].inputSize} px, ${PAPER_DETECTORS['v1/ssd'].classes} classes; the others: ${PAPER_DETECTORS['v2/ssdlite'].inputSize} px, ${PAPER_DETECTORS['v2/ssdlite'].classes} classes)`,
+      )
+        .argParser(parseChoiceOption('--model', MODELS))
+        .default('classifier'),
+    )
     .option('--json', 'print one JSON object instead of tables')
-    .addHelpText('after', '\nExamples:\n  mobilenet summary --arch v1 --alpha 1 --input-size 224\n  mobilenet summary --arch v2 --alpha 0.35 --input-size 96 --json\n  mobilenet summary --arch v1 --variant shallow')
-    .action(async (options: ArchitectureOptions & { json?: boolean }) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mobilenet summary --arch v1 --alpha 1 --input-size 224\n  mobilenet summary --arch v2 --alpha 0.35 --input-size 96 --json\n  mobilenet summary --arch v1 --variant shallow\n' +
+        '  mobilenet summary --model ssd --arch v1 --input-size 300 --classes 90\n  mobilenet summary --model ssdlite --arch v2 --json',
+    )
+    .action(async (options: ArchitectureOptions & { model: (typeof MODELS)[number]; json?: boolean }, command: Command) => {
       await setup({ backend: 'cpu', log: null }); // counting needs no speed; cpu is always there
+      if (options.model !== 'classifier') {
+        // The classifier's defaults (224 px, 1000 classes) are not the detectors': only values the user typed count.
+        const given = (name: string) => (command.getOptionValueSource(name) === 'default' ? undefined : (options as unknown as Record<string, number>)[name]);
+        const summary = summarizeDetector(options.model as DetectorKind, options, { inputSize: given('inputSize'), classes: given('classes') });
+        process.stdout.write(options.json ? `${JSON.stringify(summary)}\n` : `${formatDetectorSummary(summary)}\n`);
+        return;
+      }
       const model = buildMobileNet(options);
       try {
         const result = profile(model);

@@ -7,6 +7,13 @@
  * same shapes (4-D float inputs are NHWC images, transposed once on entry; outputs are returned in
  * the tfjs layout). Batch norm is folded into the convolution before it, dropout is dropped, TF 'SAME'
  * padding becomes explicit (asymmetric) pads.
+ *
+ * The input is exactly what the tfjs model takes — for the MobileNets here, and the SSD / SSDLite
+ * detectors built on them, NHWC RGB already scaled to [-1, 1] — so both run on the same tensors. Image
+ * preprocessing is not baked into the graph: `preprocessing` only records it in the metadata, where
+ * OnnxModel.runImages reads it. A detector exports whole, like a classifier: its two outputs keep their
+ * names and tfjs layouts (BoxEncodings [B, N, 4], ClassLogits [B, N, C + 1]); the predictors' Reshapes
+ * bring their heads back to NHWC first (one Transpose each) and everything before them is channels-first.
  */
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
