@@ -48,7 +48,7 @@ export interface SavedDetector {
 
 /** Loads a detector `mobilenet-detect train` saved, as a tfjs model: its model folder, or the run folder. Errors name the option and the file. */
 export async function loadSavedDetector(given: string, option = '--model'): Promise<SavedDetector> {
-  const { modelDir, runDir } = resolveModelFolder(given, option);
+  const { modelDir, runDir } = resolveModelFolder(given, option, { files: `model.json, weights.bin, ${DETECTOR_JSON}`, app: 'mobilenet-detect' });
   const specFile = path.join(modelDir, DETECTOR_JSON);
   const damaged = (problem: string) => new Error(`${option} ${given}: ${problem}. Train the detector again, or restore the folder from a copy.`);
   if (!fs.existsSync(specFile)) throw new UsageError(`${option} ${given}: ${specFile} is missing: this is not a detector saved by 'mobilenet-detect train' (expected model.json, weights.bin and detector.json).`);

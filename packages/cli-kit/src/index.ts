@@ -9,5 +9,5 @@ export { formatDuration, formatMetric, progressCallback, progressLine } from './
 export { checkOutputFolder, checkSeparateFolders, isInsideFolder } from './output-folder';
 export type { StopSignals } from './signals';
 export { stopOnSignals } from './signals';
-export type { ModelFolder } from './model-folder';
-export { describeModelLoadError, resolveModelFolder } from './model-folder';
+export type { ModelFolder, ModelFolderKind } from './model-folder';
+export { CLASSIFIER_FOLDER, describeModelLoadError, resolveModelFolder } from './model-folder';

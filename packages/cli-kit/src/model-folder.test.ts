@@ -26,7 +26,7 @@ describe('resolveModelFolder', () => {
       [T('nowhere'), `--model ${T('nowhere')}: no such file or folder.`],
       [T('file.txt'), `--model ${T('file.txt')}: this is a file, not a folder.`],
       [T('empty'), `--model ${T('empty')}: no model.json in this folder or in ${T('empty', 'model')}.`],
-      [T('unfinished'), `--model ${T('unfinished')}: this run folder has no model yet (no model/model.json: training writes it when it ends). Finish the run with 'mobilenet-classify train --out ${T('unfinished')} --resume'`],
+      [T('unfinished'), `--model ${T('unfinished')}: this run folder has no model yet (no model/model.json: training writes it when it ends). Finish the run with 'mobilenet-classify train --resume ${T('unfinished')}'`],
     ];
     for (const [given, message] of cases) {
       expect(() => resolveModelFolder(given)).toThrow(UsageError);

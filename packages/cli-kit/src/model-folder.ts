@@ -14,7 +14,13 @@ export interface ModelFolder {
   runDir: string | null;
 }
 
-const EXPECTED = "Expected a model folder (model.json, weights.bin, labels.json) or the run folder that 'mobilenet-classify train --out' wrote";
+/** Which app's models a folder holds: the files its model folder has and the app that trains them. */
+export interface ModelFolderKind {
+  files: string;
+  app: string;
+}
+
+export const CLASSIFIER_FOLDER: ModelFolderKind = { files: 'model.json, weights.bin, labels.json', app: 'mobilenet-classify' };
 
 function kind(p: string): 'dir' | 'file' | 'missing' {
   try {
@@ -25,11 +31,12 @@ function kind(p: string): 'dir' | 'file' | 'missing' {
 }
 
 /** Resolves `given` (the value of `option`) to a model folder; a UsageError names the option when there is none. */
-export function resolveModelFolder(given: string, option = '--model'): ModelFolder {
+export function resolveModelFolder(given: string, option = '--model', folderKind: ModelFolderKind = CLASSIFIER_FOLDER): ModelFolder {
+  const EXPECTED = `Expected a model folder (${folderKind.files}) or the run folder that '${folderKind.app} train --out' wrote`;
   const what = kind(given);
   if (what === 'missing') throw new UsageError(`${option} ${given}: no such file or folder. ${EXPECTED}.`);
   if (what === 'file') {
-    if (path.basename(given) === 'model.json') return resolveModelFolder(path.dirname(given) || '.', option);
+    if (path.basename(given) === 'model.json') return resolveModelFolder(path.dirname(given) || '.', option, folderKind);
     throw new UsageError(`${option} ${given}: this is a file, not a folder. ${EXPECTED}.`);
   }
   if (kind(path.join(given, 'model.json')) === 'file') {
@@ -40,7 +47,7 @@ export function resolveModelFolder(given: string, option = '--model'): ModelFold
   if (kind(path.join(given, 'checkpoints')) === 'dir' || kind(path.join(given, 'run.json')) === 'file') {
     throw new UsageError(
       `${option} ${given}: this run folder has no model yet (no model/model.json: training writes it when it ends). ` +
-        `Finish the run with 'mobilenet-classify train --out ${given} --resume', or give another model.`,
+        `Finish the run with '${folderKind.app} train --resume ${given}', or give another model.`,
     );
   }
   throw new UsageError(`${option} ${given}: no model.json in this folder or in ${path.join(given, 'model')}. ${EXPECTED}.`);

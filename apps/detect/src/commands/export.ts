@@ -13,7 +13,8 @@ import { UsageError, describeWriteError, formatInteger, parseIntegerOption } fro
 import { ImageDecodeError, isImageFile, loadImage } from '@mobilenets/datasets';
 import { SSD_OUTPUTS } from '@mobilenets/detection-ssd';
 import { MOBILENET_PREPROCESSING, calibrateRanges, createSession, exportOnnx, float32Output, setup } from '@mobilenets/runtime';
-import { DETECTOR_JSON, loadDetectorModel, readDetectorJson, resolveDetectorFolder } from '../detector-folder';
+import { loadSavedDetector } from '../detector-io';
+import { DETECTOR_JSON } from '@mobilenets/detection-ssd';
 
 interface ExportOptions {
   model: string;
@@ -41,11 +42,10 @@ export function exportCommand(): Command {
       if (!o.int8 && o.calibration !== undefined) throw new UsageError('--calibration is for --int8 (it calibrates the activation ranges); add --int8, or leave --calibration out.');
       const sidecar = checkOut(o.out, o.overwrite === true);
       if (o.calibration !== undefined) checkFolder('--calibration', o.calibration);
-      const { modelDir } = resolveDetectorFolder(o.model);
-      const detectorJson = readDetectorJson(modelDir, o.model);
       await setup({ log: null });
-      const model = await loadDetectorModel(modelDir, o.model);
+      const { model, modelDir } = await loadSavedDetector(o.model);
       try {
+        const detectorJson = fs.readFileSync(path.join(modelDir, DETECTOR_JSON), 'utf8');
         const inputSize = model.inputs[0].shape[1] as number;
         const precision = o.int8 ? 'int8' : 'fp32';
         let calibration: tf.Tensor4D[] = [];

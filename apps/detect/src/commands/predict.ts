@@ -106,7 +106,7 @@ const round = (v: number, digits: number) => Number(v.toFixed(digits));
 export function predictCommand(): Command {
   return new Command('predict')
     .description('detect objects in images with a saved SSD / SSDLite detector, or face-api\'s face detector')
-    .requiredOption('--model <dir|file.onnx|name>', `a model folder (<out>/model, with detector.json), the run folder 'train --out' wrote, or '${FACE_API_DETECTOR}' (face-api's pretrained face detector)`)
+    .requiredOption('--model <dir|file.onnx|name>', `a model folder (<out>/model, with detector.json), the run folder 'train --out' wrote, a .onnx file 'export' wrote (run by onnxruntime; its <name>.detector.json beside it), or '${FACE_API_DETECTOR}' (face-api's pretrained face detector)`)
     .argument('<images...>', 'image files (JPEG, PNG, WebP)')
     .addOption(new Option('--min-score <s>', 'report detections scoring above this, in [0, 1]').argParser(minScoreOption).default(0.5))
     .addOption(new Option('--max-detections <n>', 'most detections an image, best first').argParser(parseIntegerOption('--max-detections', 1)).default(100))
