@@ -21,7 +21,8 @@ export interface DetectorDescription {
 /** The SSD / SSDLite the description names, with fresh weights (seeded). A bad --alpha / --input-size is a usage error naming the flag. */
 export function buildDetector(d: DetectorDescription, seed: number | null): SsdModel {
   const backbone = buildMobileNet({ arch: d.arch, alpha: d.alpha, inputSize: d.inputSize, variant: 'standard', activation: 'relu6', top: false }, { seed });
-  return createSsd({ backbone, classes: d.classes.length, head: d.model, seed: seed === null ? null : seed + 1 });
+  // The extra layers' depths scale with α, as TF's SSD feature extractors (and `mobilenet summary`) do.
+  return createSsd({ backbone, classes: d.classes.length, head: d.model, depthMultiplier: d.alpha, seed: seed === null ? null : seed + 1 });
 }
 
 /** The detector's anchors, normalised cxcywh in output order (TF's SSD anchor generator on its feature maps). */
