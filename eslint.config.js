@@ -49,6 +49,8 @@ function depConstraints({ tests }) {
     // ssd | ssdlite` profiles the detectors, so it may also depend on the detection area's libraries.
     { sourceTag: 'scope:mobilenet', onlyDependOnLibsWithTags: ['scope:shared', 'scope:mobilenet', 'scope:detection'] },
     { sourceTag: 'scope:detection', onlyDependOnLibsWithTags: ['scope:shared', 'scope:detection'] },
+    // tools/ (the demo and the benchmarks) exercise every area, so they may use every area's libraries.
+    { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:shared', 'scope:classify', 'scope:mobilenet', 'scope:detection', 'scope:face', 'scope:geo'] },
     { sourceTag: 'scope:face', onlyDependOnLibsWithTags: ['scope:shared', 'scope:face'] },
     { sourceTag: 'scope:geo', onlyDependOnLibsWithTags: ['scope:shared', 'scope:geo'] },
   ];
