@@ -4,7 +4,7 @@
  * apps/classify/src/charts.ts does), and the points as a markdown table on stdout.
  *
  *   node -r ./tools/ts-register.js tools/quality/detection-curves.ts --ours RUN/metrics.jsonl \
- *     --torch TORCHRUN/metrics.jsonl --out curve.png [--title '…'] [--json]
+ *     --torch TORCHRUN/metrics.jsonl --out curve.png [--ours-result train.json] [--ours-label '…'] [--title '…'] [--json]
  *
  * Either log may be given alone. Each line of a log is read for an evaluation (lines without one are
  * skipped; so are lines that are not JSON, such as a line cut short by a crash):
@@ -145,7 +145,17 @@ function main(argv: string[]): Promise<void> {
   const out = get('out') ?? 'detection-curves.png';
   if (!ours && !torch) throw new Error('Give --ours RUN/metrics.jsonl and/or --torch TORCHRUN/metrics.jsonl.');
   const runs: Run[] = [];
-  if (ours) runs.push({ label: 'mobilenet-detect', color: '#1f77b4', points: readCurve(fs.readFileSync(ours, 'utf8')) });
+  if (ours) {
+    const points = readCurve(fs.readFileSync(ours, 'utf8'));
+    // A log written before metrics logs had their 'end' line: the final validation from `train --json`'s output.
+    const result = get('ours-result');
+    if (result !== undefined) {
+      const r = JSON.parse(fs.readFileSync(result, 'utf8')) as { mAP?: number; AP50?: number; seconds?: number };
+      if (typeof r.mAP !== 'number' || typeof r.AP50 !== 'number' || typeof r.seconds !== 'number') throw new Error(`--ours-result ${result}: expected the JSON 'mobilenet-detect train --json' prints (mAP, AP50, seconds).`);
+      points.push({ minutes: r.seconds / 60, mAP: r.mAP, AP50: r.AP50, clock: 'wall' });
+    }
+    runs.push({ label: get('ours-label') ?? 'mobilenet-detect', color: '#1f77b4', points });
+  }
   if (torch) runs.push({ label: 'torchvision SSDLite320-MobileNetV3-L', color: '#d62728', points: readCurve(fs.readFileSync(torch, 'utf8')) });
   for (const r of runs) if (r.points.length === 0) throw new Error(`No evaluations (mAP / AP50) found in the ${r.label} log.`);
   const title = get('title') ?? 'Held-out mAP (solid) and AP50 (dashed) against training time';

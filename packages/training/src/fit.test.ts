@@ -2,6 +2,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { classificationTask } from './classification-task';
 import { FitState, StepInfo, TrainingDivergedError, fit } from './fit';
+import { metricsLogCallback } from './metrics-log';
 import { constantSchedule, exponentialDecay } from './schedules';
 import { MemoryCheckpointStore, memoryData, tinyClassifier } from './testing';
 
@@ -43,9 +44,12 @@ describe('fit: stopping rules', () => {
   it('validateEvery: validates every n-th epoch and the final weights, and picks the best among validated epochs', async () => {
     const model = tinyClassifier();
     const validated: (number | null)[] = [];
-    const r = await fit(model, memoryData(8), { ...recipe, epochs: 5, validateEvery: 2, validation: memoryData(6), callbacks: [{ onEpochEnd: (e) => void validated.push(e.val === null ? null : e.epoch) }] });
+    const lines: string[] = [];
+    const r = await fit(model, memoryData(8), { ...recipe, epochs: 5, validateEvery: 2, validation: memoryData(6), callbacks: [{ onEpochEnd: (e) => void validated.push(e.val === null ? null : e.epoch) }, metricsLogCallback((l) => lines.push(l))] });
     expect(validated).toEqual([null, 1, null, 3, null]);
     expect(r.val).not.toBeNull(); // the last epoch was not a validation epoch: the final weights are validated after it
+    // The metrics log ends with that final validation.
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ type: 'end', step: r.steps, epochs: 5, stoppedBy: 'epochs', val: r.val!.metrics });
     expect([1, 3]).toContain(r.best!.epoch);
     await expect(fit(model, memoryData(8), { ...recipe, epochs: 1, validateEvery: 0 })).rejects.toThrow(/validateEvery must be an integer ≥ 1/);
     model.dispose();

@@ -18,7 +18,7 @@ export type { ClassAccuracy, EvaluateOptions, EvaluationResult } from './metrics
 export { evaluate } from './metrics';
 export type { EmaState } from './ema';
 export { WeightEma } from './ema';
-export type { LoggedBegin, LoggedEpoch, LoggedStep, MetricsLog } from './metrics-log';
+export type { LoggedBegin, LoggedEnd, LoggedEpoch, LoggedStep, MetricsLog } from './metrics-log';
 export { metricsLogCallback, parseMetricsLog } from './metrics-log';
 export type {
   BestEpoch,

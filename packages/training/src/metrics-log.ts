@@ -21,18 +21,30 @@ export interface LoggedEpoch {
   val: Record<string, number> | null;
 }
 
+/** The end of a fit call: how it stopped and the validation of the final weights (null without validation data). */
+export interface LoggedEnd {
+  type: 'end';
+  time: string;
+  step: number;
+  epochs: number;
+  stoppedBy: string;
+  seconds: number;
+  val: Record<string, number> | null;
+}
+
 export interface LoggedBegin extends TrainBeginInfo {
   type: 'begin';
   time: string;
 }
 
-/** Appends a line per training start, step and epoch through `append` (a line includes its '\n'). */
+/** Appends a line per training start, step, epoch and end through `append` (a line includes its '\n'). */
 export function metricsLogCallback(append: (line: string) => void, now: () => Date = () => new Date()): FitCallback {
-  const write = (o: LoggedStep | LoggedEpoch | LoggedBegin) => append(`${JSON.stringify(o)}\n`);
+  const write = (o: LoggedStep | LoggedEpoch | LoggedBegin | LoggedEnd) => append(`${JSON.stringify(o)}\n`);
   return {
     onTrainBegin: (b) => write({ type: 'begin', time: now().toISOString(), ...b }),
     onStepEnd: (s) => write({ type: 'step', time: now().toISOString(), ...s }),
     onEpochEnd: (e) => write({ type: 'epoch', time: now().toISOString(), epoch: e.epoch, step: e.step, lr: e.lr, train: e.train, val: e.val }),
+    onTrainEnd: (r) => write({ type: 'end', time: now().toISOString(), step: r.steps, epochs: r.epochs, stoppedBy: r.stoppedBy, seconds: r.seconds, val: r.val === null ? null : { ...r.val.metrics } }),
   };
 }
 
