@@ -32,7 +32,7 @@ export { OnnxModel, createSession, float32Output, int64ToNumbers } from './onnx/
 export type { DetectionNetworkOutputs, OnnxDetectionNetwork, OnnxDetectionNetworkOptions } from './onnx/detection-network';
 export { onnxDetectionNetwork } from './onnx/detection-network';
 export type { RunLock, RunRecord } from './io/run-folder';
-export { RUN_JSON, RUN_LOCK, RunFolderBusyError, acquireRunLock, readRunRecord, writeRunRecord } from './io/run-folder';
+export { RUN_JSON, RUN_LOCK, RunFolderBusyError, RunFolderStateError, acquireRunLock, readRunRecord, withRunFolder, writeRunRecord } from './io/run-folder';
 export { FileCheckpointStore } from './io/checkpoint-store';
 export type { ModelMemoryProfile } from './memory/layers';
 export { modelMemoryProfile, scaleProfileInput } from './memory/layers';

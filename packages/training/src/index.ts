@@ -13,7 +13,7 @@ export { PAPER_RMSPROP, optimizerFromSpec, optimizerSpec, paperOptimizer } from 
 export type { BatchOptions, ClassificationBatch, ClassificationData, TrainingData } from './data';
 export { checkBatch } from './data';
 export type { CosineDecayOptions, CosineExtension, ExponentialDecayOptions, Schedule, StepDecayOptions, WarmupOptions } from './schedules';
-export { constantSchedule, cosineDecay, exponentialDecay, extendedCosine, linearWarmup, paperSchedule, stepDecay } from './schedules';
+export { constantSchedule, cosineDecay, cosineFromPlan, exponentialDecay, extendedCosine, lengthenCosinePlan, linearWarmup, paperSchedule, stepDecay } from './schedules';
 export type { ClassAccuracy, EvaluateOptions, EvaluationResult } from './metrics';
 export { evaluate } from './metrics';
 export type { EmaState } from './ema';

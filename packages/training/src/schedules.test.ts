@@ -60,3 +60,18 @@ describe('extendedCosine', () => {
     expect(() => extended({ initial: 0.1, totalSteps: 100 }, [{ atStep: 60, totalSteps: 50 }])).toThrow(/totalSteps must be an integer > atStep/);
   });
 });
+
+describe('cosine plans (what apps record for --resume)', () => {
+  it('an empty plan is the plain cosine; each lengthening continues from the rate the run had', () => {
+    const { cosineFromPlan, lengthenCosinePlan, extendedCosine: extended } = require('./schedules');
+    const plain = cosineDecay({ initial: 0.1, totalSteps: 100 });
+    for (const s of [0, 40, 100]) expect(cosineFromPlan(0.1, [], 100).lr(s, 0)).toBe(plain.lr(s, 0));
+    const once = lengthenCosinePlan([], 100, 200, 60);
+    expect(once).toEqual([{ atStep: 0, totalSteps: 100 }, { atStep: 60, totalSteps: 200 }]);
+    const twice = lengthenCosinePlan(once, 200, 300, 150);
+    expect(twice).toEqual([...once, { atStep: 150, totalSteps: 300 }]);
+    const expected = extended({ initial: 0.1, totalSteps: 100 }, twice.slice(1));
+    for (const s of [0, 60, 61, 150, 151, 300]) expect(cosineFromPlan(0.1, twice, 999).lr(s, 0)).toBe(expected.lr(s, 0));
+    expect(() => lengthenCosinePlan(once, 200, 150, 150)).toThrow(/already at step 150/);
+  });
+});

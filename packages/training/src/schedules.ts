@@ -155,3 +155,19 @@ export function extendedCosine(options: CosineDecayOptions, extensions: readonly
     describe: () => `${base.describe()}${extensions.map((e) => `, lengthened at step ${e.atStep} to end at ${e.totalSteps}`).join('')}`,
   };
 }
+
+/**
+ * A run's cosine plan as apps record it: empty while never lengthened, else the original plan
+ * ({ atStep: 0, totalSteps }) followed by each lengthening. `lengthenCosinePlan` adds one (the run is at
+ * `atStep`, its total goes from `before` to `after` steps); `cosineFromPlan` is the schedule it gives.
+ */
+export function lengthenCosinePlan(plan: readonly CosineExtension[], before: number, after: number, atStep: number): CosineExtension[] {
+  if (!(after > atStep)) throw new RangeError(`lengthenCosinePlan: the run is already at step ${atStep}; the new total (${after} steps) must end after it.`);
+  const planned = plan.length > 0 ? plan : [{ atStep: 0, totalSteps: before }];
+  return [...planned, { atStep, totalSteps: after }];
+}
+
+export function cosineFromPlan(initial: number, plan: readonly CosineExtension[], totalSteps: number): Schedule {
+  const [first, ...extensions] = plan.length > 0 ? plan : [{ atStep: 0, totalSteps }];
+  return extensions.length === 0 ? cosineDecay({ initial, totalSteps: first.totalSteps }) : extendedCosine({ initial, totalSteps: first.totalSteps }, extensions);
+}

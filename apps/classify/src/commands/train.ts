@@ -2,12 +2,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { FileCheckpointStore, MIN_BATCH_NORM_BATCH, acquireRunLock, dataParallel, defaultWorkerCount, planParallelTraining, planTrainingBatch, readCheckpointState, setup, writeRunRecord } from '@mobilenets/runtime';
+import { FileCheckpointStore, MIN_BATCH_NORM_BATCH, withRunFolder, dataParallel, defaultWorkerCount, planParallelTraining, planTrainingBatch, setup, writeRunRecord } from '@mobilenets/runtime';
 import {
   ArchitectureOptions, UsageError, addArchitectureOptions, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder,
 } from '@mobilenets/cli-kit';
 import {
-  CosineExtension, FitResult, Schedule, TrainingDivergedError, classificationTask, cosineDecay, extendedCosine, fit, linearWarmup, localRunner,
+  FitResult, Schedule, TrainingDivergedError, classificationTask, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner,
   metricsLogCallback, paperSchedule,
 } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
@@ -177,8 +177,7 @@ function scheduleOf(s: ClassifyRunSettings, stepsPerEpoch: number): Schedule {
   if (s.schedule === 'cosine') {
     const totalSteps = s.steps ?? (s.epochs === null ? null : s.epochs * stepsPerEpoch);
     if (totalSteps === null) throw new UsageError('--schedule cosine needs --steps or --epochs (it decays to 0 at the last step).');
-    const [first, ...extensions] = s.cosineExtensions.length > 0 ? s.cosineExtensions : [{ atStep: 0, totalSteps }];
-    base = extensions.length === 0 ? cosineDecay({ initial: s.lr, totalSteps: first.totalSteps }) : extendedCosine({ initial: s.lr, totalSteps: first.totalSteps }, extensions);
+    base = cosineFromPlan(s.lr, s.cosineExtensions, totalSteps);
   }
   return s.warmupSteps > 0 ? linearWarmup(base, { steps: s.warmupSteps }) : base;
 }
@@ -193,28 +192,8 @@ async function train(o: TrainFlags, command: Command): Promise<void> {
   }
   if (!resuming) checkSeparate(out, o.data ?? null, '--data');
   if (!resuming && o.val !== undefined) checkSeparate(out, o.val, '--val');
-  // A busy folder is reported before anything else about it (its files are changing under us).
-  const early = fs.existsSync(out) ? acquireRunLock(out, CLASSIFY_APP) : null;
-  try {
-    const checkpointsDir = path.join(out, 'checkpoints');
-    const store = new FileCheckpointStore(checkpointsDir);
-    const recorded = readClassifyRun(out);
-    const existing = await store.list();
-    if (resuming) {
-      if (recorded === null) throw new UsageError(`--resume ${out}: there is no run there (no run.json). Give the run folder an earlier 'train --out' wrote, or start without --resume.`);
-      if (!existing.includes('last')) throw new UsageError(`--resume ${out}: the run has no checkpoint to continue from (${path.join(checkpointsDir, 'last')} is missing); it stopped before its first checkpoint. Start it again without --resume.`);
-    } else if (recorded !== null || existing.length > 0) {
-      throw new UsageError(`--out ${out} holds an earlier run${existing.length > 0 ? ` (checkpoints: ${existing.join(', ')})` : ''}: pass --resume to continue it, or choose another --out.`);
-    }
-    const lock = early ?? acquireRunLock(out, CLASSIFY_APP);
-    try {
-      await trainInFolder(o, command, out, store, resuming ? recorded : null, log);
-    } finally {
-      lock.release();
-    }
-  } finally {
-    early?.release();
-  }
+  await withRunFolder(out, CLASSIFY_APP, { resuming, readSettings: readClassifyRun, stateError: (message) => new UsageError(message) }, (store, recorded) =>
+    trainInFolder(o, command, out, store, recorded, log));
 }
 
 async function trainInFolder(o: TrainFlags, command: Command, out: string, store: FileCheckpointStore, recorded: ClassifyRunSettings | null, log: (line: string) => void): Promise<void> {
@@ -245,10 +224,9 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
     const total = (s: ClassifyRunSettings) => s.steps ?? (s.epochs === null ? null : s.epochs * stepsPerEpoch);
     const [before, after] = [total(recorded), total(settings)];
     if (after !== before && after !== null) {
-      const at = await lastStep(store);
-      const planned: CosineExtension[] = recorded.cosineExtensions.length > 0 ? recorded.cosineExtensions : [{ atStep: 0, totalSteps: before ?? after }];
+      const at = await store.stepOf('last');
       if (after <= at) throw new UsageError(`--resume: the run is already at step ${at}; --epochs/--steps must end after it (they give ${after} steps).`);
-      settings = { ...settings, cosineExtensions: [...planned, { atStep: at, totalSteps: after }] };
+      settings = { ...settings, cosineExtensions: lengthenCosinePlan(recorded.cosineExtensions, before ?? after, after, at) };
       log(`--resume: the cosine schedule now ends at step ${after} instead of ${before}; from step ${at} the rate decays from its current value to 0 at the new end.`);
     }
   }
@@ -343,12 +321,6 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
   } finally {
     model.dispose();
   }
-}
-
-/** The step of the run's last checkpoint. */
-async function lastStep(store: FileCheckpointStore): Promise<number> {
-  const state = (await readCheckpointState(path.join(store.dir, 'last'))) as { step?: number };
-  return state.step ?? 0;
 }
 
 function summarize(names: string[], max = 4): string {

@@ -4,13 +4,13 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  FileCheckpointStore, MIN_BATCH_NORM_BATCH, acquireRunLock, dataParallel, defaultWorkerCount, initFromModel, planParallelTraining, planTrainingBatch, readCheckpointState, setup,
-  writeRunRecord, type InitReport,
+  FileCheckpointStore, MIN_BATCH_NORM_BATCH, dataParallel, defaultWorkerCount, initFromModel, planParallelTraining, planTrainingBatch, setup,
+  withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
 import { UsageError, checkSeparateFolders, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
 import {
-  type CosineExtension, type FitResult, type Schedule, TrainingDivergedError, cosineDecay, extendedCosine, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
+  type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
 } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
 import { describeSource, generateDefaultDetectionData, holdOut, readSource, sourceFolders, sourceFromFlags } from '../data';
@@ -133,8 +133,7 @@ function checkFlags(o: TrainFlags): void {
 /** The run's learning rate: warm-up, then a cosine to 0 at the last planned step (lengthened on --resume from the current rate). */
 function scheduleOf(s: DetectRunSettings, stepsPerEpoch: number): Schedule {
   const totalSteps = s.steps ?? s.epochs! * stepsPerEpoch;
-  const [first, ...extensions] = s.cosineExtensions.length > 0 ? s.cosineExtensions : [{ atStep: 0, totalSteps }];
-  const base = extensions.length === 0 ? cosineDecay({ initial: s.lr, totalSteps: first.totalSteps }) : extendedCosine({ initial: s.lr, totalSteps: first.totalSteps }, extensions);
+  const base = cosineFromPlan(s.lr, s.cosineExtensions, totalSteps);
   return s.warmupSteps > 0 ? linearWarmup(base, { steps: s.warmupSteps }) : base;
 }
 
@@ -158,26 +157,8 @@ async function train(o: TrainFlags, command: Command): Promise<void> {
   for (const [source, flag] of [[trainSource, '--data'], [valSource, '--val-data']] as const) {
     if (source !== null) for (const folder of sourceFolders(source)) checkSeparateFolders(out, folder, flag);
   }
-  const early = fs.existsSync(out) ? acquireRunLock(out, DETECT_APP) : null;
-  try {
-    const store = new FileCheckpointStore(path.join(out, 'checkpoints'));
-    const recorded = readDetectRun(out);
-    const existing = await store.list();
-    if (resuming) {
-      if (recorded === null) throw new UsageError(`--resume ${out}: there is no run there (no run.json). Give the run folder an earlier 'train --out' wrote, or start without --resume.`);
-      if (!existing.includes('last')) throw new UsageError(`--resume ${out}: the run has no checkpoint to continue from; it stopped before its first checkpoint. Start it again without --resume.`);
-    } else if (recorded !== null || existing.length > 0) {
-      throw new UsageError(`--out ${out} holds an earlier run${existing.length > 0 ? ` (checkpoints: ${existing.join(', ')})` : ''}: pass --resume to continue it, or choose another --out.`);
-    }
-    const lock = early ?? acquireRunLock(out, DETECT_APP);
-    try {
-      await trainInFolder(o, command, out, store, resuming ? recorded : null, trainSource, valSource, log);
-    } finally {
-      lock.release();
-    }
-  } finally {
-    early?.release();
-  }
+  await withRunFolder(out, DETECT_APP, { resuming, readSettings: readDetectRun, stateError: (message) => new UsageError(message) }, (store, recorded) =>
+    trainInFolder(o, command, out, store, recorded, trainSource, valSource, log));
 }
 
 function checkResumeFlags(recorded: DetectRunSettings, o: TrainFlags, command: Command, runDir: string): void {
@@ -241,10 +222,9 @@ async function trainInFolder(
     const total = (s: DetectRunSettings) => s.steps ?? s.epochs! * stepsPerEpoch;
     const [before, after] = [total(recorded), total(settings)];
     if (after !== before) {
-      const at = await lastStep(store);
+      const at = await store.stepOf('last');
       if (after <= at) throw new UsageError(`--resume: the run is already at step ${at}; --epochs/--steps must end after it (they give ${after} steps).`);
-      const planned: CosineExtension[] = recorded.cosineExtensions.length > 0 ? recorded.cosineExtensions : [{ atStep: 0, totalSteps: before }];
-      settings = { ...settings, cosineExtensions: [...planned, { atStep: at, totalSteps: after }] };
+      settings = { ...settings, cosineExtensions: lengthenCosinePlan(recorded.cosineExtensions, before, after, at) };
       log(`--resume: the cosine schedule now ends at step ${after} instead of ${before}; from step ${at} the rate decays from its current value to 0 at the new end.`);
     }
   }
@@ -327,11 +307,6 @@ async function trainInFolder(
   } finally {
     ssd.model.dispose();
   }
-}
-
-async function lastStep(store: FileCheckpointStore): Promise<number> {
-  const state = (await readCheckpointState(path.join(store.dir, 'last'))) as { step?: number };
-  return state.step ?? 0;
 }
 
 interface Outcome {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { CHECKPOINT_JSON, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { CHECKPOINT_JSON, loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoint';
 import type { CheckpointStore, StoredCheckpoint } from '@mobilenets/training';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -17,6 +17,12 @@ export class FileCheckpointStore implements CheckpointStore {
   private pathOf(name: string): string {
     if (!NAME.test(name)) throw new RangeError(`FileCheckpointStore: checkpoint name must be letters, digits, '.', '_' or '-'. Received '${name}'.`);
     return path.join(this.dir, name);
+  }
+
+  /** The training step a checkpoint was saved at (fit's state), without loading its weights. */
+  async stepOf(name: string): Promise<number> {
+    const state = (await readCheckpointState(this.pathOf(name))) as { step?: unknown } | null;
+    return typeof state?.step === 'number' ? state.step : 0;
   }
 
   async save(name: string, checkpoint: StoredCheckpoint): Promise<void> {

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ioError, nodeFileOps, writeFileAtomic } from './atomic';
+import { FileCheckpointStore } from './checkpoint-store';
 
 export const RUN_JSON = 'run.json';
 export const RUN_LOCK = '.lock';
@@ -136,4 +137,49 @@ export function acquireRunLock(dir: string, app: string): RunLock {
     fs.rmSync(file, { force: true }); // stale: its process is gone
   }
   throw new Error(`cannot take the lock file ${file}: it keeps reappearing; another process is starting a run in ${dir}.`);
+}
+
+/** A run folder in the wrong state for what was asked (resume without a run, a new run over an old one): the user's choice of folder, so apps report it as a usage error. */
+export class RunFolderStateError extends RangeError {
+  override name = 'RunFolderStateError';
+}
+
+/**
+ * Opens the run folder `out` for a training run of `app`, holding its lock throughout `body`: a new run
+ * needs a folder without a run (no run.json, no checkpoints); `resuming` needs both a run.json and a
+ * 'last' checkpoint. `body` gets the checkpoint store and the recorded settings (null for a new run).
+ * A folder another run holds is reported before anything about its contents (they are changing).
+ */
+export async function withRunFolder<S, T>(
+  out: string,
+  app: string,
+  options: {
+    resuming: boolean;
+    readSettings: (dir: string) => S | null;
+    /** How a folder in the wrong state is reported (apps: their usage error). Default: a RunFolderStateError. */
+    stateError?: (message: string) => Error;
+  },
+  body: (store: FileCheckpointStore, recorded: S | null) => Promise<T>,
+): Promise<T> {
+  const stateError = options.stateError ?? ((message: string) => new RunFolderStateError(message));
+  const early = fs.existsSync(out) ? acquireRunLock(out, app) : null;
+  try {
+    const store = new FileCheckpointStore(path.join(out, 'checkpoints'));
+    const recorded = options.readSettings(out);
+    const existing = await store.list();
+    if (options.resuming) {
+      if (recorded === null) throw stateError(`--resume ${out}: there is no run there (no ${RUN_JSON}). Give the run folder an earlier 'train --out' wrote, or start without --resume.`);
+      if (!existing.includes('last')) throw stateError(`--resume ${out}: the run has no checkpoint to continue from (${path.join(store.dir, 'last')} is missing); it stopped before its first checkpoint. Start it again without --resume.`);
+    } else if (recorded !== null || existing.length > 0) {
+      throw stateError(`--out ${out} holds an earlier run${existing.length > 0 ? ` (checkpoints: ${existing.join(', ')})` : ''}: pass --resume to continue it, or choose another --out.`);
+    }
+    const lock = early ?? acquireRunLock(out, app);
+    try {
+      return await body(store, options.resuming ? recorded : null);
+    } finally {
+      lock.release();
+    }
+  } finally {
+    early?.release();
+  }
 }
