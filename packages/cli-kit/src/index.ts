@@ -11,3 +11,5 @@ export type { StopSignals } from './signals';
 export { stopOnSignals } from './signals';
 export type { ModelFolder, ModelFolderKind } from './model-folder';
 export { CLASSIFIER_FOLDER, describeModelLoadError, resolveModelFolder } from './model-folder';
+export type { RunOptionSettings } from './run-options';
+export { addRunOptions } from './run-options';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { FileCheckpointStore, MIN_BATCH_NORM_BATCH, withRunFolder, dataParallel, defaultWorkerCount, planParallelTraining, planTrainingBatch, setup, writeRunRecord } from '@mobilenets/runtime';
 import {
-  ArchitectureOptions, UsageError, addArchitectureOptions, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder,
+  ArchitectureOptions, UsageError, addArchitectureOptions, addRunOptions, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder,
 } from '@mobilenets/cli-kit';
 import {
   FitResult, Schedule, TrainingDivergedError, classificationTask, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner,
@@ -71,17 +71,11 @@ const RECORDED: { flag: string; key: keyof TrainFlags; setting: keyof ClassifyRu
 ];
 
 export function trainCommand(): Command {
-  return addArchitectureOptions(new Command('train'), { training: true })
+  const command = addArchitectureOptions(new Command('train'), { training: true })
     .description("train a classifier with the papers' recipe (RMSprop 0.9/0.9/ε=1, lr 0.045 × 0.98 per epoch, weight decay 4e-5)")
     .option('--data <dir>', 'ImageFolder: one subfolder per class (or train/ and val/ subfolders); default: generate the procedural dataset into <out>/data')
     .option('--val <dir>', 'validation ImageFolder (default: hold out --val-fraction of --data)')
     .addOption(new Option('--val-fraction <f>', 'share of each class held out for validation when --val is not given').argParser(parseNumberOption('--val-fraction')).default(0.2))
-    .addOption(new Option('--epochs <n>', 'epochs in total (default 10 when neither --steps nor --max-minutes is given); with --resume, may be raised').argParser(parseIntegerOption('--epochs', 1)))
-    .addOption(new Option('--steps <n>', 'optimizer steps in total; with --resume, may be raised').argParser(parseIntegerOption('--steps', 1)))
-    .addOption(new Option('--max-minutes <m>', 'stop cleanly after this many minutes of this call (saving a checkpoint)').argParser(parseNumberOption('--max-minutes')))
-    .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(32))
-    .addOption(new Option('--accumulate <k>', 'split each step into k micro-batches per worker whose gradients are averaged (less memory, same update)').argParser(parseIntegerOption('--accumulate', 1)).default(1))
-    .addOption(new Option('--workers <n>', `worker threads that share each batch (default: up to one per core, here ${defaultWorkerCount()}, as long as each worker's share stays ≥ ${MIN_BATCH_NORM_BATCH} images for batch norm; 1 trains in this thread)`).argParser(parseIntegerOption('--workers', 1)))
     .addOption(new Option('--lr <x>', 'initial learning rate').argParser(parseNumberOption('--lr')).default(0.045))
     .addOption(new Option('--warmup-steps <n>', 'linear learning-rate warm-up steps').argParser(parseIntegerOption('--warmup-steps', 0)).default(0))
     .addOption(new Option('--schedule <name>', "learning-rate schedule: 'paper' (×0.98 per epoch) or 'cosine' (to 0 at the last step; lengthening it on --resume continues the decay from the current rate)").choices(['paper', 'cosine']).default('paper'))
@@ -91,15 +85,16 @@ export function trainCommand(): Command {
     .option('--no-augment', 'no random crops or flips (evaluation preprocessing for training too)')
     .option('--color-jitter', 'with augmentation, also jitter brightness, contrast and saturation (the paper\'s milder Inception recipe; off by default: it slowed small-folder runs)')
     .addOption(new Option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends and at a stop only)').argParser(parseIntegerOption('--checkpoint-every', 0)).default(0))
-    .addOption(new Option('--checkpoint-minutes <m>', "also save the 'last' checkpoint when this many minutes have passed since the last save (0: off), so a hard kill loses at most that much work").argParser(parseNumberOption('--checkpoint-minutes')).default(5))
     .addOption(new Option('--keep <k>', 'step checkpoints to keep').argParser(parseIntegerOption('--keep', 0)).default(3))
     .addOption(maxPixelsOption())
-    .option('--out <dir>', 'run folder: run.json, model/, checkpoints/, metrics.jsonl, learning-curve.png', 'mobilenet-classify-out')
-    .option('--resume [run-dir]', 'continue the run in run-dir (default: --out) from its last checkpoint, with its recorded settings; only --epochs, --steps, --max-minutes, --workers and --accumulate may be given')
     .option('--init <model-dir>', "start from the weights of a saved model (layers matched by name and shape), or 'face-api': the trained MobileNetV1 body of face-api's SSD face detector (--arch v1 --alpha 1)")
-    .option('--freeze-backbone', "train only the classifier layer ('Logits'); needs --init")
-    .addOption(new Option('--seed <n>', 'seed of the weights, the validation split, data order, augmentation and dropout').argParser(parseIntegerOption('--seed')).default(0))
-    .option('--json', 'print one JSON object at the end (progress still goes to stderr)')
+    .option('--freeze-backbone', "train only the classifier layer ('Logits'); needs --init");
+  return addRunOptions(command, {
+    defaultEpochs: 10,
+    workers: { byDefault: defaultWorkerCount(), minShare: MIN_BATCH_NORM_BATCH },
+    out: { byDefault: 'mobilenet-classify-out', holds: 'run.json, model/, checkpoints/, metrics.jsonl, learning-curve.png' },
+    seeds: 'the weights, the validation split, data order, augmentation and dropout',
+  })
     .addHelpText(
       'after',
       '\nExamples:\n' +

@@ -7,7 +7,7 @@ import {
   FileCheckpointStore, MIN_BATCH_NORM_BATCH, dataParallel, defaultWorkerCount, initFromModel, planParallelTraining, planTrainingBatch, setup,
   withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
-import { UsageError, checkSeparateFolders, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
+import { UsageError, addRunOptions, checkSeparateFolders, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
 import {
   type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
@@ -73,7 +73,7 @@ const RECORDED: { flag: string; key: keyof TrainFlags; setting: keyof DetectRunS
 ];
 
 export function trainCommand(): Command {
-  return new Command('train')
+  const command = new Command('train')
     .description('train an SSD or SSDLite detector on a MobileNet backbone (from scratch, or from a backbone with --init)')
     .addOption(new Option('--model <head>', "'ssdlite' (depthwise-separable extra layers and predictors, MobileNetV2 paper) or 'ssd' (MobileNet paper, Table 13)").argParser(parseChoiceOption('--model', ['ssd', 'ssdlite'] as const)).default('ssdlite'))
     .addOption(new Option('--arch <arch>', 'MobileNet version of the backbone').argParser(parseChoiceOption('--arch', ['v1', 'v2'] as const)).default('v1'))
@@ -87,12 +87,6 @@ export function trainCommand(): Command {
     .option('--val-images <dir>', "folder --val-data's file_names are relative to")
     .option('--val-voc <dir>', 'a Pascal VOC folder of validation images')
     .addOption(new Option('--val-fraction <f>', 'share of the training images held out for validation when no validation set is given').argParser(parseNumberOption('--val-fraction')).default(0.2))
-    .addOption(new Option('--epochs <n>', 'epochs in total (default 30 when neither --steps nor --max-minutes is given); with --resume, may be raised').argParser(parseIntegerOption('--epochs', 1)))
-    .addOption(new Option('--steps <n>', 'optimizer steps in total; with --resume, may be raised').argParser(parseIntegerOption('--steps', 1)))
-    .addOption(new Option('--max-minutes <m>', 'stop cleanly after this many minutes of this call (saving a checkpoint and the model)').argParser(parseNumberOption('--max-minutes')))
-    .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(32))
-    .addOption(new Option('--accumulate <k>', 'split each step into k micro-batches per worker whose gradients are averaged (less memory)').argParser(parseIntegerOption('--accumulate', 1)).default(1))
-    .addOption(new Option('--workers <n>', `worker threads that share each batch (default: up to one per core, here ${defaultWorkerCount()}, while each share keeps ≥ ${MIN_BATCH_NORM_BATCH} images; 1 trains in this thread)`).argParser(parseIntegerOption('--workers', 1)))
     .addOption(new Option('--optimizer <name>', "'momentum' (SGD, momentum 0.9: torchvision's SSDLite recipe), 'rmsprop' (the papers' RMSprop: TF's ssd_mobilenet_v1 recipe) or 'adam'").argParser(parseChoiceOption('--optimizer', ['momentum', 'rmsprop', 'adam'] as const)).default('momentum'))
     .addOption(new Option('--lr <x>', `initial learning rate, decayed by a cosine to 0 at the last step (default: momentum ${DEFAULT_LEARNING_RATES.momentum}, rmsprop ${DEFAULT_LEARNING_RATES.rmsprop}, adam ${DEFAULT_LEARNING_RATES.adam})`).argParser(parseNumberOption('--lr')))
     .addOption(new Option('--warmup-steps <n>', 'linear learning-rate warm-up steps').argParser(parseIntegerOption('--warmup-steps', 0)).default(50))
@@ -100,12 +94,13 @@ export function trainCommand(): Command {
     .addOption(new Option('--score-function <fn>', "class scores: 'softmax' over background and classes (torchvision, the SSD paper) or 'sigmoid' per class (TF's configs)").argParser(parseChoiceOption('--score-function', ['softmax', 'sigmoid'] as const)).default('softmax'))
     .option('--no-augment', "no SSD random crop or horizontal flip")
     .addOption(new Option('--val-every <n>', 'validate (COCO mAP) every n epochs and at the end').argParser(parseIntegerOption('--val-every', 1)).default(1))
-    .addOption(new Option('--checkpoint-minutes <m>', "also save the 'last' checkpoint when this many minutes have passed since the last save (0: at epoch ends and at a stop only)").argParser(parseNumberOption('--checkpoint-minutes')).default(5))
-    .option('--out <dir>', 'run folder: run.json, model/, checkpoints/, metrics.jsonl', 'mobilenet-detect-out')
-    .option('--resume [run-dir]', 'continue the run in run-dir (default: --out) from its last checkpoint with its recorded settings; only --epochs, --steps, --max-minutes, --workers and --accumulate may be given')
-    .option('--init <source>', "start the backbone from trained weights: a model folder (a classifier or detector from these apps; layers matched by name and shape), or 'face-api' (MobileNetV1 α = 1 from face-api's face detector)")
-    .addOption(new Option('--seed <n>', 'seed of the weights, the validation split, data order and augmentation').argParser(parseIntegerOption('--seed')).default(0))
-    .option('--json', 'print one JSON object at the end (progress still goes to stderr)')
+    .option('--init <source>', "start the backbone from trained weights: a model folder (a classifier or detector from these apps; layers matched by name and shape), or 'face-api' (MobileNetV1 α = 1 from face-api's face detector)");
+  return addRunOptions(command, {
+    defaultEpochs: 30,
+    workers: { byDefault: defaultWorkerCount(), minShare: MIN_BATCH_NORM_BATCH },
+    out: { byDefault: 'mobilenet-detect-out', holds: 'run.json, model/, checkpoints/, metrics.jsonl' },
+    seeds: 'the weights, the validation split, data order and augmentation',
+  })
     .addHelpText(
       'after',
       '\nExamples:\n' +
