@@ -45,3 +45,15 @@ export { measureTrainingMemory } from './memory/probe';
 export { wasmHeapBytes } from './memory/heap-size';
 export type { InitReport } from './io/init-weights';
 export { FACE_API_INIT, initFromModel } from './io/init-weights';
+// The onnxruntime training engine: training steps compiled to ONNX (forward, loss, backward, optimizer).
+export type { LayerEmitter, LayerStep, StepContext } from './onnx-training/emitter';
+export { TRAINING_EMITTERS } from './onnx-training/layers';
+export type { ClassificationLossOptions, StepLoss, StepLossGraph } from './onnx-training/losses';
+export { classificationLoss } from './onnx-training/losses';
+export type { StepOptimizer } from './onnx-training/optimizers';
+export { stepOptimizer } from './onnx-training/optimizers';
+export type { StepOps, Value as StepValue } from './onnx-training/ops';
+export type { CompileStepOptions, CompiledStep } from './onnx-training/compile';
+export { compileTrainingStep } from './onnx-training/compile';
+export type { OnnxTrainingOptions } from './onnx-training/runner';
+export { OnnxTrainingRunner, dropoutMask, onnxTrainingRunner } from './onnx-training/runner';

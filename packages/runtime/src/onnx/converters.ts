@@ -19,7 +19,7 @@ function requireChannelsLast(layer: Layer): void {
 }
 
 /** TF 'SAME' pads [top, left, bottom, right]: the odd pixel goes at the bottom/right. */
-function samePads(inputHW: number[], kernel: number[], strides: number[], dilations: number[]): number[] {
+export function samePads(inputHW: number[], kernel: number[], strides: number[], dilations: number[]): number[] {
   const pads = [0, 1].map((d) => {
     const effective = (kernel[d] - 1) * dilations[d] + 1;
     const out = Math.ceil(inputHW[d] / strides[d]);

@@ -1,0 +1,32 @@
+/**
+ * What a layer's training emitter is: it writes the layer's forward pass (training mode) into the step
+ * graph and returns, with its outputs, the backward pass — a function that, given the gradients of the
+ * outputs, writes the gradients of the inputs and of the layer's weights. The forward converters of
+ * ../onnx write inference graphs; these write training steps; a new layer type is one emitter here.
+ */
+import type { Layer } from '../onnx/converter';
+import type { StepOps, Value } from './ops';
+
+export interface StepContext {
+  readonly ops: StepOps;
+  /** The graph input holding the layer's weight `name` ('kernel', 'bias', 'gamma', 'moving_mean', …) in its tfjs shape. */
+  weight(layer: Layer, name: string): string;
+  /** Whether the layer has a weight called `name`. */
+  hasWeight(layer: Layer, name: string): boolean;
+  /** Records d loss / d weight (tfjs shape) of the layer's trainable weight `name`. */
+  gradient(layer: Layer, name: string, gradient: string): void;
+  /** Records the new value of the layer's non-trainable weight `name` (batch-norm moving statistics). */
+  update(layer: Layer, name: string, value: string): void;
+  /** A graph input holding the layer's dropout mask of `shape` (kept values scaled by 1 / (1 − rate), dropped ones 0). */
+  mask(layer: Layer, shape: readonly number[]): string;
+  /** Whether the loss's gradient with respect to `value` is wanted (false for the images). */
+  needsGradient(value: Value): boolean;
+}
+
+export interface LayerStep {
+  outputs: Value[];
+  /** Writes the gradients of the layer's inputs (null for an input that needs none) from those of its outputs (null: none reached it). */
+  backward(outputGradients: readonly (string | null)[]): (string | null)[];
+}
+
+export type LayerEmitter = (layer: Layer, inputs: readonly Value[], ctx: StepContext) => LayerStep;

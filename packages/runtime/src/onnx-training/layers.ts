@@ -1,0 +1,359 @@
+/**
+ * Training emitters for the layers MobileNets are built of: forward in training mode (batch statistics)
+ * and backward, written with standard ONNX operators in the formulations that measured fastest on
+ * onnxruntime's CPU kernels (reference/ort_training.md): pointwise filter gradients as batched MatMul,
+ * depthwise filter gradients as one grouped convolution with the batch folded into the groups, stride-1
+ * depthwise input gradients as a convolution with the flipped filter, batch-norm backward as
+ * A·dy + (B·x + C) with the second part an inference-mode BatchNormalization.
+ *
+ * Feature maps are NCHW; weights arrive and gradients leave in their tfjs shapes.
+ */
+import type { Layer } from '../onnx/converter';
+import { layerConfig } from '../onnx/converter';
+import { samePads } from '../onnx/converters';
+import type { LayerEmitter, LayerStep, StepContext } from './emitter';
+import type { StepOps, Value } from './ops';
+
+const pair = (v: number | number[] | null | undefined): number[] => (Array.isArray(v) ? v : [v ?? 1, v ?? 1]);
+
+function weightShape(layer: Layer, name: string): number[] {
+  const w = layer.weights.find((v) => v.originalName.split('/').pop() === name);
+  if (w === undefined) throw new TypeError(`training step: layer '${layer.name}' has no weight '${name}' (it has ${layer.weights.map((v) => v.originalName).join(', ')}).`);
+  return w.shape as number[];
+}
+
+function unsupported(layer: Layer, what: string): never {
+  throw new TypeError(`training step: layer '${layer.name}' (${layer.getClassName()}) ${what}; the onnxruntime engine cannot train it (the tfjs engine can: --engine tfjs).`);
+}
+
+/** An activation's forward and backward: `y` from `x`, and dx from dy (the mask from y, so x need not be kept). */
+interface ActivationStep {
+  y: Value;
+  backward(dy: string): string;
+}
+
+export function emitActivation(activation: string | undefined, x: Value, ops: StepOps, name: string, owner: Layer): ActivationStep {
+  const kind = activation ?? 'linear';
+  const mask = (bool: string, dy: string) => ops.mul(dy, ops.node('Cast', [bool], `${name}_mask`, { to: { int: 1 } }), `${name}_grad`);
+  switch (kind) {
+    case 'linear':
+      return { y: x, backward: (dy) => dy };
+    case 'relu': {
+      const y = ops.node('Relu', [x.name], name);
+      return { y: { name: y, shape: x.shape }, backward: (dy) => mask(ops.node('Greater', [y, ops.float(0)], `${name}_pos`), dy) };
+    }
+    case 'relu6':
+      return clipped(x, 6, ops, name);
+    case 'sigmoid': {
+      const y = ops.node('Sigmoid', [x.name], name);
+      return { y: { name: y, shape: x.shape }, backward: (dy) => ops.mul(dy, ops.mul(y, ops.sub(ops.float(1), y, `${name}_1my`), `${name}_dsig`), `${name}_grad`) };
+    }
+    case 'softmax': {
+      const axis = x.shape.length - 1;
+      const y = ops.node('Softmax', [x.name], name, { axis: { int: axis } });
+      return {
+        y: { name: y, shape: x.shape },
+        backward: (dy) => {
+          const dot = ops.reduceSum(ops.mul(y, dy, `${name}_ydy`), [axis], `${name}_dot`, true);
+          return ops.mul(y, ops.sub(dy, dot, `${name}_centred`), `${name}_grad`);
+        },
+      };
+    }
+    default:
+      return unsupported(owner, `has activation '${kind}' (supported: linear, relu, relu6, sigmoid, softmax)`);
+  }
+}
+
+/** min(max(x, 0), cap); the gradient passes where 0 < y < cap. */
+function clipped(x: Value, cap: number, ops: StepOps, name: string): ActivationStep {
+  const y = ops.node('Clip', [x.name, ops.float(0), ops.float(cap)], name);
+  return {
+    y: { name: y, shape: x.shape },
+    backward: (dy) => {
+      const inside = ops.node('And', [ops.node('Greater', [y, ops.float(0)], `${name}_pos`), ops.node('Less', [y, ops.float(cap)], `${name}_below`)], `${name}_inside`);
+      return ops.mul(dy, ops.node('Cast', [inside], `${name}_mask`, { to: { int: 1 } }), `${name}_grad`);
+    },
+  };
+}
+
+interface ConvGeometry {
+  kernel: number[];
+  strides: number[];
+  /** [top, left, bottom, right] */
+  pads: number[];
+  outHW: number[];
+}
+
+function convGeometry(layer: Layer, inputHW: number[], kernel: number[]): ConvGeometry {
+  const c = layerConfig<{ strides: number | number[]; padding: string; dilationRate?: number | number[]; dataFormat?: string }>(layer);
+  if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast') unsupported(layer, `has dataFormat '${c.dataFormat}'`);
+  if (pair(c.dilationRate).some((d) => d !== 1)) unsupported(layer, 'is dilated');
+  const strides = pair(c.strides);
+  let pads: number[];
+  let outHW: number[];
+  if (c.padding === 'same') {
+    pads = samePads(inputHW, kernel, strides, [1, 1]);
+    outHW = inputHW.map((n, d) => Math.ceil(n / strides[d]));
+  } else if (c.padding === 'valid') {
+    pads = [0, 0, 0, 0];
+    outHW = inputHW.map((n, d) => Math.floor((n - kernel[d]) / strides[d]) + 1);
+  } else {
+    return unsupported(layer, `has padding '${c.padding}'`);
+  }
+  return { kernel, strides, pads, outHW };
+}
+
+const convAttributes = (g: ConvGeometry, group = 1) => ({
+  kernel_shape: { ints: g.kernel },
+  strides: { ints: g.strides },
+  pads: { ints: g.pads },
+  group: { int: group },
+});
+
+/**
+ * The filter gradient of a convolution as a convolution: each input channel (as a batch item, the batch
+ * as channels) correlated with each output channel's gradient, dilated by the stride. `x` [N, Ci, H, W],
+ * `dy` [N, Co, P, Q] → [Ci, Co, kh, kw].
+ */
+function filterGradientByConv(x: Value, dy: string, co: number, g: ConvGeometry, ops: StepOps, name: string): string {
+  const [, ci, h, w] = x.shape;
+  const [p, q] = g.outHW;
+  const xT = ops.transpose(x.name, [1, 0, 2, 3], `${name}_xT`);
+  const dyT = ops.transpose(dy, [1, 0, 2, 3], `${name}_dyT`);
+  const out = ops.node('Conv', [xT, dyT], `${name}_dWconv`, { kernel_shape: { ints: [p, q] }, dilations: { ints: g.strides }, pads: { ints: g.pads } });
+  return cropKernel(out, [ci, co, h + g.pads[0] + g.pads[2] - g.strides[0] * (p - 1), w + g.pads[1] + g.pads[3] - g.strides[1] * (q - 1)], g.kernel, ops, name);
+}
+
+/** The first kh × kw of the last two axes (a 'valid' convolution whose stride leaves rows unread computes a few more). */
+function cropKernel(t: string, shape: number[], kernel: number[], ops: StepOps, name: string): string {
+  const [kh, kw] = kernel;
+  if (shape[2] === kh && shape[3] === kw) return t;
+  return ops.node('Slice', [t, ops.int64s([0, 0]), ops.int64s([kh, kw]), ops.int64s([2, 3])], `${name}_dWcrop`);
+}
+
+/** The input gradient of a convolution: a transposed convolution with the same filter (any stride, groups). */
+function inputGradientByTransposedConv(dy: string, wOnnx: string, x: Value, g: ConvGeometry, group: number, ops: StepOps, name: string): string {
+  const [, , h, w] = x.shape;
+  const [p, q] = g.outHW;
+  const full = [0, 1].map((d) => g.strides[d] * ((d === 0 ? p : q) - 1) + g.kernel[d] - g.pads[d] - g.pads[d + 2]);
+  return ops.node('ConvTranspose', [dy, wOnnx], `${name}_dx`, {
+    kernel_shape: { ints: g.kernel },
+    strides: { ints: g.strides },
+    pads: { ints: g.pads },
+    group: { int: group },
+    output_padding: { ints: [h - full[0], w - full[1]] },
+  });
+}
+
+/** Conv2D: full, pointwise or strided; optional bias and activation. */
+const conv2d: LayerEmitter = (layer, [x], ctx) => {
+  const { ops } = ctx;
+  const c = layerConfig<{ useBias: boolean; activation?: string }>(layer);
+  const [kh, kw, ci, co] = weightShape(layer, 'kernel');
+  const [n, , h, w] = x.shape;
+  const g = convGeometry(layer, [h, w], [kh, kw]);
+  const name = layer.name;
+  const kernel = ctx.weight(layer, 'kernel');
+  const wOnnx = ops.transpose(kernel, [3, 2, 0, 1], `${name}_W`);
+  const inputs = [x.name, wOnnx, ...(c.useBias ? [ctx.weight(layer, 'bias')] : [])];
+  const z: Value = { name: ops.node('Conv', inputs, name, convAttributes(g)), shape: [n, co, ...g.outHW] };
+  const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
+  const pointwise = kh === 1 && kw === 1 && g.strides.every((s) => s === 1) && g.pads.every((p) => p === 0);
+  return {
+    outputs: [act.y],
+    backward: ([dOut]) => {
+      if (dOut === null) return [null];
+      const dz = act.backward(dOut);
+      if (c.useBias) ctx.gradient(layer, 'bias', ops.channelSum(dz, `${name}_dB`));
+      const [p, q] = g.outHW;
+      if (pointwise) {
+        // [N, Ci, HW] × [N, HW, Co] → Σ over N: the transpose goes on the smaller of x and dz.
+        const xR = ops.reshape(x.name, [n, ci, h * w], `${name}_xR`);
+        const dzR = ops.reshape(dz, [n, co, p * q], `${name}_dzR`);
+        if (co <= ci) {
+          const prod = ops.node('MatMul', [xR, ops.transpose(dzR, [0, 2, 1], `${name}_dzT`)], `${name}_dWmm`);
+          ctx.gradient(layer, 'kernel', ops.reshape(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 1, ci, co], `${name}_dW`));
+        } else {
+          const prod = ops.node('MatMul', [dzR, ops.transpose(xR, [0, 2, 1], `${name}_xT`)], `${name}_dWmm`);
+          ctx.gradient(layer, 'kernel', ops.reshape(ops.transpose(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 0], `${name}_dWt`), [1, 1, ci, co], `${name}_dW`));
+        }
+      } else {
+        ctx.gradient(layer, 'kernel', ops.transpose(filterGradientByConv(x, dz, co, g, ops, name), [2, 3, 0, 1], `${name}_dW`));
+      }
+      if (!ctx.needsGradient(x)) return [null];
+      if (pointwise) return [ops.node('Conv', [dz, ops.transpose(kernel, [2, 3, 0, 1], `${name}_Wt`)], `${name}_dx`, { kernel_shape: { ints: [1, 1] } })];
+      return [inputGradientByTransposedConv(dz, wOnnx, x, g, 1, ops, name)];
+    },
+  };
+};
+
+/** DepthwiseConv2D with depth multiplier 1. */
+const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
+  const { ops } = ctx;
+  const c = layerConfig<{ useBias: boolean; activation?: string }>(layer);
+  const [kh, kw, channels, multiplier] = weightShape(layer, 'depthwise_kernel');
+  if (multiplier !== 1) unsupported(layer, `has depth multiplier ${multiplier} (only 1 is supported)`);
+  const [n, , h, w] = x.shape;
+  const g = convGeometry(layer, [h, w], [kh, kw]);
+  const name = layer.name;
+  const kernel = ctx.weight(layer, 'depthwise_kernel');
+  const wOnnx = ops.transpose(kernel, [2, 3, 0, 1], `${name}_W`); // [C, 1, kh, kw]
+  const inputs = [x.name, wOnnx, ...(c.useBias ? [ctx.weight(layer, 'bias')] : [])];
+  const z: Value = { name: ops.node('Conv', inputs, name, convAttributes(g, channels)), shape: [n, channels, ...g.outHW] };
+  const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
+  return {
+    outputs: [act.y],
+    backward: ([dOut]) => {
+      if (dOut === null) return [null];
+      const dz = act.backward(dOut);
+      if (c.useBias) ctx.gradient(layer, 'bias', ops.channelSum(dz, `${name}_dB`));
+      // Filter: one grouped convolution over the N·C (image, channel) pairs, then Σ over N.
+      const [p, q] = g.outHW;
+      const xF = ops.reshape(x.name, [1, n * channels, h, w], `${name}_xF`);
+      const dzF = ops.reshape(dz, [n * channels, 1, p, q], `${name}_dzF`);
+      const perPair = ops.node('Conv', [xF, dzF], `${name}_dWconv`, { kernel_shape: { ints: [p, q] }, dilations: { ints: g.strides }, pads: { ints: g.pads }, group: { int: n * channels } });
+      const size = [h + g.pads[0] + g.pads[2] - g.strides[0] * (p - 1), w + g.pads[1] + g.pads[3] - g.strides[1] * (q - 1)];
+      const cropped = cropKernel(perPair, [1, n * channels, ...size], [kh, kw], ops, name);
+      const summed = ops.reduceSum(ops.reshape(cropped, [n, channels, kh, kw], `${name}_dWpairs`), [0], `${name}_dWsum`); // [C, kh, kw]
+      ctx.gradient(layer, 'depthwise_kernel', ops.reshape(ops.transpose(summed, [1, 2, 0], `${name}_dWt`), [kh, kw, channels, 1], `${name}_dW`));
+      if (!ctx.needsGradient(x)) return [null];
+      if (g.strides.every((s) => s === 1)) {
+        // Stride 1: correlation with the 180°-flipped filter, padded to give back H × W.
+        const flipped = ops.node('Slice', [wOnnx, ops.int64s([-1, -1]), ops.int64s([-(kh + 1), -(kw + 1)]), ops.int64s([2, 3]), ops.int64s([-1, -1])], `${name}_Wflip`);
+        const pads = [kh - 1 - g.pads[0], kw - 1 - g.pads[1], kh - 1 - g.pads[2], kw - 1 - g.pads[3]];
+        return [ops.node('Conv', [dz, flipped], `${name}_dx`, { kernel_shape: { ints: [kh, kw] }, pads: { ints: pads }, group: { int: channels } })];
+      }
+      return [inputGradientByTransposedConv(dz, wOnnx, x, g, channels, ops, name)];
+    },
+  };
+};
+
+/** Batch normalization over the channels of an NCHW map, with the batch's statistics; moving averages as tfjs-layers keeps them. */
+const batchNormalization: LayerEmitter = (layer, [x], ctx) => {
+  const { ops } = ctx;
+  const c = layerConfig<{ axis: number; epsilon: number; momentum: number }>(layer);
+  if (x.shape.length !== 4 || !(c.axis === -1 || c.axis === 3)) unsupported(layer, `normalizes axis ${c.axis} of a rank-${x.shape.length} tensor (only the channels of a 4-D map are supported)`);
+  const [n, channels, h, w] = x.shape;
+  const count = n * h * w;
+  const name = layer.name;
+  const gamma = ctx.hasWeight(layer, 'gamma') ? ctx.weight(layer, 'gamma') : ops.float(1, [channels]);
+  const beta = ctx.hasWeight(layer, 'beta') ? ctx.weight(layer, 'beta') : ops.float(0, [channels]);
+  const mean = ops.scale(ops.channelSum(x.name, `${name}_sum`), 1 / count, `${name}_mean`);
+  const squares = ops.reduceSum(ops.node('ReduceSumSquare', [x.name], `${name}_sumsq_hw`, { axes: { ints: [2, 3] }, keepdims: { int: 0 } }), [0], `${name}_sumsq`);
+  // Biased variance (tfjs' moments): E[x²] − E[x]², never below 0.
+  const variance = ops.node('Relu', [ops.sub(ops.scale(squares, 1 / count, `${name}_meansq`), ops.mul(mean, mean, `${name}_mean2`), `${name}_var_raw`)], `${name}_var`);
+  const y = ops.node('BatchNormalization', [x.name, gamma, beta, mean, variance], name, { epsilon: { float: c.epsilon } });
+  // moving ← moving − (moving − batch)·(1 − momentum)
+  for (const [weight, batch] of [['moving_mean', mean], ['moving_variance', variance]] as const) {
+    const moving = ctx.weight(layer, weight);
+    ctx.update(layer, weight, ops.sub(moving, ops.scale(ops.sub(moving, batch, `${name}_${weight}_delta`), 1 - c.momentum, `${name}_${weight}_step`), `${name}_${weight}_new`));
+  }
+  return {
+    outputs: [{ name: y, shape: x.shape }],
+    backward: ([dy]) => {
+      if (dy === null) return [null];
+      const invStd = ops.node('Reciprocal', [ops.node('Sqrt', [ops.add(variance, ops.float(c.epsilon), `${name}_vareps`)], `${name}_std`)], `${name}_invstd`);
+      const sumDy = ops.channelSum(dy, `${name}_sumdy`);
+      const sumDyX = ops.channelSum(ops.mul(dy, x.name, `${name}_dyx`), `${name}_sumdyx`);
+      const dGamma = ops.mul(invStd, ops.sub(sumDyX, ops.mul(mean, sumDy, `${name}_meandy`), `${name}_centred`), `${name}_dgamma`);
+      if (ctx.hasWeight(layer, 'gamma')) ctx.gradient(layer, 'gamma', dGamma);
+      if (ctx.hasWeight(layer, 'beta')) ctx.gradient(layer, 'beta', sumDy);
+      if (!ctx.needsGradient(x)) return [null];
+      // dx = A·dy + B·x + C per channel.
+      const a = ops.mul(gamma, invStd, `${name}_A`);
+      const b = ops.scale(ops.mul(ops.mul(a, invStd, `${name}_Ainv`), dGamma, `${name}_Bneg`), -1 / count, `${name}_B`);
+      const cTerm = ops.sub(ops.scale(ops.mul(a, sumDy, `${name}_Ady`), -1 / count, `${name}_Cdy`), ops.mul(b, mean, `${name}_Bmean`), `${name}_C`);
+      // B·x + C as an inference-mode batch norm (mean 0, variance 1 − ε, so that √(var + ε) = 1).
+      const eps = 1e-5;
+      const affine = ops.node('BatchNormalization', [x.name, b, cTerm, ops.float(0, [channels]), ops.float(1 - eps, [channels])], `${name}_dxaffine`, { epsilon: { float: eps } });
+      return [ops.add(ops.mul(dy, ops.perChannel(a, channels, `${name}_A4`), `${name}_Ady4`), affine, `${name}_dx`)];
+    },
+  };
+};
+
+const activationLayer: LayerEmitter = (layer, [x], ctx) => {
+  const act = emitActivation(layerConfig<{ activation: string }>(layer).activation, x, ctx.ops, layer.name, layer);
+  return { outputs: [act.y], backward: ([d]) => [d === null ? null : act.backward(d)] };
+};
+
+const reluLayer: LayerEmitter = (layer, [x], ctx) => {
+  const maxValue = layerConfig<{ maxValue?: number | null; negativeSlope?: number; threshold?: number }>(layer).maxValue;
+  const act = maxValue == null ? emitActivation('relu', x, ctx.ops, layer.name, layer) : clipped(x, maxValue, ctx.ops, layer.name);
+  return { outputs: [act.y], backward: ([d]) => [d === null ? null : act.backward(d)] };
+};
+
+const globalAveragePooling: LayerEmitter = (layer, [x], ctx) => {
+  const { ops } = ctx;
+  const [n, channels, h, w] = x.shape;
+  const pooled = ops.node('Flatten', [ops.node('GlobalAveragePool', [x.name], `${layer.name}_pool`)], layer.name, { axis: { int: 1 } });
+  return {
+    outputs: [{ name: pooled, shape: [n, channels] }],
+    backward: ([d]) => {
+      if (d === null || !ctx.needsGradient(x)) return [null];
+      const per = ops.reshape(ops.scale(d, 1 / (h * w), `${layer.name}_dmean`), [n, channels, 1, 1], `${layer.name}_d4`);
+      return [ops.node('Expand', [per, ops.int64s([n, channels, h, w])], `${layer.name}_dx`)];
+    },
+  };
+};
+
+const dense: LayerEmitter = (layer, [x], ctx) => {
+  const { ops } = ctx;
+  if (x.shape.length !== 2) unsupported(layer, `reads a rank-${x.shape.length} tensor (only [batch, features] is supported)`);
+  const c = layerConfig<{ useBias: boolean; activation?: string }>(layer);
+  const [, units] = weightShape(layer, 'kernel');
+  const kernel = ctx.weight(layer, 'kernel');
+  const inputs = [x.name, kernel, ...(c.useBias ? [ctx.weight(layer, 'bias')] : [])];
+  const z: Value = { name: ops.node('Gemm', inputs, `${layer.name}_linear`), shape: [x.shape[0], units] };
+  const act = emitActivation(c.activation, z, ops, layer.name, layer);
+  return {
+    outputs: [act.y],
+    backward: ([dOut]) => {
+      if (dOut === null) return [null];
+      const dz = act.backward(dOut);
+      ctx.gradient(layer, 'kernel', ops.node('Gemm', [x.name, dz], `${layer.name}_dW`, { transA: { int: 1 } }));
+      if (c.useBias) ctx.gradient(layer, 'bias', ops.reduceSum(dz, [0], `${layer.name}_dB`));
+      return [ctx.needsGradient(x) ? ops.node('Gemm', [dz, kernel], `${layer.name}_dx`, { transB: { int: 1 } }) : null];
+    },
+  };
+};
+
+const dropout: LayerEmitter = (layer, [x], ctx) => {
+  const c = layerConfig<{ rate: number; noiseShape?: number[] | null }>(layer);
+  if (c.noiseShape != null) unsupported(layer, 'has a noiseShape');
+  if (c.rate === 0) return { outputs: [x], backward: (d) => [...d] };
+  const mask = ctx.mask(layer, x.shape);
+  const y = ctx.ops.mul(x.name, mask, layer.name);
+  return { outputs: [{ name: y, shape: x.shape }], backward: ([d]) => [d === null ? null : ctx.ops.mul(d, mask, `${layer.name}_dx`)] };
+};
+
+const add: LayerEmitter = (layer, inputs, ctx) => {
+  const sum = inputs.slice(1).reduce((acc, next, i) => ctx.ops.add(acc, next.name, i === inputs.length - 2 ? layer.name : `${layer.name}_${i}`), inputs[0].name);
+  return { outputs: [{ name: sum, shape: inputs[0].shape }], backward: ([d]) => inputs.map(() => d) };
+};
+
+const zeroPadding: LayerEmitter = (layer, [x], ctx) => {
+  const { ops } = ctx;
+  const [[top, bottom], [left, right]] = layerConfig<{ padding: number[][] }>(layer).padding;
+  const [n, channels, h, w] = x.shape;
+  const y = ops.node('Pad', [x.name, ops.int64s([0, 0, top, left, 0, 0, bottom, right])], layer.name);
+  return {
+    outputs: [{ name: y, shape: [n, channels, h + top + bottom, w + left + right] }],
+    backward: ([d]) => [d === null ? null : ops.node('Slice', [d, ops.int64s([top, left]), ops.int64s([top + h, left + w]), ops.int64s([2, 3])], `${layer.name}_dx`)],
+  };
+};
+
+/** tfjs class name → training emitter. */
+export const TRAINING_EMITTERS: Readonly<Record<string, LayerEmitter>> = Object.freeze({
+  Conv2D: conv2d,
+  DepthwiseConv2D: depthwiseConv2d,
+  BatchNormalization: batchNormalization,
+  Activation: activationLayer,
+  ReLU: reluLayer,
+  GlobalAveragePooling2D: globalAveragePooling,
+  Dense: dense,
+  Dropout: dropout,
+  Add: add,
+  ZeroPadding2D: zeroPadding,
+});
+
+export type { LayerStep, StepContext };

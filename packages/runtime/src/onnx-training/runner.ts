@@ -1,0 +1,164 @@
+/**
+ * The onnxruntime training engine: a step runner for training's `fit` that runs each optimizer step as
+ * one compiled ONNX graph (../onnx-training/compile.ts) on onnxruntime-node's native kernels. Weights,
+ * moving statistics and optimizer slots live here between steps (as the graph's last outputs, fed back
+ * as its next inputs); `sync` hands them to fit's model and optimizer, in tfjs' own layout, so
+ * validation, checkpoints and resume work as with the tfjs engine.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as ort from 'onnxruntime-node';
+import { hashSeed, mulberry32 } from '@mobilenets/random';
+import type { RunnerContext, StepBatch, StepResult, StepRunner, StepRunnerFactory } from '@mobilenets/training';
+import { checkStepBatch, stepSeed } from '@mobilenets/training';
+import { CompiledStep, compileTrainingStep } from './compile';
+import type { LayerEmitter } from './emitter';
+import type { StepLoss } from './losses';
+import { StepOptimizer, stepOptimizer } from './optimizers';
+
+export interface OnnxTrainingOptions {
+  /** The task's loss in step-graph form (e.g. `classificationLoss()` for `classificationTask()`). */
+  loss: StepLoss;
+  /** Intra-op threads; default 2 (these machines' cores). */
+  threads?: number;
+  /**
+   * Let onnxruntime's threads spin while waiting for work: 10–20 % faster on an idle machine, about
+   * 45 % slower when another process competes for the cores (reference/ort_training.md). Default false.
+   */
+  spin?: boolean;
+  /** Extra or replacement layer emitters, by tfjs class name. */
+  emitters?: Readonly<Record<string, LayerEmitter>>;
+  /** Called when a step graph is compiled (once per batch size). */
+  onCompile?: (info: { examples: number; nodes: number; milliseconds: number }) => void;
+}
+
+interface CompiledSession {
+  compiled: CompiledStep;
+  session: ort.InferenceSession;
+}
+
+export class OnnxTrainingRunner implements StepRunner {
+  private readonly sessions = new Map<string, Promise<CompiledSession>>();
+
+  private constructor(
+    private readonly context: RunnerContext,
+    private readonly options: OnnxTrainingOptions,
+    private readonly optimizer: StepOptimizer,
+    /** Every model weight's values, model.weights order. */
+    private readonly weights: Float32Array[],
+    /** Optimizer slots: [slot][trainable index]. */
+    private readonly slots: Float32Array[][],
+    private iterations: number,
+  ) {}
+
+  static async create(context: RunnerContext, options: OnnxTrainingOptions): Promise<OnnxTrainingRunner> {
+    const { model } = context;
+    const optimizer = stepOptimizer(context.optimizer);
+    const weights = model.getWeights().map((w) => w.dataSync().slice() as Float32Array);
+    const trainable = model.trainableWeights;
+    const named = await context.optimizer.getWeights();
+    const iterations = named.length > 0 ? (named[0].tensor.dataSync()[0] as number) : 0;
+    const state = named.slice(1);
+    let slots: Float32Array[][];
+    if (state.length === 0) {
+      slots = optimizer.slots.map(() => trainable.map((w) => new Float32Array((w.shape as number[]).reduce((a, b) => a * b, 1))));
+    } else if (state.length === optimizer.slots.length * trainable.length) {
+      slots = optimizer.slots.map((_, k) => trainable.map((_w, t) => state[k * trainable.length + t].tensor.dataSync().slice() as Float32Array));
+    } else {
+      throw new RangeError(`onnxruntime training: the ${optimizer.className} optimizer holds ${state.length} state tensors; expected ${optimizer.slots.length} per trainable weight (${trainable.length}).`);
+    }
+    tf.dispose(named.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
+    return new OnnxTrainingRunner(context, options, optimizer, weights, slots, iterations);
+  }
+
+  private sessionFor(batch: StepBatch): Promise<CompiledSession> {
+    const shapes = Object.fromEntries(Object.entries(batch.tensors).map(([name, t]) => [name, t.shape]));
+    const key = JSON.stringify(shapes);
+    let entry = this.sessions.get(key);
+    if (entry === undefined) {
+      entry = (async () => {
+        const started = performance.now();
+        const compiled = compileTrainingStep(this.context.model, {
+          loss: this.options.loss, optimizer: this.optimizer, weightDecay: this.context.weightDecay, batchShapes: shapes, emitters: this.options.emitters,
+        });
+        const session = await ort.InferenceSession.create(compiled.bytes, {
+          intraOpNumThreads: this.options.threads ?? 2,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+          extra: { session: { intra_op: { allow_spinning: this.options.spin === true ? '1' : '0' } } },
+        });
+        this.options.onCompile?.({ examples: compiled.examples, nodes: 0, milliseconds: performance.now() - started });
+        return { compiled, session };
+      })();
+      this.sessions.set(key, entry);
+    }
+    return entry;
+  }
+
+  async step(batch: StepBatch, { lr, step }: { lr: number; step: number }): Promise<StepResult> {
+    checkStepBatch(batch, 'onnxruntime training');
+    const { compiled, session } = await this.sessionFor(batch);
+    const { model } = this.context;
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [i, input] of compiled.weightInputs) feeds[input] = new ort.Tensor('float32', this.weights[i], model.weights[i].shape as number[]);
+    compiled.slotInputs.forEach((inputs, k) => {
+      for (const [t, input] of inputs) feeds[input] = new ort.Tensor('float32', this.slots[k][t], model.trainableWeights[t].shape as number[]);
+    });
+    for (const [name, value] of Object.entries(this.optimizer.scalars(lr, this.iterations))) feeds[compiled.scalarInputs[name]] = new ort.Tensor('float32', Float32Array.of(value), []);
+    for (const [name, input] of Object.entries(compiled.batchInputs)) {
+      const t = batch.tensors[name];
+      feeds[input] = t.data instanceof Int32Array ? new ort.Tensor('int32', t.data, t.shape) : new ort.Tensor('float32', t.data, t.shape);
+    }
+    const seed = stepSeed(this.context.seed, step);
+    for (const m of compiled.masks) feeds[m.input] = new ort.Tensor('float32', dropoutMask(m.shape, m.rate, hashSeed(seed, m.layerIndex)), m.shape);
+
+    const results = await session.run(feeds);
+    const read = (name: string) => (results[name].data as Float32Array).slice();
+    for (const [i, output] of compiled.weightOutputs) this.weights[i] = read(output);
+    compiled.slotOutputs.forEach((outputs, k) => {
+      for (const [t, output] of outputs) this.slots[k][t] = read(output);
+    });
+    this.iterations += 1;
+    const losses = Object.fromEntries(Object.entries(compiled.lossOutputs).map(([name, output]) => [name, read(output)[0]]));
+    const metrics = Object.fromEntries(Object.entries(compiled.metricOutputs).map(([name, output]) => [name, read(output)[0]]));
+    return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics, examples: batch.examples };
+  }
+
+  async sync(options: { optimizer?: boolean } = {}): Promise<void> {
+    const { model, optimizer } = this.context;
+    const tensors = this.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
+    model.setWeights(tensors);
+    tf.dispose(tensors);
+    if (options.optimizer) {
+      const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
+      const incoming = [
+        { name: 'iter', tensor: tf.scalar(this.iterations, 'int32') },
+        ...this.optimizer.slots.flatMap((slot, k) => this.slots[k].map((values, t) => ({ name: `${names[t]}/${slot}`, tensor: tf.tensor(values, model.trainableWeights[t].shape as number[]) }))),
+      ];
+      const previous = await optimizer.getWeights();
+      await optimizer.setWeights(incoming);
+      tf.dispose(incoming.map((s) => s.tensor));
+      tf.dispose(previous.map((w) => w.tensor));
+    }
+  }
+
+  async dispose(): Promise<void> {
+    const sessions = await Promise.all(this.sessions.values());
+    this.sessions.clear();
+    await Promise.all(sessions.map((s) => s.session.release()));
+  }
+}
+
+/** A dropout mask: each value kept with probability 1 − rate (and scaled by 1 / (1 − rate)) or 0, from a seeded stream. */
+export function dropoutMask(shape: readonly number[], rate: number, seed: number): Float32Array {
+  const random = mulberry32(seed);
+  const keep = 1 / (1 - rate);
+  const mask = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < mask.length; i++) mask[i] = random() < rate ? 0 : keep;
+  return mask;
+}
+
+/** Trains on onnxruntime: one compiled graph per step (forward, the task's loss, backward, weight decay, optimizer update). */
+export function onnxTrainingRunner(options: OnnxTrainingOptions): StepRunnerFactory {
+  return (context) => OnnxTrainingRunner.create(context, options);
+}
