@@ -57,3 +57,6 @@ export type { CompileStepOptions, CompiledStep } from './onnx-training/compile';
 export { compileTrainingStep } from './onnx-training/compile';
 export type { OnnxTrainingOptions } from './onnx-training/runner';
 export { OnnxTrainingRunner, dropoutMask, onnxTrainingRunner } from './onnx-training/runner';
+export { NCHWC_DOMAIN, nchwcBlockSize } from './onnx-training/nchwc';
+export type { StepProfile, StepProfilePart } from './onnx-training/profile';
+export { profileTrainingStep } from './onnx-training/profile';

@@ -14,6 +14,8 @@ interface BenchTrainOptions extends ArchitectureOptions {
   cpu: boolean;
   cpuBatch?: number;
   json?: boolean;
+  engine: 'tfjs' | 'onnx';
+  spin?: boolean;
 }
 
 export function benchTrainCommand(): Command {
@@ -29,6 +31,8 @@ export function benchTrainCommand(): Command {
         parseIntegerOption('--accumulate', 1),
       ),
     )
+    .addOption(new Option('--engine <name>', "tfjs: tfjs autodiff on the backend (in process or --workers); onnx: the onnxruntime training engine (steps compiled to ONNX, native kernels)").argParser(parseChoiceOption('--engine', ['tfjs', 'onnx'] as const)).default('tfjs'))
+    .option('--spin', "onnx engine: onnxruntime's threads spin while waiting (10–20 % faster on an idle machine, much slower on a busy one)")
     .option('--no-cpu', "skip the cpu backend's measurement")
     .addOption(new Option('--cpu-batch <n>', 'batch for the (slow) cpu measurement; default min(batch, 4)').argParser(parseIntegerOption('--cpu-batch', 1)))
     .option('--json', 'print one JSON object')
@@ -39,10 +43,10 @@ export function benchTrainCommand(): Command {
       const onPlan = (plan: TrainingBatchPlan) => {
         if (plan.message !== null) process.stderr.write(`${plan.message}\n`);
       };
-      const mode = o.workers === 1 ? 'in process' : `${o.workers} workers`;
+      const mode = o.engine === 'onnx' ? 'onnxruntime engine' : o.workers === 1 ? 'in process' : `${o.workers} workers`;
       const main = await benchmarkTraining({
         build, batch: o.batch, steps: o.steps, warmup: o.warmup, backend: o.backend, workers: o.workers, accumulate: o.accumulate,
-        profile: o.workers === 1, onPlan, onProgress: benchProgress(`training (${mode})`),
+        profile: o.engine === 'tfjs' && o.workers === 1, onPlan, onProgress: benchProgress(`training (${mode})`), engine: o.engine, spin: o.spin === true,
       });
       let cpu: TrainBenchResult | null = null;
       if (o.cpu && main.backend !== 'cpu') {
@@ -61,11 +65,13 @@ export function benchTrainCommand(): Command {
 function describe(o: BenchTrainOptions, r: TrainBenchResult, cpu: TrainBenchResult | null, ratio: number | null): string {
   const lines = [
     `${o.arch} α=${o.alpha} ${o.inputSize}px, batch ${r.batch}${r.accumulate > 1 ? ` (${r.accumulate} micro-batches of up to ${r.microBatch})` : ''}, ${r.steps} timed steps after ${o.warmup} warm-up`,
-    `backend ${r.backend}, ${r.workers === 1 ? 'in process' : `${r.workers} data-parallel workers`}, ${r.threadsPerWorker} thread(s) each`,
+    r.engine === 'onnx'
+      ? `onnxruntime training engine (one compiled graph per step), ${r.threadsPerWorker} threads`
+      : `backend ${r.backend}, ${r.workers === 1 ? 'in process' : `${r.workers} data-parallel workers`}, ${r.threadsPerWorker} thread(s) each`,
     `${r.imagesPerSecond.toFixed(1)} images/s (${r.msPerStep.toFixed(0)} ms/step); loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`,
-    `memory: estimated peak ${r.estimatedPeakMiB.toFixed(0)} MiB ${r.backend === 'wasm' ? 'of wasm heap' : 'for the step'}${r.workers > 1 ? ' per worker' : ''}` +
+    (r.estimatedPeakMiB === null ? 'memory: ' : `memory: estimated peak ${r.estimatedPeakMiB.toFixed(0)} MiB ${r.backend === 'wasm' ? 'of wasm heap' : 'for the step'}${r.workers > 1 ? ' per worker' : ''}`) +
       (r.wasmHeapMiB === null ? '' : ` (the heap grew to ${r.wasmHeapMiB.toFixed(0)} MiB)`) +
-      `; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; RSS ${r.rssAfterWarmupMiB.toFixed(0)} MiB after warm-up, ${r.rssAfterStepsMiB.toFixed(0)} MiB after the timed steps` +
+      `${r.estimatedPeakMiB === null ? '' : '; '}peak RSS ${r.peakRssMiB.toFixed(0)} MiB; RSS ${r.rssAfterWarmupMiB.toFixed(0)} MiB after warm-up, ${r.rssAfterStepsMiB.toFixed(0)} MiB after the timed steps` +
       (r.tensorGrowth === null ? '' : `; tensors leaked per run: ${r.tensorGrowth}`),
   ];
   if (cpu !== null && ratio !== null) lines.push(`cpu backend: ${cpu.imagesPerSecond.toFixed(2)} images/s (batch ${cpu.batch}, 1 step) → ${ratio.toFixed(0)}× faster`);

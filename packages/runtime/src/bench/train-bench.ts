@@ -13,6 +13,8 @@ import { BackendName, setup } from '../backend';
 import { dataParallel } from '../parallel/data-parallel';
 import { wasmHeapBytes } from '../memory/heap-size';
 import { MemoryLimits, TrainingBatchPlan, planTrainingBatch } from '../memory/plan';
+import { classificationLoss } from '../onnx-training/losses';
+import { onnxTrainingRunner } from '../onnx-training/runner';
 
 export interface TrainBenchOptions {
   /** Builds the model to train (called once per backend). Its input is [batch, H, W, C], output [batch, classes]. */
@@ -25,8 +27,16 @@ export interface TrainBenchOptions {
   workers: number;
   /** Micro-batches per step (per worker); default 1. More are used when the batch does not fit in memory. */
   accumulate?: number;
-  /** Profile one in-process step kernel by kernel. */
+  /** Profile one in-process step kernel by kernel (tfjs engine). */
   profile: boolean;
+  /**
+   * 'tfjs' (default): tfjs autodiff on the backend, in process or over data-parallel workers;
+   * 'onnx': the onnxruntime training engine (one compiled graph per step, native kernels; `workers`,
+   * `accumulate` and the memory plan do not apply).
+   */
+  engine?: 'tfjs' | 'onnx';
+  /** onnx engine: let onnxruntime's threads spin while waiting (faster on an idle machine). Default false. */
+  spin?: boolean;
   /** Limits for the memory plan; default the wasm heap's 4 GiB and the memory available now. */
   memoryLimits?: Partial<MemoryLimits>;
   /** Called with the memory plan before training starts (its `message` says when it split the batch). */
@@ -54,6 +64,9 @@ export interface KernelTime {
 }
 
 export interface TrainBenchResult {
+  /** 'tfjs' or 'onnx'. */
+  engine: string;
+  /** The tfjs backend, or 'onnxruntime'. */
   backend: string;
   workers: number;
   threadsPerWorker: number;
@@ -72,9 +85,9 @@ export interface TrainBenchResult {
   /** In-process runs: tfjs tensors alive after the timed steps minus before (0: no leak). */
   tensorGrowth: number | null;
   kernels: KernelTime[];
-  /** The memory plan: the largest micro-batch, and the estimated peak per replica (its wasm heap on wasm). */
+  /** The memory plan: the largest micro-batch, and the estimated peak per replica (its wasm heap on wasm); null on the onnx engine. */
   microBatch: number;
-  estimatedPeakMiB: number;
+  estimatedPeakMiB: number | null;
   /** In-process wasm runs: the wasm heap's size after the steps (it only grows, ~20 % beyond what is asked), MiB. */
   wasmHeapMiB: number | null;
 }
@@ -100,20 +113,23 @@ async function runPhase(phase: TrainBenchProgress['phase'], count: number, step:
 export async function benchmarkTraining(options: TrainBenchOptions): Promise<TrainBenchResult> {
   const runtime = await setup({ backend: options.backend, log: null });
   const model = options.build();
-  let plan: TrainingBatchPlan;
-  try {
-    plan = planTrainingBatch({ model, batchSize: options.batch, backend: runtime.backend, workers: options.workers, accumulate: options.accumulate ?? 1, limits: options.memoryLimits });
-  } catch (error) {
-    model.dispose();
-    throw error;
+  const onnx = options.engine === 'onnx';
+  let plan: TrainingBatchPlan | null = null;
+  if (!onnx) {
+    try {
+      plan = planTrainingBatch({ model, batchSize: options.batch, backend: runtime.backend, workers: options.workers, accumulate: options.accumulate ?? 1, limits: options.memoryLimits });
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    options.onPlan?.(plan);
   }
-  options.onPlan?.(plan);
   const onProgress = options.onProgress;
   const [, ...imageShape] = model.inputs[0].shape as number[];
   const classes = (model.outputs[0].shape as number[])[1];
   const batch = randomBatch(imageShape, options.batch, classes);
   const optimizer = paperOptimizer();
-  const context = { model, optimizer, task: classificationTask(), weightDecay: WEIGHT_DECAY, accumulate: plan.accumulate, seed: 0 };
+  const context = { model, optimizer, task: classificationTask(), weightDecay: WEIGHT_DECAY, accumulate: plan?.accumulate ?? 1, seed: 0 };
   const losses: number[] = [];
   let elapsedMs = 0;
   let tensorGrowth: number | null = null;
@@ -125,7 +141,9 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
   const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
   let runner: StepRunner;
   try {
-    if (options.workers >= 2) {
+    if (onnx) {
+      runner = await onnxTrainingRunner({ loss: classificationLoss(), spin: options.spin })(context);
+    } else if (options.workers >= 2) {
       const started = performance.now();
       onProgress?.({ phase: 'workers', done: 0, total: options.workers, elapsedMs: 0 });
       runner = await dataParallel({ workers: options.workers, backend: runtime.backend })(context);
@@ -146,7 +164,7 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
     rssAfterWarmupMiB = rssMiB();
     elapsedMs = await runPhase('timed', options.steps, step, losses, onProgress);
     rssAfterStepsMiB = rssMiB();
-    if (options.workers < 2) {
+    if (!onnx && options.workers < 2) {
       tensorGrowth = tf.memory().numTensors - before;
       wasmHeap = wasmHeapBytes();
       if (options.profile) {
@@ -163,11 +181,12 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
   }
   const imagesPerSecond = (options.steps * options.batch) / (elapsedMs / 1000);
   return {
-    backend: runtime.backend,
-    workers: options.workers,
-    threadsPerWorker: runtime.threads,
+    engine: onnx ? 'onnx' : 'tfjs',
+    backend: onnx ? 'onnxruntime' : runtime.backend,
+    workers: onnx ? 1 : options.workers,
+    threadsPerWorker: onnx ? 2 : runtime.threads,
     batch: options.batch,
-    accumulate: plan.accumulate,
+    accumulate: plan?.accumulate ?? 1,
     steps: options.steps,
     imagesPerSecond,
     msPerStep: elapsedMs / options.steps,
@@ -178,8 +197,8 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
     rssAfterStepsMiB,
     tensorGrowth,
     kernels,
-    microBatch: plan.microBatch,
-    estimatedPeakMiB: plan.perReplicaBytes / 2 ** 20,
+    microBatch: plan?.microBatch ?? options.batch,
+    estimatedPeakMiB: plan === null ? null : plan.perReplicaBytes / 2 ** 20,
     wasmHeapMiB: wasmHeap === null ? null : wasmHeap / 2 ** 20,
   };
 }

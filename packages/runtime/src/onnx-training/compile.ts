@@ -28,6 +28,8 @@ export interface CompileStepOptions {
   batchShapes: Readonly<Record<string, readonly number[]>>;
   /** Emitters by tfjs class name; default {@link TRAINING_EMITTERS}. */
   emitters?: Readonly<Record<string, LayerEmitter>>;
+  /** The machine's NCHWc channel block (`nchwcBlockSize()`), for depthwise convolutions; default null (plain Conv). */
+  nchwcBlock?: number | null;
 }
 
 /** A dropout mask the runner feeds: its graph input, the layer's rate and the mask's shape. */
@@ -71,12 +73,14 @@ class StepCompiler implements StepContext {
   private readonly masks: MaskInput[] = [];
   private readonly noGradient = new Set<string>();
   private readonly layerIndex = new Map<Layer, number>();
+  readonly nchwcBlock: number | null;
 
   constructor(
     private readonly model: tfl.LayersModel,
     private readonly options: CompileStepOptions,
   ) {
     this.ops = new StepOps(this.graph);
+    this.nchwcBlock = options.nchwcBlock ?? null;
     model.weights.forEach((w, i) => this.index.set(w, i));
     model.trainableWeights.forEach((w, i) => this.trainableIndex.set(this.index.get(w) as number, i));
     model.layers.forEach((l, i) => this.layerIndex.set(l as Layer, i));

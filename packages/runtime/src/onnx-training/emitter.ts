@@ -21,6 +21,8 @@ export interface StepContext {
   mask(layer: Layer, shape: readonly number[]): string;
   /** Whether the loss's gradient with respect to `value` is wanted (false for the images). */
   needsGradient(value: Value): boolean;
+  /** The channel block of onnxruntime's NCHWc kernels on this machine (./nchwc.ts), or null to use plain Conv. */
+  readonly nchwcBlock: number | null;
 }
 
 export interface LayerStep {

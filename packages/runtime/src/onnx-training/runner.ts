@@ -13,6 +13,7 @@ import { checkStepBatch, stepSeed } from '@mobilenets/training';
 import { CompiledStep, compileTrainingStep } from './compile';
 import type { LayerEmitter } from './emitter';
 import type { StepLoss } from './losses';
+import { nchwcBlockSize } from './nchwc';
 import { StepOptimizer, stepOptimizer } from './optimizers';
 
 export interface OnnxTrainingOptions {
@@ -27,6 +28,8 @@ export interface OnnxTrainingOptions {
   spin?: boolean;
   /** Extra or replacement layer emitters, by tfjs class name. */
   emitters?: Readonly<Record<string, LayerEmitter>>;
+  /** Depthwise convolutions through onnxruntime's NCHWc kernels where the channels allow (./nchwc.ts). Default true. */
+  nchwc?: boolean;
   /** Called when a step graph is compiled (once per batch size). */
   onCompile?: (info: { examples: number; nodes: number; milliseconds: number }) => void;
 }
@@ -48,6 +51,7 @@ export class OnnxTrainingRunner implements StepRunner {
     /** Optimizer slots: [slot][trainable index]. */
     private readonly slots: Float32Array[][],
     private iterations: number,
+    private readonly nchwcBlock: number | null,
   ) {}
 
   static async create(context: RunnerContext, options: OnnxTrainingOptions): Promise<OnnxTrainingRunner> {
@@ -67,7 +71,8 @@ export class OnnxTrainingRunner implements StepRunner {
       throw new RangeError(`onnxruntime training: the ${optimizer.className} optimizer holds ${state.length} state tensors; expected ${optimizer.slots.length} per trainable weight (${trainable.length}).`);
     }
     tf.dispose(named.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
-    return new OnnxTrainingRunner(context, options, optimizer, weights, slots, iterations);
+    const nchwcBlock = options.nchwc === false ? null : await nchwcBlockSize();
+    return new OnnxTrainingRunner(context, options, optimizer, weights, slots, iterations, nchwcBlock);
   }
 
   private sessionFor(batch: StepBatch): Promise<CompiledSession> {
@@ -78,7 +83,7 @@ export class OnnxTrainingRunner implements StepRunner {
       entry = (async () => {
         const started = performance.now();
         const compiled = compileTrainingStep(this.context.model, {
-          loss: this.options.loss, optimizer: this.optimizer, weightDecay: this.context.weightDecay, batchShapes: shapes, emitters: this.options.emitters,
+          loss: this.options.loss, optimizer: this.optimizer, weightDecay: this.context.weightDecay, batchShapes: shapes, emitters: this.options.emitters, nchwcBlock: this.nchwcBlock,
         });
         const session = await ort.InferenceSession.create(compiled.bytes, {
           intraOpNumThreads: this.options.threads ?? 2,

@@ -34,6 +34,8 @@ export class OnnxGraphBuilder {
   private readonly outputs: onnx.IValueInfoProto[] = [];
   private readonly usedNames = new Set<string>();
   private readonly reserved = new Set<string>();
+  /** Operator domains besides the default one that nodes use, with their opset versions. */
+  private readonly domains = new Map<string, number>();
 
   /** A tensor name not used yet, derived from `base`. */
   unique(base: string): string {
@@ -59,12 +61,16 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** Adds a node; returns its output names (fresh names derived from `name`). */
-  addNode(opType: string, inputs: readonly string[], name: string, attributes: Record<string, OnnxAttribute> = {}, outputCount = 1): string[] {
+  /**
+   * Adds a node; returns its output names (fresh names derived from `name`). `domain` names an operator
+   * set other than ONNX's own (e.g. onnxruntime's 'com.microsoft.nchwc', version 1).
+   */
+  addNode(opType: string, inputs: readonly string[], name: string, attributes: Record<string, OnnxAttribute> = {}, outputCount = 1, domain?: { name: string; version: number }): string[] {
     const encoded = Object.entries(attributes).map(([key, value]) => attribute(opType, key, value));
     const nodeName = this.unique(name);
     const outputs = Array.from({ length: outputCount }, (_, i) => (i === 0 ? nodeName : this.unique(`${nodeName}:${i}`)));
-    this.nodes.push({ opType, name: nodeName, input: [...inputs], output: outputs, attribute: encoded });
+    this.nodes.push({ opType, name: nodeName, input: [...inputs], output: outputs, attribute: encoded, ...(domain === undefined ? {} : { domain: domain.name }) });
+    if (domain !== undefined) this.domains.set(domain.name, domain.version);
     return outputs;
   }
 
@@ -106,7 +112,7 @@ export class OnnxGraphBuilder {
       irVersion: IR_VERSION,
       producerName: 'mobilenets.ts',
       producerVersion: '0.1.0',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...[...this.domains].map(([domain, version]) => ({ domain, version }))],
       metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
       graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     });

@@ -1,0 +1,66 @@
+/**
+ * onnxruntime's blocked channel layout (NCHWc) for depthwise convolutions. Its CPU provider runs a
+ * depthwise convolution with weights given at run time through a generic path (an im2col and a one-row
+ * GEMM per channel), 3–5× slower than its NCHWc kernels, which its graph optimizer only uses for
+ * constant weights. The training step calls those kernels itself — the 'com.microsoft.nchwc' operators
+ * ReorderInput, Conv and ReorderOutput — with the filter reordered in the graph.
+ *
+ * The block size is the machine's (16 with AVX-512, 8 with AVX2): {@link nchwcBlockSize} measures it
+ * once, by the order ReorderInput leaves a known tensor in.
+ */
+import * as ort from 'onnxruntime-node';
+import { OnnxGraphBuilder } from '../onnx/graph-builder';
+import type { StepOps } from './ops';
+
+export const NCHWC_DOMAIN = { name: 'com.microsoft.nchwc', version: 1 } as const;
+
+let measured: Promise<number | null> | undefined;
+
+/** The channel block of onnxruntime's NCHWc kernels on this machine, or null when it has none. */
+export function nchwcBlockSize(): Promise<number | null> {
+  measured ??= (async () => {
+    const channels = 64;
+    const g = new OnnxGraphBuilder();
+    g.addInput('x', [1, channels, 1, 2]);
+    const reordered = g.addNode('ReorderInput', ['x'], 'reorder', {}, 1, NCHWC_DOMAIN)[0];
+    g.addOutput(reordered, 'y', [1, channels, 1, 2]);
+    try {
+      const session = await ort.InferenceSession.create(g.toBytes('nchwc_probe', {}), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
+      // x[c, w] = 2c + w. Blocked, the first block's values at w = 0 come first, then those at w = 1: x[0, 1] = 1 sits at the block size.
+      const x = Float32Array.from({ length: channels * 2 }, (_, i) => i);
+      const { y } = await session.run({ x: new ort.Tensor('float32', x, [1, channels, 1, 2]) });
+      await session.release();
+      const block = Array.from(y.data as Float32Array).indexOf(1);
+      return block > 1 && channels % block === 0 ? block : null;
+    } catch {
+      return null;
+    }
+  })();
+  return measured;
+}
+
+/**
+ * A depthwise convolution (multiplier 1) of the NCHW map `x` with the filter `wOnnx` [C, 1, kh, kw],
+ * through the NCHWc kernels: `x` and the result are reordered, the filter regrouped into blocks of
+ * `block` channels ([C / block, kh·kw, block]). `channels` must be a multiple of `block`.
+ */
+export function nchwcDepthwise(
+  ops: StepOps,
+  x: string,
+  wOnnx: string,
+  channels: number,
+  kernel: readonly number[],
+  attributes: { strides: readonly number[]; pads: readonly number[]; dilations?: readonly number[] },
+  block: number,
+  name: string,
+  bias?: string,
+): string {
+  const [kh, kw] = kernel;
+  const grouped = ops.transpose(ops.reshape(wOnnx, [channels / block, block, kh * kw], `${name}_Wblk`), [0, 2, 1], `${name}_WblkT`);
+  const filter = ops.reshape(grouped, [channels, 1, kh, kw], `${name}_Wnchwc`);
+  const blocked = ops.graph.addNode('ReorderInput', [x], `${name}_in_nchwc`, {}, 1, NCHWC_DOMAIN)[0];
+  const y = ops.graph.addNode('Conv', [blocked, filter, ...(bias === undefined ? [] : [bias])], `${name}_nchwc`, {
+    kernel_shape: { ints: kernel }, strides: { ints: attributes.strides }, pads: { ints: attributes.pads }, dilations: { ints: attributes.dilations ?? [1, 1] }, group: { int: channels },
+  }, 1, NCHWC_DOMAIN)[0];
+  return ops.graph.addNode('ReorderOutput', [y], `${name}_out`, { channels: { int: channels } }, 1, NCHWC_DOMAIN)[0];
+}

@@ -1,0 +1,98 @@
+/**
+ * Where a compiled training step spends its time: runs it with onnxruntime's profiler on and sums the
+ * node times by operator and by role (forward, each kind of gradient, batch norm, activation masks,
+ * optimizer), read from the names the emitters give their nodes. tools/bench/ort-train-profile.ts prints it.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import * as ort from 'onnxruntime-node';
+import { uniformArray } from '@mobilenets/random';
+import { paperOptimizer } from '@mobilenets/training';
+import { compileTrainingStep } from './compile';
+import { classificationLoss } from './losses';
+import { nchwcBlockSize } from './nchwc';
+import { stepOptimizer } from './optimizers';
+
+export interface StepProfilePart {
+  name: string;
+  msPerStep: number;
+  percent: number;
+}
+
+export interface StepProfile {
+  msPerStep: number;
+  imagesPerSecond: number;
+  byRole: StepProfilePart[];
+  byOperator: StepProfilePart[];
+}
+
+const ROLES: [RegExp, string][] = [
+  [/^opt_/, 'optimizer update'],
+  [/_dWconv|_dWmm|_dWsum|_dWt|_dWpairs|_dWcrop|_dW$|_xF|_dzF|_dzT|_xT|_dzR|_xR|_dyT/, 'filter gradients'],
+  [/_dx(_|$)|_Wflip|_Wt$/, 'input gradients'],
+  [/_mask|_grad|_pos|_below|_inside/, 'activation backward'],
+  [/_sumdy|_dyx|_sumdyx|_dxaffine|_Ady4|_A4|_dgamma|_centred|_invstd|_std|_vareps|_Ady|_Bmean|_Bneg|_Ainv|_[ABC]$|_Cdy/, 'batch norm backward'],
+  [/_sum_hw|_sum$|_sumsq|_mean|_var|_moving/, 'batch norm statistics'],
+  [/^decay_|^grad_w/, 'weight decay'],
+];
+
+function roleOf(node: string, op: string): string {
+  const role = ROLES.find(([re]) => re.test(node))?.[1] ?? 'forward';
+  const convolution = ['Conv', 'ConvTranspose', 'FusedMatMul', 'MatMul'].includes(op);
+  const kind = /depthwise/.test(node) ? ' (depthwise)' : /pointwise/.test(node) ? ' (pointwise)' : '';
+  return convolution ? `${role}${kind}` : role;
+}
+
+/** Profiles `steps` classification training steps (RMSprop, weight decay 4e-5) of `model` at `batch` on random data. */
+export async function profileTrainingStep(model: tfl.LayersModel, options: { batch: number; steps: number; nchwc?: boolean }): Promise<StepProfile> {
+  const { batch, steps } = options;
+  const [, ...imageShape] = model.inputs[0].shape as number[];
+  const classes = (model.outputs[0].shape as number[])[1];
+  const compiled = compileTrainingStep(model, {
+    loss: classificationLoss(), optimizer: stepOptimizer(paperOptimizer()), weightDecay: 4e-5,
+    batchShapes: { images: [batch, ...imageShape], labels: [batch] }, nchwcBlock: options.nchwc === false ? null : await nchwcBlockSize(),
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mobilenets-step-profile-'));
+  try {
+    const session = await ort.InferenceSession.create(compiled.bytes, {
+      intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'step'),
+    });
+    const zeros = (shape: number[]) => new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [i, input] of compiled.weightInputs) feeds[input] = new ort.Tensor('float32', model.weights[i].read().dataSync() as Float32Array, model.weights[i].shape as number[]);
+    compiled.slotInputs.forEach((inputs) => {
+      for (const [t, input] of inputs) feeds[input] = new ort.Tensor('float32', zeros(model.trainableWeights[t].shape as number[]), model.trainableWeights[t].shape as number[]);
+    });
+    for (const input of Object.values(compiled.scalarInputs)) feeds[input] = new ort.Tensor('float32', Float32Array.of(0.01), []);
+    feeds[compiled.batchInputs.images] = new ort.Tensor('float32', uniformArray(batch * imageShape.reduce((a, b) => a * b, 1), 1, -1, 1), [batch, ...imageShape]);
+    feeds[compiled.batchInputs.labels] = new ort.Tensor('int32', Int32Array.from({ length: batch }, (_, i) => i % classes), [batch]);
+    for (const m of compiled.masks) feeds[m.input] = new ort.Tensor('float32', zeros(m.shape).fill(1), m.shape);
+    await session.run(feeds);
+    const started = performance.now();
+    for (let s = 0; s < steps; s++) await session.run(feeds);
+    const msPerStep = (performance.now() - started) / steps;
+    session.endProfiling();
+    await session.release();
+    const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
+    if (file === undefined) throw new Error(`profileTrainingStep: onnxruntime wrote no profile into ${dir}`);
+    const events = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+    const byRole = new Map<string, number>();
+    const byOperator = new Map<string, number>();
+    let total = 0;
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      const op = e.args?.op_name ?? '?';
+      const role = roleOf(e.name.slice(0, -'_kernel_time'.length), op);
+      byRole.set(role, (byRole.get(role) ?? 0) + e.dur);
+      byOperator.set(op, (byOperator.get(op) ?? 0) + e.dur);
+      total += e.dur;
+    }
+    // The profile covers the warm-up run too: times are per run.
+    const parts = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, msPerStep: us / 1000 / (steps + 1), percent: (100 * us) / total }));
+    return { msPerStep, imagesPerSecond: (1000 * batch) / msPerStep, byRole: parts(byRole), byOperator: parts(byOperator) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
