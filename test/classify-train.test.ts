@@ -57,13 +57,16 @@ describe('mobilenet-classify train: runs', () => {
     expect(run('seed-c', '6')).not.toEqual(a);
   });
 
-  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes from the folder alone to the losses of an uninterrupted run (two workers)', async () => {
-    const full = path.join(tmp, 'uninterrupted');
-    json(classify('train', '--data', data, ...arch, '--steps', '8', '--seed', '2', '--workers', '2', '--out', full, '--json'));
+  it.each([
+    ['the onnx engine (the default)', [] as string[]],
+    ['the tfjs engine over two workers', ['--engine', 'tfjs', '--workers', '2']],
+  ])('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes from the folder alone to the losses of an uninterrupted run: %s', async (engineName, engine) => {
+    const full = path.join(tmp, `uninterrupted-${engine.length}`);
+    json(classify('train', '--data', data, ...arch, '--steps', '8', '--seed', '2', ...engine, '--out', full, '--json'));
     const expected = stepLosses(full);
 
-    const run = path.join(tmp, 'stopped');
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/classify/bin/mobilenet-classify.js'), 'train', '--data', data, ...arch, '--steps', '8', '--seed', '2', '--workers', '2', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = path.join(tmp, `stopped-${engine.length}`);
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/classify/bin/mobilenet-classify.js'), 'train', '--data', data, ...arch, '--steps', '8', '--seed', '2', ...engine, '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let signalled = false;
     child.stderr.on('data', (chunk: Buffer) => {
@@ -81,8 +84,10 @@ describe('mobilenet-classify train: runs', () => {
     expect(stoppedAt).toBeLessThan(8);
     expect(fs.existsSync(path.join(run, '.lock'))).toBe(false);
 
-    const resumed = json(classify('train', '--resume', run, '--workers', '2', '--json'));
-    expect(resumed.workers).toBe(2);
+    const resumed = json(classify('train', '--resume', run, ...engine, '--json'));
+    expect(resumed.engine).toBe(engine.length === 0 ? 'onnx' : 'tfjs');
+    expect(resumed.workers).toBe(engine.length === 0 ? 1 : 2);
+    expect(engineName).toBeTruthy();
     expect(resumed.resumedFrom).toBe(stoppedAt);
     expect(resumed.steps).toBe(8);
     expect(stepLosses(run)).toEqual(expected);
@@ -131,10 +136,13 @@ describe('mobilenet-classify train: runs', () => {
     expect(r2.stderr).not.toMatch(/batches yielded|data\.batches/);
   });
 
-  it('a model that cannot fit in memory is refused before training, saying what fits', () => {
-    const r = classify('train', '--data', data, '--arch', 'v1', '--alpha', '1', '--input-size', '4096', '--batch', '8', '--steps', '1', '--out', path.join(tmp, 'huge'));
+  it.each([
+    ['onnx', 'onnxruntime'],
+    ['tfjs', 'wasm'],
+  ])('a model that cannot fit in memory is refused before training, saying what fits (--engine %s)', (engine, where) => {
+    const r = classify('train', '--data', data, '--arch', 'v1', '--alpha', '1', '--input-size', '4096', '--batch', '8', '--steps', '1', '--engine', engine, '--out', path.join(tmp, `huge-${engine}`));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/at input 4096 needs about \d+ GiB to train even one image at a time on wasm.*The largest input size that fits is \d+/);
+    expect(r.stderr).toMatch(new RegExp(`at input 4096 needs about \\d+ GiB to train (even )?one image at a time on ${where}.*The largest input size that fits is \\d+`, 's'));
     expect(r.stderr).not.toMatch(/Aborted|memory access out of bounds/);
   });
 
