@@ -155,11 +155,14 @@ const conv2d: LayerEmitter = (layer, [x], ctx) => {
   const g = convGeometry(layer, [h, w], [kh, kw]);
   const name = layer.name;
   const kernel = ctx.weight(layer, 'kernel');
-  const wOnnx = ops.transpose(kernel, [3, 2, 0, 1], `${name}_W`);
+  const pointwise = kh === 1 && kw === 1 && g.strides.every((s) => s === 1) && g.pads.every((p) => p === 0);
+  // A 1×1 kernel's transpose as a 2-D one: onnxruntime's 4-D Transpose took 7 ms on a 1024×1024 kernel, the 2-D one 0.8 ms.
+  const wOnnx = kh === 1 && kw === 1
+    ? ops.reshape(ops.transpose(ops.reshape(kernel, [ci, co], `${name}_W2`), [1, 0], `${name}_WT2`), [co, ci, 1, 1], `${name}_W`)
+    : ops.transpose(kernel, [3, 2, 0, 1], `${name}_W`);
   const inputs = [x.name, wOnnx, ...(c.useBias ? [ctx.weight(layer, 'bias')] : [])];
   const z: Value = { name: ops.node('Conv', inputs, name, convAttributes(g)), shape: [n, co, ...g.outHW] };
   const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
-  const pointwise = kh === 1 && kw === 1 && g.strides.every((s) => s === 1) && g.pads.every((p) => p === 0);
   return {
     outputs: [act.y],
     backward: ([dOut]) => {
@@ -168,10 +171,19 @@ const conv2d: LayerEmitter = (layer, [x], ctx) => {
       if (c.useBias) ctx.gradient(layer, 'bias', ops.channelSum(dz, `${name}_dB`));
       const [p, q] = g.outHW;
       if (pointwise) {
-        // [N, Ci, HW] × [N, HW, Co] → Σ over N: the transpose goes on the smaller of x and dz.
         const xR = ops.reshape(x.name, [n, ci, h * w], `${name}_xR`);
         const dzR = ops.reshape(dz, [n, co, p * q], `${name}_dzR`);
-        if (co <= ci) {
+        if (ci * co > h * w * (ci + co)) {
+          // Small maps, many channels: the per-image products [N, Ci, Co] outweigh the maps, so the batch
+          // goes into the GEMM's inner dimension instead — x and dz as [C, N·HW] (a cheap block transpose)
+          // and one [Ci, N·HW] × [N·HW, Co] product, already in tfjs' layout. 1024→1024 at 7²: 28 → 15 ms;
+          // 512→512 at 14²: 16 → 12 ms; at 28² and above the batched form below is faster.
+          const x2 = ops.reshape(ops.transpose(xR, [1, 0, 2], `${name}_xT`), [ci, n * h * w], `${name}_xF`);
+          const dz2 = ops.reshape(ops.transpose(dzR, [1, 0, 2], `${name}_dzT`), [co, n * p * q], `${name}_dzF`);
+          const prod = ops.node('MatMul', [x2, ops.transpose(dz2, [1, 0], `${name}_dzTT`)], `${name}_dWmm`);
+          ctx.gradient(layer, 'kernel', ops.reshape(prod, [1, 1, ci, co], `${name}_dW`));
+        } else if (co <= ci) {
+          // [N, Ci, HW] × [N, HW, Co] → Σ over N: the transpose goes on the smaller of x and dz.
           const prod = ops.node('MatMul', [xR, ops.transpose(dzR, [0, 2, 1], `${name}_dzT`)], `${name}_dWmm`);
           ctx.gradient(layer, 'kernel', ops.reshape(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 1, ci, co], `${name}_dW`));
         } else {
@@ -182,7 +194,8 @@ const conv2d: LayerEmitter = (layer, [x], ctx) => {
         ctx.gradient(layer, 'kernel', ops.transpose(filterGradientByConv(x, dz, co, g, ops, name), [2, 3, 0, 1], `${name}_dW`));
       }
       if (!ctx.needsGradient(x)) return [null];
-      if (pointwise) return [ops.node('Conv', [dz, ops.transpose(kernel, [2, 3, 0, 1], `${name}_Wt`)], `${name}_dx`, { kernel_shape: { ints: [1, 1] } })];
+      // The 1×1 kernel [1, 1, Ci, Co] is already the transposed filter [Ci, Co, 1, 1] in memory: a Reshape.
+      if (pointwise) return [ops.node('Conv', [dz, ops.reshape(kernel, [ci, co, 1, 1], `${name}_Wt`)], `${name}_dx`, { kernel_shape: { ints: [1, 1] } })];
       return [inputGradientByTransposedConv(dz, wOnnx, x, g, 1, ops, name)];
     },
   };
