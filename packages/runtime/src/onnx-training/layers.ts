@@ -11,7 +11,7 @@
 import type { Layer } from '../onnx/converter';
 import { layerConfig } from '../onnx/converter';
 import { samePads } from '../onnx/converters';
-import { nchwcDepthwise } from './nchwc';
+import { fromNchwc, nchwcDepthwiseBlocked, nchwcFilter, toNchwc } from './nchwc';
 import type { LayerEmitter, LayerStep, StepContext } from './emitter';
 import type { StepOps, Value } from './ops';
 
@@ -213,12 +213,15 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
   const kernel = ctx.weight(layer, 'depthwise_kernel');
   const wOnnx = ops.transpose(kernel, [2, 3, 0, 1], `${name}_W`); // [C, 1, kh, kw]
   const inputs = [x.name, wOnnx, ...(c.useBias ? [ctx.weight(layer, 'bias')] : [])];
-  const blocked = ctx.nchwcBlock !== null && channels % ctx.nchwcBlock === 0;
-  const depthwise = (input: string, filter: string, pads: readonly number[], strides: readonly number[], at: string, bias?: string) =>
-    blocked
-      ? nchwcDepthwise(ops, input, filter, channels, [kh, kw], { strides, pads }, ctx.nchwcBlock as number, at, bias)
-      : ops.node('Conv', [input, filter, ...(bias === undefined ? [] : [bias])], at, { kernel_shape: { ints: [kh, kw] }, strides: { ints: strides }, pads: { ints: pads }, group: { int: channels } });
-  const z: Value = { name: depthwise(x.name, wOnnx, g.pads, g.strides, name, inputs[2]), shape: [n, channels, ...g.outHW] };
+  const block = ctx.nchwcBlock !== null && channels % ctx.nchwcBlock === 0 ? ctx.nchwcBlock : null;
+  const plainDepthwise = (input: string, filter: string, pads: readonly number[], strides: readonly number[], at: string, bias?: string) =>
+    ops.node('Conv', [input, filter, ...(bias === undefined ? [] : [bias])], at, { kernel_shape: { ints: [kh, kw] }, strides: { ints: strides }, pads: { ints: pads }, group: { int: channels } });
+  // Blocked (NCHWc), x is reordered once: the forward convolution and the filter gradient's read it.
+  const xBlocked = block === null ? null : toNchwc(ops, x.name, `${name}_in_nchwc`);
+  const zName = xBlocked === null
+    ? plainDepthwise(x.name, wOnnx, g.pads, g.strides, name, inputs[2])
+    : fromNchwc(ops, nchwcDepthwiseBlocked(ops, xBlocked, nchwcFilter(ops, wOnnx, channels, [kh, kw], block as number, name), channels, [kh, kw], { strides: g.strides, pads: g.pads }, `${name}_nchwc`, inputs[2]), channels, `${name}_out`);
+  const z: Value = { name: zName, shape: [n, channels, ...g.outHW] };
   const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
   return {
     outputs: [act.y],
@@ -228,11 +231,24 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
       if (c.useBias) ctx.gradient(layer, 'bias', ops.channelSum(dz, `${name}_dB`));
       // Filter: one grouped convolution over the N·C (image, channel) pairs, then Σ over N.
       const [p, q] = g.outHW;
-      const xF = ops.reshape(x.name, [1, n * channels, h, w], `${name}_xF`);
-      const dzF = ops.reshape(dz, [n * channels, 1, p, q], `${name}_dzF`);
-      const perPair = blocked
-        ? nchwcDepthwise(ops, xF, dzF, n * channels, [p, q], { strides: [1, 1], pads: g.pads, dilations: g.strides }, ctx.nchwcBlock as number, `${name}_dWconv`)
-        : ops.node('Conv', [xF, dzF], `${name}_dWconv`, { kernel_shape: { ints: [p, q] }, dilations: { ints: g.strides }, pads: { ints: g.pads }, group: { int: n * channels } });
+      const dWconv = { kernel_shape: { ints: [p, q] }, dilations: { ints: g.strides }, pads: { ints: g.pads } };
+      let perPair: string;
+      let dzBlocked: string | null = null;
+      if (xBlocked !== null) {
+        // Blocked, x as [1, N·C, H, W] is the forward's reordered x reshaped (the memory order is the same:
+        // [N·C / block, H, W, block]), and dz blocked is already the filter regrouped as the kernels read it
+        // ([N·C / block, P·Q, block]); dz's one reorder also feeds the stride-1 input gradient. Saved a
+        // ReorderInput and a Transpose of full maps per layer (V1 1.0-224 b16: about 60 ms per step).
+        dzBlocked = toNchwc(ops, dz, `${name}_dx_in_nchwc`);
+        const xF = ops.reshape(xBlocked, [1, n * channels, h, w], `${name}_xF`);
+        const dzF = ops.reshape(dzBlocked, [n * channels, 1, p, q], `${name}_dzF`);
+        const out = nchwcDepthwiseBlocked(ops, xF, dzF, n * channels, [p, q], { strides: [1, 1], pads: g.pads, dilations: g.strides }, `${name}_dWconv_nchwc`);
+        perPair = fromNchwc(ops, out, n * channels, `${name}_dWconv`);
+      } else {
+        const xF = ops.reshape(x.name, [1, n * channels, h, w], `${name}_xF`);
+        const dzF = ops.reshape(dz, [n * channels, 1, p, q], `${name}_dzF`);
+        perPair = ops.node('Conv', [xF, dzF], `${name}_dWconv`, { ...dWconv, group: { int: n * channels } });
+      }
       const size = [h + g.pads[0] + g.pads[2] - g.strides[0] * (p - 1), w + g.pads[1] + g.pads[3] - g.strides[1] * (q - 1)];
       const cropped = cropKernel(perPair, [1, n * channels, ...size], [kh, kw], ops, name);
       const summed = ops.reduceSum(ops.reshape(cropped, [n, channels, kh, kw], `${name}_dWpairs`), [0], `${name}_dWsum`); // [C, kh, kw]
@@ -242,7 +258,9 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
         // Stride 1: correlation with the 180°-flipped filter, padded to give back H × W.
         const flipped = ops.node('Slice', [wOnnx, ops.int64s([-1, -1]), ops.int64s([-(kh + 1), -(kw + 1)]), ops.int64s([2, 3]), ops.int64s([-1, -1])], `${name}_Wflip`);
         const pads = [kh - 1 - g.pads[0], kw - 1 - g.pads[1], kh - 1 - g.pads[2], kw - 1 - g.pads[3]];
-        return [depthwise(dz, flipped, pads, [1, 1], `${name}_dx`)];
+        if (dzBlocked === null) return [plainDepthwise(dz, flipped, pads, [1, 1], `${name}_dx`)];
+        const dx = nchwcDepthwiseBlocked(ops, dzBlocked, nchwcFilter(ops, flipped, channels, [kh, kw], block as number, `${name}_dx`), channels, [kh, kw], { strides: [1, 1], pads }, `${name}_dx_nchwc`);
+        return [fromNchwc(ops, dx, channels, `${name}_dx_out`)];
       }
       return [inputGradientByTransposedConv(dz, wOnnx, x, g, channels, ops, name)];
     },
