@@ -64,7 +64,8 @@ type LayerNode = Layer['inboundNodes'][number];
 
 class StepCompiler implements StepContext {
   readonly ops: StepOps;
-  private readonly graph = new OnnxGraphBuilder();
+  /** Opset 15: BatchNormalization's training mode (batch statistics in the operator itself) needs 14+. */
+  private readonly graph = new OnnxGraphBuilder(15);
   private readonly index = new Map<LayerVariable, number>();
   private readonly trainableIndex = new Map<number, number>();
   private readonly weightInputs = new Map<number, string>();

@@ -39,6 +39,42 @@ export function nchwcBlockSize(): Promise<number | null> {
   return measured;
 }
 
+/** `x` [N, C, H, W] in the blocked layout ([N, C / block, H, W, block] in memory; C a multiple of the block). */
+export function toNchwc(ops: StepOps, x: string, name: string): string {
+  return ops.graph.addNode('ReorderInput', [x], name, {}, 1, NCHWC_DOMAIN)[0];
+}
+
+/** A blocked map of `channels` channels back in NCHW. */
+export function fromNchwc(ops: StepOps, y: string, channels: number, name: string): string {
+  return ops.graph.addNode('ReorderOutput', [y], name, { channels: { int: channels } }, 1, NCHWC_DOMAIN)[0];
+}
+
+/** A depthwise filter [C, 1, kh, kw] regrouped as the NCHWc kernels read it: [C / block, kh·kw, block] in memory. */
+export function nchwcFilter(ops: StepOps, wOnnx: string, channels: number, kernel: readonly number[], block: number, name: string): string {
+  const [kh, kw] = kernel;
+  const grouped = ops.transpose(ops.reshape(wOnnx, [channels / block, block, kh * kw], `${name}_Wblk`), [0, 2, 1], `${name}_WblkT`);
+  return ops.reshape(grouped, [channels, 1, kh, kw], `${name}_Wnchwc`);
+}
+
+/**
+ * A depthwise convolution (multiplier 1) of a blocked map (`toNchwc`) with a regrouped filter
+ * (`nchwcFilter`, or any tensor already in that memory order); the result stays blocked.
+ */
+export function nchwcDepthwiseBlocked(
+  ops: StepOps,
+  blocked: string,
+  filter: string,
+  channels: number,
+  kernel: readonly number[],
+  attributes: { strides: readonly number[]; pads: readonly number[]; dilations?: readonly number[] },
+  name: string,
+  bias?: string,
+): string {
+  return ops.graph.addNode('Conv', [blocked, filter, ...(bias === undefined ? [] : [bias])], name, {
+    kernel_shape: { ints: kernel }, strides: { ints: attributes.strides }, pads: { ints: attributes.pads }, dilations: { ints: attributes.dilations ?? [1, 1] }, group: { int: channels },
+  }, 1, NCHWC_DOMAIN)[0];
+}
+
 /**
  * A depthwise convolution (multiplier 1) of the NCHW map `x` with the filter `wOnnx` [C, 1, kh, kw],
  * through the NCHWc kernels: `x` and the result are reordered, the filter regrouped into blocks of
@@ -55,12 +91,7 @@ export function nchwcDepthwise(
   name: string,
   bias?: string,
 ): string {
-  const [kh, kw] = kernel;
-  const grouped = ops.transpose(ops.reshape(wOnnx, [channels / block, block, kh * kw], `${name}_Wblk`), [0, 2, 1], `${name}_WblkT`);
-  const filter = ops.reshape(grouped, [channels, 1, kh, kw], `${name}_Wnchwc`);
-  const blocked = ops.graph.addNode('ReorderInput', [x], `${name}_in_nchwc`, {}, 1, NCHWC_DOMAIN)[0];
-  const y = ops.graph.addNode('Conv', [blocked, filter, ...(bias === undefined ? [] : [bias])], `${name}_nchwc`, {
-    kernel_shape: { ints: kernel }, strides: { ints: attributes.strides }, pads: { ints: attributes.pads }, dilations: { ints: attributes.dilations ?? [1, 1] }, group: { int: channels },
-  }, 1, NCHWC_DOMAIN)[0];
-  return ops.graph.addNode('ReorderOutput', [y], `${name}_out`, { channels: { int: channels } }, 1, NCHWC_DOMAIN)[0];
+  const filter = nchwcFilter(ops, wOnnx, channels, kernel, block, name);
+  const y = nchwcDepthwiseBlocked(ops, toNchwc(ops, x, `${name}_in_nchwc`), filter, channels, kernel, attributes, `${name}_nchwc`, bias);
+  return fromNchwc(ops, y, channels, `${name}_out`);
 }

@@ -37,6 +37,12 @@ export class OnnxGraphBuilder {
   /** Operator domains besides the default one that nodes use, with their opset versions. */
   private readonly domains = new Map<string, number>();
 
+  /**
+   * `opset`: the default domain's opset (default {@link OPSET}); the IR version follows it (8 from opset
+   * 15). The training step uses 15, for BatchNormalization's training mode.
+   */
+  constructor(private readonly opset: number = OPSET) {}
+
   /** A tensor name not used yet, derived from `base`. */
   unique(base: string): string {
     let name = base;
@@ -109,10 +115,10 @@ export class OnnxGraphBuilder {
 
   toBytes(graphName: string, metadata: Record<string, string>): Uint8Array {
     const model = onnx.ModelProto.create({
-      irVersion: IR_VERSION,
+      irVersion: this.opset >= 15 ? 8 : IR_VERSION,
       producerName: 'mobilenets.ts',
       producerVersion: '0.1.0',
-      opsetImport: [{ domain: '', version: OPSET }, ...[...this.domains].map(([domain, version]) => ({ domain, version }))],
+      opsetImport: [{ domain: '', version: this.opset }, ...[...this.domains].map(([domain, version]) => ({ domain, version }))],
       metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
       graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     });
