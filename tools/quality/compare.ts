@@ -12,7 +12,7 @@
  * --folders a,b,… names other folders (each with train/ and val/).
  *
  * Configurations (--config, repeatable; default: the three below):
- *   'ours=ours:'                    mobilenet-classify train with default flags (MOBILENETS_BACKEND=wasm)
+ *   'ours=ours:'                    mobilenet-classify train with default flags (the onnx engine since issue 11; add --engine tfjs for the wasm one)
  *   'torch-aug=torch:--augment'     tools/quality/torch_reference.py, RandomResizedCrop + flip
  *   'torch=torch:'                  the same without augmentation
  * Each is name=kind:extra-args; every run uses --arch v1 --alpha 0.25 --input-size 64 --epochs 15 and the
