@@ -165,3 +165,19 @@ test('the engine carries its state: three steps in one runner = three runners of
   expect(state.weights).toEqual(together.after.weights);
   expect(state.optimizer.map((n) => Array.from(n.tensor.dataSync()))).toEqual(together.after.optimizer.map((n) => Array.from(n.tensor.dataSync())));
 }, 60_000);
+
+test('the runner leaves no tfjs tensors behind: create, steps, sync with the optimizer, dispose', async () => {
+  const model = mobilenetV1({ widthMultiplier: 0.25, inputSize: 32, classes: 3, dropout: 0.1, seed: 5 });
+  const optimizer = paperOptimizer();
+  const runner = await ort({ model, optimizer, task: classificationTask(), weightDecay: 4e-5, accumulate: 1, seed: 1 });
+  await runner.step(batchOf(4, 32, 3, 1), { lr: 0.01, step: 0 });
+  await runner.sync({ optimizer: true }); // creates the optimizer's slot variables once
+  const before = tf.memory().numTensors;
+  for (let step = 1; step < 4; step++) await runner.step(batchOf(4, 32, 3, step + 1), { lr: 0.01, step });
+  await runner.sync({ optimizer: true });
+  await runner.sync();
+  await runner.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+  optimizer.dispose();
+  model.dispose();
+}, 60_000);
