@@ -269,9 +269,9 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
       // The step holds the same activations as tfjs' cpu backend does (no wasm heap): refuse a batch that
       // does not fit the machine, saying what fits, before compiling anything.
       try {
-        planTrainingBatch({ model, batchSize: settings.batch, backend: 'cpu', workers: 1, accumulate: 1, split: false });
+        planTrainingBatch({ model, batchSize: settings.batch, backend: 'cpu', runsOn: 'onnxruntime', workers: 1, accumulate: 1, split: false });
       } catch (error) {
-        if (error instanceof RangeError) throw new UsageError(`${error.message.replace(/ on cpu\b/g, ' on onnxruntime')} (--batch ${settings.batch}, --input-size ${settings.inputSize}, --engine onnx)`);
+        if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize}, --engine onnx)`);
         throw error;
       }
       plan = { workers: 1, accumulate: 1, message: settings.accumulate > 1 ? `--engine onnx: each step runs as one graph of the whole batch (--accumulate ${settings.accumulate} is for the tfjs engine's memory)` : null };

@@ -32,6 +32,8 @@ export interface PlanTrainingOptions {
   accumulate?: number;
   /** true (default): raise `accumulate` when the batch does not fit; false: refuse, naming the largest batch that fits. */
   split?: boolean;
+  /** What messages call the place the step runs (default: the backend's name); e.g. 'onnxruntime', whose step holds what the cpu backend's does. */
+  runsOn?: string;
   limits?: Partial<MemoryLimits>;
 }
 
@@ -101,7 +103,7 @@ export function planTrainingBatch(options: PlanTrainingOptions): TrainingBatchPl
       : `this machine's available memory (${formatBytes(memoryLimitBytes)} usable${workers > 1 ? ` for ${workers} workers` : ''})`;
 
   const one = check(profile, 1, 1);
-  if (one.exceeds !== null) throw new RangeError(refusal(profile, one, backend, workers, where(one), check));
+  if (one.exceeds !== null) throw new RangeError(refusal(profile, one, options.runsOn ?? backend, workers, where(one), check));
 
   const shard = Math.ceil(batchSize / workers);
   // The largest micro-batch that fits without accumulation (the estimate grows with the batch): doubling, then bisection.
@@ -124,7 +126,7 @@ export function planTrainingBatch(options: PlanTrainingOptions): TrainingBatchPl
     chosen = check(profile, largestPart(shard, parts), parts);
   }
   // Holding every micro-batch's images and gradients can outgrow the limit even at one image each.
-  if (chosen.exceeds !== null) throw new RangeError(refusal(profile, chosen, backend, workers, where(chosen), check));
+  if (chosen.exceeds !== null) throw new RangeError(refusal(profile, chosen, options.runsOn ?? backend, workers, where(chosen), check));
   const microBatch = largestPart(shard, parts);
   const whole = `batch ${batchSize}${workers > 1 ? ` over ${workers} workers` : ''}${asked > 1 ? ` in ${asked} micro-batches` : ''}`;
   if (asAsked.exceeds !== null && !split) {
@@ -168,7 +170,7 @@ function describeModel(profile: ModelMemoryProfile): string {
 function refusal(
   profile: ModelMemoryProfile,
   failed: Check,
-  backend: BackendName,
+  runsOn: string,
   workers: number,
   where: string,
   check: (p: ModelMemoryProfile, micro: number, parts: number) => Check,
@@ -186,7 +188,7 @@ function refusal(
   }
   if (failed.exceeds === 'memory' && workers > 1) advice += ' Or use fewer workers.';
   if (parts > 1) advice += ' Or use a smaller batch.';
-  return `${describeModel(profile)} needs about ${formatBytes(needs)} to train ${what} on ${backend}, more than ${where}.${advice}`;
+  return `${describeModel(profile)} needs about ${formatBytes(needs)} to train ${what} on ${runsOn}, more than ${where}.${advice}`;
 }
 
 /**

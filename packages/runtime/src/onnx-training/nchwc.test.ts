@@ -2,7 +2,7 @@
 import * as ort from 'onnxruntime-node';
 import { uniformArray } from '@mobilenets/random';
 import { OnnxGraphBuilder } from '../onnx/graph-builder';
-import { nchwcBlockSize, nchwcDepthwise } from './nchwc';
+import { fromNchwc, nchwcBlockSize, nchwcDepthwiseBlocked, nchwcFilter, toNchwc } from './nchwc';
 import { StepOps } from './ops';
 
 const CASES = [
@@ -21,7 +21,8 @@ test.each(CASES)('$name', async ({ channels, size, kernel, strides, pads, dilati
   g.addInput('x', [2, channels, size, size]);
   g.addInput('w', [channels, 1, ...kernel]);
   const plain = ops.node('Conv', ['x', 'w'], 'plain', { kernel_shape: { ints: kernel }, strides: { ints: strides }, pads: { ints: pads }, dilations: { ints: dilations }, group: { int: channels } });
-  const blocked = nchwcDepthwise(ops, 'x', 'w', channels, kernel, { strides, pads, dilations }, block, 'blocked');
+  const filter = nchwcFilter(ops, 'w', channels, kernel, block, 'blocked');
+  const blocked = fromNchwc(ops, nchwcDepthwiseBlocked(ops, toNchwc(ops, 'x', 'blocked_in'), filter, channels, kernel, { strides, pads, dilations }, 'blocked_conv'), channels, 'blocked');
   g.addOutput(plain, 'plain_out', [2, channels, out, out]);
   g.addOutput(blocked, 'blocked_out', [2, channels, out, out]);
   const session = await ort.InferenceSession.create(g.toBytes('nchwc_check', {}));

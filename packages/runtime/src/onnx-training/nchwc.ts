@@ -74,24 +74,3 @@ export function nchwcDepthwiseBlocked(
     kernel_shape: { ints: kernel }, strides: { ints: attributes.strides }, pads: { ints: attributes.pads }, dilations: { ints: attributes.dilations ?? [1, 1] }, group: { int: channels },
   }, 1, NCHWC_DOMAIN)[0];
 }
-
-/**
- * A depthwise convolution (multiplier 1) of the NCHW map `x` with the filter `wOnnx` [C, 1, kh, kw],
- * through the NCHWc kernels: `x` and the result are reordered, the filter regrouped into blocks of
- * `block` channels ([C / block, kh·kw, block]). `channels` must be a multiple of `block`.
- */
-export function nchwcDepthwise(
-  ops: StepOps,
-  x: string,
-  wOnnx: string,
-  channels: number,
-  kernel: readonly number[],
-  attributes: { strides: readonly number[]; pads: readonly number[]; dilations?: readonly number[] },
-  block: number,
-  name: string,
-  bias?: string,
-): string {
-  const filter = nchwcFilter(ops, wOnnx, channels, kernel, block, name);
-  const y = nchwcDepthwiseBlocked(ops, toNchwc(ops, x, `${name}_in_nchwc`), filter, channels, kernel, attributes, `${name}_nchwc`, bias);
-  return fromNchwc(ops, y, channels, `${name}_out`);
-}

@@ -30,8 +30,6 @@ export interface OnnxTrainingOptions {
   emitters?: Readonly<Record<string, LayerEmitter>>;
   /** Depthwise convolutions through onnxruntime's NCHWc kernels where the channels allow (./nchwc.ts). Default true. */
   nchwc?: boolean;
-  /** Called when a step graph is compiled (once per batch size). */
-  onCompile?: (info: { examples: number; nodes: number; milliseconds: number }) => void;
 }
 
 interface CompiledSession {
@@ -81,7 +79,6 @@ export class OnnxTrainingRunner implements StepRunner {
     let entry = this.sessions.get(key);
     if (entry === undefined) {
       entry = (async () => {
-        const started = performance.now();
         const compiled = compileTrainingStep(this.context.model, {
           loss: this.options.loss, optimizer: this.optimizer, weightDecay: this.context.weightDecay, batchShapes: shapes, emitters: this.options.emitters, nchwcBlock: this.nchwcBlock,
         });
@@ -92,7 +89,6 @@ export class OnnxTrainingRunner implements StepRunner {
           graphOptimizationLevel: 'all',
           extra: { session: { intra_op: { allow_spinning: this.options.spin === true ? '1' : '0' } } },
         });
-        this.options.onCompile?.({ examples: compiled.examples, nodes: 0, milliseconds: performance.now() - started });
         return { compiled, session };
       })();
       this.sessions.set(key, entry);
@@ -118,7 +114,8 @@ export class OnnxTrainingRunner implements StepRunner {
     for (const m of compiled.masks) feeds[m.input] = new ort.Tensor('float32', dropoutMask(m.shape, m.rate, hashSeed(seed, m.layerIndex)), m.shape);
 
     const results = await session.run(feeds);
-    const read = (name: string) => (results[name].data as Float32Array).slice();
+    // onnxruntime-node copies every output into its own new array: kept as they are, fed back next step.
+    const read = (name: string) => results[name].data as Float32Array;
     for (const [i, output] of compiled.weightOutputs) this.weights[i] = read(output);
     compiled.slotOutputs.forEach((outputs, k) => {
       for (const [t, output] of outputs) this.slots[k][t] = read(output);
