@@ -4,7 +4,7 @@
  * every app. Each app adds its own model, data and recipe options around them.
  */
 import { Command, Option } from 'commander';
-import { parseIntegerOption, parseNumberOption } from './options';
+import { parseChoiceOption, parseIntegerOption, parseNumberOption } from './options';
 
 export interface RunOptionSettings {
   /** Epochs when neither --epochs, --steps nor --max-minutes is given. */
@@ -17,15 +17,19 @@ export interface RunOptionSettings {
   seeds: string;
 }
 
-/** Adds --epochs, --steps, --max-minutes, --batch, --accumulate, --workers, --checkpoint-minutes, --out, --resume, --seed and --json. */
+/** Adds --engine, --epochs, --steps, --max-minutes, --batch, --accumulate, --workers, --checkpoint-minutes, --out, --resume, --seed and --json. */
 export function addRunOptions(command: Command, s: RunOptionSettings): Command {
   return command
+    .addOption(
+      new Option('--engine <name>', "onnx: each step compiled to one ONNX graph on onnxruntime's native kernels (2–3× faster); tfjs: tfjs autodiff on the tfjs backend, over --workers threads (the reference). Default: onnx, or the MOBILENETS_TRAINER environment variable (ort or tfjs). May change on --resume")
+        .argParser(parseChoiceOption('--engine', ['onnx', 'tfjs'] as const)),
+    )
     .addOption(new Option('--epochs <n>', `epochs in total (default ${s.defaultEpochs} when neither --steps nor --max-minutes is given); with --resume, may be raised`).argParser(parseIntegerOption('--epochs', 1)))
     .addOption(new Option('--steps <n>', 'optimizer steps in total; with --resume, may be raised').argParser(parseIntegerOption('--steps', 1)))
     .addOption(new Option('--max-minutes <m>', 'stop cleanly after this many minutes of this call (saving a checkpoint and the model)').argParser(parseNumberOption('--max-minutes')))
     .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(32))
-    .addOption(new Option('--accumulate <k>', 'split each step into k micro-batches per worker whose gradients are averaged (less memory, same update)').argParser(parseIntegerOption('--accumulate', 1)).default(1))
-    .addOption(new Option('--workers <n>', `worker threads that share each batch (default: up to one per core, here ${s.workers.byDefault}, as long as each worker's share stays ≥ ${s.workers.minShare} images for batch norm; 1 trains in this thread)`).argParser(parseIntegerOption('--workers', 1)))
+    .addOption(new Option('--accumulate <k>', 'tfjs engine: split each step into k micro-batches per worker whose gradients are averaged (less memory, same update)').argParser(parseIntegerOption('--accumulate', 1)).default(1))
+    .addOption(new Option('--workers <n>', `tfjs engine: worker threads that share each batch (default: up to one per core, here ${s.workers.byDefault}, as long as each worker's share stays ≥ ${s.workers.minShare} images for batch norm; 1 trains in this thread)`).argParser(parseIntegerOption('--workers', 1)))
     .addOption(new Option('--checkpoint-minutes <m>', "also save the 'last' checkpoint when this many minutes have passed since the last save (0: off), so a hard kill loses at most that much work").argParser(parseNumberOption('--checkpoint-minutes')).default(5))
     .option('--out <dir>', `run folder: ${s.out.holds}`, s.out.byDefault)
     .option('--resume [run-dir]', 'continue the run in run-dir (default: --out) from its last checkpoint, with its recorded settings; only --epochs, --steps, --max-minutes, --workers and --accumulate may be given')

@@ -50,6 +50,7 @@ export type { LayerEmitter, LayerStep, StepContext } from './onnx-training/emitt
 export { TRAINING_EMITTERS } from './onnx-training/layers';
 export type { ClassificationLossOptions, StepLoss, StepLossGraph } from './onnx-training/losses';
 export { classificationLoss } from './onnx-training/losses';
+export { ssdStepLoss, type SsdStepLossOptions } from './onnx-training/ssd-loss';
 export type { StepOptimizer } from './onnx-training/optimizers';
 export { stepOptimizer } from './onnx-training/optimizers';
 export type { StepOps, Value as StepValue } from './onnx-training/ops';
@@ -60,3 +61,5 @@ export { OnnxTrainingRunner, dropoutMask, onnxTrainingRunner } from './onnx-trai
 export { NCHWC_DOMAIN, nchwcBlockSize } from './onnx-training/nchwc';
 export type { StepProfile, StepProfilePart } from './onnx-training/profile';
 export { profileTrainingStep } from './onnx-training/profile';
+export type { EnginePlan, EnginePlanOptions, TrainingEngine } from './training-engine';
+export { TRAINING_ENGINE_ENV, defaultTrainingEngine, planTrainingEngine } from './training-engine';

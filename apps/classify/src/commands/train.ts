@@ -2,9 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { FileCheckpointStore, MIN_BATCH_NORM_BATCH, withRunFolder, classificationLoss, dataParallel, defaultWorkerCount, onnxTrainingRunner, planParallelTraining, planTrainingBatch, setup, writeRunRecord } from '@mobilenets/runtime';
+import { type EnginePlan, FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, withRunFolder, classificationLoss, dataParallel, defaultWorkerCount, onnxTrainingRunner, planTrainingEngine, setup, writeRunRecord } from '@mobilenets/runtime';
 import {
-  ArchitectureOptions, UsageError, addArchitectureOptions, addRunOptions, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder,
+  ArchitectureOptions, UsageError, addArchitectureOptions, addRunOptions, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder,
 } from '@mobilenets/cli-kit';
 import {
   FitResult, Schedule, TrainingDivergedError, classificationTask, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner,
@@ -45,7 +45,7 @@ interface TrainFlags extends ArchitectureOptions {
   freezeBackbone?: boolean;
   seed: number;
   json?: boolean;
-  engine: 'onnx' | 'tfjs';
+  engine?: TrainingEngine;
 }
 
 /** Settings --resume takes from the run folder; a flag that names another value is an error. */
@@ -89,12 +89,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--keep <k>', 'step checkpoints to keep').argParser(parseIntegerOption('--keep', 0)).default(3))
     .addOption(maxPixelsOption())
     .option('--init <model-dir>', "start from the weights of a saved model (layers matched by name and shape), or 'face-api': the trained MobileNetV1 body of face-api's SSD face detector (--arch v1 --alpha 1)")
-    .option('--freeze-backbone', "train only the classifier layer ('Logits'); needs --init")
-    .addOption(
-      new Option('--engine <name>', "onnx: each step compiled to one ONNX graph on onnxruntime's native kernels (2–3× faster); tfjs: tfjs autodiff on the tfjs backend, over --workers threads (the reference). May change on --resume")
-        .argParser(parseChoiceOption('--engine', ['onnx', 'tfjs'] as const))
-        .default('onnx'),
-    );
+    .option('--freeze-backbone', "train only the classifier layer ('Logits'); needs --init");
   return addRunOptions(command, {
     defaultEpochs: 10,
     workers: { byDefault: defaultWorkerCount(), minShare: MIN_BATCH_NORM_BATCH },
@@ -125,7 +120,6 @@ function checkFlags(o: TrainFlags): void {
   if (!(o.checkpointMinutes >= 0)) throw new UsageError(`--checkpoint-minutes must be ≥ 0. Received ${o.checkpointMinutes}.`);
   if (o.ema !== undefined && !(o.ema > 0 && o.ema < 1)) throw new UsageError(`--ema must be in (0, 1), e.g. 0.999. Received ${o.ema}.`);
   if (o.accumulate > o.batch) throw new UsageError(`--accumulate (${o.accumulate}) cannot exceed --batch (${o.batch}): each micro-batch needs at least one image.`);
-  if (o.engine === 'onnx' && o.workers !== undefined && o.workers > 1) throw new UsageError(`--workers ${o.workers} spreads steps over tfjs worker threads (--engine tfjs); the onnx engine runs each step on onnxruntime's own threads. Leave --workers out or add --engine tfjs.`);
   if (o.freezeBackbone && o.init === undefined) throw new UsageError('--freeze-backbone trains only the classifier on top of a trained backbone: give the backbone with --init <model-dir> or --init face-api.');
 }
 
@@ -260,33 +254,16 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
     }
     if (settings.freezeBackbone) freezeBackbone(model);
 
-    // tfjs engine: workers and memory — split the batch into accumulated micro-batches when a worker's
-    // share does not fit (or refuse, saying what fits); by default, as many workers as keep batch-norm
-    // batches whole. The onnx engine runs each whole batch as one graph, without the wasm heap's limit.
-    const onnx = o.engine === 'onnx';
-    let plan: { workers: number; accumulate: number; message: string | null };
-    if (onnx) {
-      // The step holds the same activations as tfjs' cpu backend does (no wasm heap): refuse a batch that
-      // does not fit the machine, saying what fits, before compiling anything.
-      try {
-        planTrainingBatch({ model, batchSize: settings.batch, backend: 'cpu', runsOn: 'onnxruntime', workers: 1, accumulate: 1, split: false });
-      } catch (error) {
-        if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize}, --engine onnx)`);
-        throw error;
-      }
-      plan = { workers: 1, accumulate: 1, message: settings.accumulate > 1 ? `--engine onnx: each step runs as one graph of the whole batch (--accumulate ${settings.accumulate} is for the tfjs engine's memory)` : null };
-    } else {
-      try {
-        const common = { model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate };
-        plan = o.workers === undefined
-          ? planParallelTraining({ ...common, maxWorkers: defaultWorkerCount() })
-          : planTrainingBatch({ ...common, workers: Math.min(o.workers, Math.max(1, Math.floor(settings.batch / settings.accumulate))) });
-      } catch (error) {
-        if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize})`);
-        throw error;
-      }
+    let plan: EnginePlan;
+    try {
+      plan = planTrainingEngine({ engine: o.engine, model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers });
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`})`);
+      throw error;
     }
+    log(`training engine: ${plan.runsOn}`);
     if (plan.message !== null) log(plan.message);
+    const onnx = plan.engine === 'onnx';
     const workers = plan.workers;
     const stop = stopOnSignals(log);
     const metricsFile = path.join(out, 'metrics.jsonl');
@@ -332,7 +309,7 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
     } catch (error) {
       log(`warning: could not draw ${curveFile}: ${(error as Error).message}`);
     }
-    report(o, { result, settings, classes, trainImages: trainRecords.length, skippedImages, init, backend: onnx ? 'onnxruntime' : runtime.backend, workers, out, modelDir, curveFile, metricsFile, checkpoints: store.dir });
+    report(o, { result, settings, classes, trainImages: trainRecords.length, skippedImages, init, engine: plan.engine, backend: onnx ? 'onnxruntime' : runtime.backend, workers, out, modelDir, curveFile, metricsFile, checkpoints: store.dir });
     // Stopped by a signal after saving: the shell's convention for "terminated by signal N" (128 + N).
     const signal = stop.received();
     if (signal !== null) process.exitCode = signal === 'SIGINT' ? 130 : 143;
@@ -352,6 +329,7 @@ interface Outcome {
   trainImages: number;
   skippedImages: number;
   init: InitReport | null;
+  engine: TrainingEngine;
   backend: string;
   workers: number;
   out: string;
@@ -381,7 +359,7 @@ function report(o: TrainFlags, r: Outcome): void {
       trainImages: r.trainImages,
       skippedImages: r.skippedImages,
       init: r.init,
-      engine: o.engine,
+      engine: r.engine,
       backend: r.backend,
       workers: r.workers,
       seed: settings.seed,

@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  FileCheckpointStore, MIN_BATCH_NORM_BATCH, dataParallel, defaultWorkerCount, initFromModel, planParallelTraining, planTrainingBatch, setup,
-  withRunFolder, writeRunRecord, type InitReport,
+  type EnginePlan, FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, dataParallel, defaultWorkerCount, initFromModel, onnxTrainingRunner, planTrainingEngine, setup,
+  ssdStepLoss, withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
 import { UsageError, addRunOptions, checkSeparateFolders, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
@@ -36,6 +36,7 @@ interface TrainFlags {
   batch: number;
   accumulate: number;
   workers?: number;
+  engine?: TrainingEngine;
   optimizer: 'momentum' | 'rmsprop' | 'adam';
   lr?: number;
   warmupSteps: number;
@@ -249,16 +250,14 @@ async function trainInFolder(
       log(`--init: copied ${init.copied} of ${init.layers} layers with weights from ${settings.init}`);
     }
     const task = ssdTask({ anchorsCxcywh: anchorsOf(ssd), classes: classes.length, scoreFunction: settings.scoreFunction });
-    let plan: ReturnType<typeof planTrainingBatch>;
+    let plan: EnginePlan;
     try {
-      const common = { model: ssd.model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate };
-      plan = o.workers === undefined
-        ? planParallelTraining({ ...common, maxWorkers: defaultWorkerCount() })
-        : planTrainingBatch({ ...common, workers: Math.min(o.workers, Math.max(1, Math.floor(settings.batch / settings.accumulate))) });
+      plan = planTrainingEngine({ engine: o.engine, model: ssd.model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers });
     } catch (error) {
-      if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize})`);
+      if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`})`);
       throw error;
     }
+    log(`training engine: ${plan.runsOn}`);
     if (plan.message !== null) log(plan.message);
     const stop = stopOnSignals(log);
     const metricsFile = path.join(out, 'metrics.jsonl');
@@ -267,7 +266,9 @@ async function trainInFolder(
     try {
       result = await fit(ssd.model, trainData, {
         task,
-        runner: plan.workers > 1 ? dataParallel({ workers: plan.workers, backend: runtime.backend }) : localRunner(),
+        runner: plan.engine === 'onnx'
+          ? onnxTrainingRunner({ loss: ssdStepLoss({ scoreFunction: settings.scoreFunction }) })
+          : plan.workers > 1 ? dataParallel({ workers: plan.workers, backend: runtime.backend }) : localRunner(),
         epochs: settings.epochs ?? undefined,
         steps: settings.steps ?? undefined,
         maxMinutes: o.maxMinutes,
@@ -296,7 +297,7 @@ async function trainInFolder(
     }
     const modelDir = path.join(out, 'model');
     await saveDetector(modelDir, ssd, description);
-    report(o, { result, settings, ssd, trainImages: trainRecords.length, valImages: valRecords.length, skippedImages, init, backend: runtime.backend, workers: plan.workers, out, modelDir, metricsFile });
+    report(o, { result, settings, ssd, trainImages: trainRecords.length, valImages: valRecords.length, skippedImages, init, engine: plan.engine, backend: plan.engine === 'onnx' ? 'onnxruntime' : runtime.backend, workers: plan.workers, out, modelDir, metricsFile });
     const signal = stop.received();
     if (signal !== null) process.exitCode = signal === 'SIGINT' ? 130 : 143;
   } finally {
@@ -312,6 +313,7 @@ interface Outcome {
   valImages: number;
   skippedImages: number;
   init: InitReport | null;
+  engine: TrainingEngine;
   backend: string;
   workers: number;
   out: string;
@@ -329,7 +331,7 @@ function report(o: TrainFlags, r: Outcome): void {
       perCategory: (result.val?.details as { perCategory?: unknown } | undefined)?.perCategory ?? null,
       steps: result.steps, epochs: result.epochs, stoppedBy: result.stoppedBy, resumedFrom: result.resumedFrom, seconds: result.seconds, best: result.best,
       model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: r.ssd.anchors, classes: settings.classes,
-      trainImages: r.trainImages, valImages: r.valImages, skippedImages: r.skippedImages, init: r.init, backend: r.backend, workers: r.workers, seed: settings.seed,
+      trainImages: r.trainImages, valImages: r.valImages, skippedImages: r.skippedImages, init: r.init, engine: r.engine, backend: r.backend, workers: r.workers, seed: settings.seed,
       out: r.out, modelDir: r.modelDir, metrics: r.metricsFile,
     })}\n`);
     return;
@@ -338,7 +340,7 @@ function report(o: TrainFlags, r: Outcome): void {
   const lines = [
     `trained ${settings.model.toUpperCase()} on MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px (${r.ssd.anchors} anchors) on ${r.trainImages} images of ${settings.classes.length} classes: ` +
       `${result.steps} steps, ${result.epochs} epoch${result.epochs === 1 ? '' : 's'} complete, in ${formatDuration(result.seconds)}` +
-      `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.backend} × ${r.workers}; stopped by ${result.stoppedBy}`,
+      `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.workers > 1 ? `${r.backend} × ${r.workers}` : r.backend}; stopped by ${result.stoppedBy}`,
     val === null ? 'validation: none' : `validation (${r.valImages} images): mAP ${f(val.mAP)}, AP50 ${f(val.AP50)}, AP75 ${f(val.AP75)}, AR100 ${f(val.AR100)}` +
       (result.best === null ? '' : `; best epoch ${result.best.epoch + 1}: mAP ${f(result.best.value)}`),
     `model: ${r.modelDir} (model.json, weights.bin, detector.json)`,

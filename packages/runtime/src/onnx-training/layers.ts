@@ -385,6 +385,62 @@ const zeroPadding: LayerEmitter = (layer, [x], ctx) => {
   };
 };
 
+/** A step-graph tensor in tfjs' layout: 4-D maps go NCHW → NHWC, others are as they are. */
+function toTfjsLayout(x: Value, ops: StepOps, name: string): Value {
+  if (x.shape.length !== 4) return x;
+  const [n, c, h, w] = x.shape;
+  return { name: ops.transpose(x.name, [0, 2, 3, 1], name), shape: [n, h, w, c] };
+}
+
+/** A tensor in tfjs' layout back to the step graph's: 4-D NHWC → NCHW, others as they are. */
+function fromTfjsLayout(x: Value, ops: StepOps, name: string): Value {
+  if (x.shape.length !== 4) return x;
+  const [n, h, w, c] = x.shape;
+  return { name: ops.transpose(x.name, [0, 3, 1, 2], name), shape: [n, c, h, w] };
+}
+
+/** Reshape as tfjs does it, on the NHWC order of a 4-D map (a detector's predictions [batch, cells · anchors, codes]). */
+const reshape: LayerEmitter = (layer, [x], ctx) => {
+  const { ops } = ctx;
+  const target = layerConfig<{ targetShape: number[] }>(layer).targetShape;
+  const known = x.shape.slice(1).reduce((a, b) => a * b, 1);
+  const free = target.indexOf(-1);
+  const dims = target.map((d, i) => (i === free ? known / target.reduce((a, b, j) => (j === free ? a : a * b), 1) : d));
+  if (dims.reduce((a, b) => a * b, 1) !== known || !dims.every(Number.isInteger)) unsupported(layer, `reshapes [${x.shape.slice(1)}] to [${target}]`);
+  const flat = toTfjsLayout(x, ops, `${layer.name}_nhwc`);
+  const y = fromTfjsLayout({ name: ops.reshape(flat.name, [x.shape[0], ...dims], `${layer.name}_tfjs`), shape: [x.shape[0], ...dims] }, ops, layer.name);
+  return {
+    outputs: [y],
+    backward: ([d]) => {
+      if (d === null || !ctx.needsGradient(x)) return [null];
+      const dTfjs = toTfjsLayout({ name: d, shape: y.shape }, ops, `${layer.name}_dnhwc`);
+      return [fromTfjsLayout({ name: ops.reshape(dTfjs.name, flat.shape, `${layer.name}_dx_tfjs`), shape: flat.shape }, ops, `${layer.name}_dx`).name];
+    },
+  };
+};
+
+/** Concatenate along tfjs' axis (on 4-D maps, NHWC's axis mapped to NCHW's); backward: Split. */
+const concatenate: LayerEmitter = (layer, inputs, ctx) => {
+  const { ops } = ctx;
+  const rank = inputs[0].shape.length;
+  const tfjsAxis = layerConfig<{ axis?: number }>(layer).axis ?? -1;
+  const axisTfjs = tfjsAxis < 0 ? rank + tfjsAxis : tfjsAxis;
+  const axis = rank === 4 ? [0, 2, 3, 1][axisTfjs] : axisTfjs;
+  if (!(axis >= 1 && axis < rank)) unsupported(layer, `concatenates along axis ${tfjsAxis} of rank-${rank} tensors`);
+  const sizes = inputs.map((v) => v.shape[axis]);
+  const shape = inputs[0].shape.map((d, i) => (i === axis ? sizes.reduce((a, b) => a + b, 0) : d));
+  const y = ops.node('Concat', inputs.map((v) => v.name), layer.name, { axis: { int: axis } });
+  return {
+    outputs: [{ name: y, shape }],
+    backward: ([d]) => {
+      if (d === null || inputs.every((v) => !ctx.needsGradient(v))) return inputs.map(() => null);
+      if (inputs.length === 1) return [d];
+      const parts = ops.graph.addNode('Split', [d, ops.int64s(sizes)], `${layer.name}_dx`, { axis: { int: axis } }, inputs.length);
+      return parts.map((p, k) => (ctx.needsGradient(inputs[k]) ? p : null));
+    },
+  };
+};
+
 /** tfjs class name → training emitter. */
 export const TRAINING_EMITTERS: Readonly<Record<string, LayerEmitter>> = Object.freeze({
   Conv2D: conv2d,
@@ -397,6 +453,8 @@ export const TRAINING_EMITTERS: Readonly<Record<string, LayerEmitter>> = Object.
   Dropout: dropout,
   Add: add,
   ZeroPadding2D: zeroPadding,
+  Reshape: reshape,
+  Concatenate: concatenate,
 });
 
 export type { LayerStep, StepContext };
