@@ -5,7 +5,7 @@ export { parseChoiceOption, parseIntegerOption, parseNumberOption } from './opti
 export type { Arch, ArchitectureOptionGroups, ArchitectureOptions, BuildOverrides } from './architecture';
 export { addArchitectureOptions, buildMobileNet } from './architecture';
 export type { ProgressOptions } from './progress';
-export { formatDuration, formatMetric, progressCallback, progressLine } from './progress';
+export { formatDataWait, formatDuration, formatMetric, progressCallback, progressLine } from './progress';
 export { checkOutputFolder, checkSeparateFolders, isInsideFolder } from './output-folder';
 export type { StopSignals } from './signals';
 export { stopOnSignals } from './signals';

@@ -143,3 +143,8 @@ export function progressLine(verb: string, unit: string, options: { stream?: Nod
     },
   };
 }
+
+/** How long a run's steps waited for their batches, next to the time they trained (fit's `timing`). */
+export function formatDataWait(timing: { stepSeconds: number; dataWaitSeconds: number }): string {
+  return `waited ${timing.dataWaitSeconds.toFixed(1)} s for data in ${timing.stepSeconds.toFixed(0)} s of steps`;
+}

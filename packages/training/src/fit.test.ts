@@ -83,6 +83,29 @@ describe('fit: stopping rules', () => {
     model.dispose();
   });
 
+  it('timing: the seconds steps waited for their batches, apart from the seconds they trained', async () => {
+    const model = tinyClassifier();
+    let now = 0;
+    const source = memoryData(12);
+    // The loader "takes" 2 s a batch, the first batch of an epoch 5 s; each step "takes" 3 s.
+    const slow = {
+      ...source,
+      async *batches(o: Parameters<typeof source.batches>[0]) {
+        let first = true;
+        for await (const b of source.batches(o)) {
+          now += first ? 5_000 : 2_000;
+          first = false;
+          yield b;
+        }
+      },
+    };
+    const rec = recorder();
+    const r = await fit(model, slow, { ...recipe, epochs: 2, clock: () => now, callbacks: [rec.callback, { onStepEnd: () => void (now += 3_000) }] });
+    expect(rec.steps.map((s) => s.dataWaitSeconds)).toEqual([5, 2, 2, 5, 2, 2]);
+    expect(r.timing).toEqual({ dataWaitSeconds: 18, stepSeconds: 18 });
+    model.dispose();
+  });
+
   it('an aborted signal stops at the next step boundary', async () => {
     const model = tinyClassifier();
     const controller = new AbortController();

@@ -57,6 +57,8 @@ export interface StepInfo {
   examples: number;
   /** Examples in this batch over the wall time since the previous step ended (data loading included). */
   imagesPerSecond: number;
+  /** Seconds this step waited for its batch from the data source (0 when the loader kept ahead). */
+  dataWaitSeconds: number;
   lr: number;
 }
 
@@ -100,6 +102,12 @@ export interface FitResult<Details = unknown> {
   best: BestEpoch | null;
   /** Wall time of this call, seconds. */
   seconds: number;
+  /**
+   * Seconds of this call spent in training steps (task.prepare, the step, the callbacks between steps),
+   * and seconds the steps waited for their batches from the data source: the loader starves the
+   * step when the second is not small next to the first.
+   */
+  timing: { stepSeconds: number; dataWaitSeconds: number };
   /** The step this call resumed from, null when it started fresh. */
   resumedFrom: number | null;
 }
@@ -436,6 +444,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     let lastVal: ValidationResult | null = null;
     let lastValStep = -1;
     let lr = schedule.lr(state.step, state.epoch);
+    const timing = { stepSeconds: 0, dataWaitSeconds: 0 };
 
     while (state.epoch < epochs && stoppedBy === null) {
       stoppedBy = shouldStop();
@@ -443,7 +452,11 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
       const epoch = state.epoch;
       let previousEnd = clock();
       const batches = data.batches({ epoch, batchSize, seed, skip: state.batchInEpoch, shuffle });
+      let waitFrom = clock();
       for await (const batch of batches) {
+        const arrived = clock();
+        const dataWaitSeconds = (arrived - waitFrom) / 1000;
+        timing.dataWaitSeconds += dataWaitSeconds;
         stoppedBy = shouldStop();
         if (stoppedBy !== null) break;
         lr = schedule.lr(state.step, epoch);
@@ -463,7 +476,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
         previousEnd = now;
         await emit('onStepEnd', {
           step: state.step, epoch, batch: state.batchInEpoch, loss: result.loss, losses: result.losses, metrics: result.metrics,
-          examples: result.examples, imagesPerSecond: result.examples / seconds, lr,
+          examples: result.examples, imagesPerSecond: result.examples / seconds, dataWaitSeconds, lr,
         });
         if (everySteps > 0 && state.step % everySteps === 0) {
           await saveStepCheckpoint();
@@ -471,6 +484,8 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
         } else if (everyMs > 0 && clock() - lastSaveTime >= everyMs) {
           await saveLast();
         }
+        waitFrom = clock();
+        timing.stepSeconds += (waitFrom - arrived) / 1000;
       }
       if (stoppedBy !== null) break;
       if (state.batchInEpoch === 0) {
@@ -521,6 +536,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
       val,
       best: state.best,
       seconds: (clock() - started) / 1000,
+      timing,
       resumedFrom,
     };
     await emit('onTrainEnd', result);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { type EnginePlan, FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, withRunFolder, classificationLoss, dataParallel, defaultWorkerCount, onnxTrainingRunner, planTrainingEngine, setup, writeRunRecord } from '@mobilenets/runtime';
 import {
-  ArchitectureOptions, UsageError, addArchitectureOptions, addRunOptions, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder,
+  ArchitectureOptions, UsageError, addArchitectureOptions, addRunOptions, formatDataWait, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder,
 } from '@mobilenets/cli-kit';
 import {
   FitResult, Schedule, TrainingDivergedError, classificationTask, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner,
@@ -354,6 +354,7 @@ function report(o: TrainFlags, r: Outcome): void {
       stoppedBy: result.stoppedBy,
       resumedFrom: result.resumedFrom,
       seconds: result.seconds,
+      timing: result.timing,
       best: result.best,
       classes: r.classes,
       trainImages: r.trainImages,
@@ -375,7 +376,7 @@ function report(o: TrainFlags, r: Outcome): void {
   const lines = [
     `trained MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px on ${r.trainImages} images of ${r.classes.length} classes: ` +
       `${result.steps} steps, ${result.epochs} epoch${result.epochs === 1 ? '' : 's'} complete, in ${formatDuration(result.seconds)}` +
-      `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.workers > 1 ? `${r.backend} × ${r.workers}` : r.backend}; stopped by ${result.stoppedBy}`,
+      `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.workers > 1 ? `${r.backend} × ${r.workers}` : r.backend}; stopped by ${result.stoppedBy}; ${formatDataWait(result.timing)}`,
     val === null
       ? 'validation: none'
       : `validation (${(result.val?.details as { count?: number } | undefined)?.count ?? '?'} images): top-1 ${pct(val.top1)}, top-5 ${pct(val.top5)}, loss ${val.loss.toFixed(4)}` +

@@ -7,7 +7,7 @@ import {
   type EnginePlan, FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, dataParallel, defaultWorkerCount, initFromModel, onnxTrainingRunner, planTrainingEngine, setup,
   ssdStepLoss, withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
-import { UsageError, addRunOptions, checkSeparateFolders, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
+import { UsageError, addRunOptions, checkSeparateFolders, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
 import {
   type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
@@ -329,7 +329,7 @@ function report(o: TrainFlags, r: Outcome): void {
     process.stdout.write(`${JSON.stringify({
       mAP: val?.mAP ?? null, AP50: val?.AP50 ?? null, stats,
       perCategory: (result.val?.details as { perCategory?: unknown } | undefined)?.perCategory ?? null,
-      steps: result.steps, epochs: result.epochs, stoppedBy: result.stoppedBy, resumedFrom: result.resumedFrom, seconds: result.seconds, best: result.best,
+      steps: result.steps, epochs: result.epochs, stoppedBy: result.stoppedBy, resumedFrom: result.resumedFrom, seconds: result.seconds, timing: result.timing, best: result.best,
       model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: r.ssd.anchors, classes: settings.classes,
       trainImages: r.trainImages, valImages: r.valImages, skippedImages: r.skippedImages, init: r.init, engine: r.engine, backend: r.backend, workers: r.workers, seed: settings.seed,
       out: r.out, modelDir: r.modelDir, metrics: r.metricsFile,
@@ -340,7 +340,7 @@ function report(o: TrainFlags, r: Outcome): void {
   const lines = [
     `trained ${settings.model.toUpperCase()} on MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px (${r.ssd.anchors} anchors) on ${r.trainImages} images of ${settings.classes.length} classes: ` +
       `${result.steps} steps, ${result.epochs} epoch${result.epochs === 1 ? '' : 's'} complete, in ${formatDuration(result.seconds)}` +
-      `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.workers > 1 ? `${r.backend} × ${r.workers}` : r.backend}; stopped by ${result.stoppedBy}`,
+      `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.workers > 1 ? `${r.backend} × ${r.workers}` : r.backend}; stopped by ${result.stoppedBy}; ${formatDataWait(result.timing)}`,
     val === null ? 'validation: none' : `validation (${r.valImages} images): mAP ${f(val.mAP)}, AP50 ${f(val.AP50)}, AP75 ${f(val.AP75)}, AR100 ${f(val.AR100)}` +
       (result.best === null ? '' : `; best epoch ${result.best.epoch + 1}: mAP ${f(result.best.value)}`),
     `model: ${r.modelDir} (model.json, weights.bin, detector.json)`,
