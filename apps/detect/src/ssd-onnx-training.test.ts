@@ -141,3 +141,17 @@ describe('SSD on the onnxruntime training engine = the tfjs step', () => {
     await expectSameSteps(caseOf('v2', 'ssd', 'sigmoid', () => tf.train.momentum(0.05, 0.9)), [batchOf(8, 3), batchOf(7, 4)]);
   }, 120_000);
 });
+
+test('the split step (the SSD task\'s tfjs loss between compiled halves) = the compiled ssdStepLoss, on a two-output model', async () => {
+  const c = caseOf('v1', 'ssdlite', 'softmax', () => tf.train.momentum(0.05, 0.9));
+  const start = (await stepFrom(c, localRunner(), null, batchOf(8, 5), 0)).after;
+  const batch = batchOf(8, 6);
+  const compiled = await stepFrom(c, onnxTrainingRunner({ loss: ssdStepLoss() }), start, batch, 1);
+  const split = await stepFrom(c, onnxTrainingRunner({ loss: 'split' }), start, batch, 1);
+  for (const [name, value] of Object.entries(compiled.result.losses)) expect(Math.abs(split.result.losses[name] - value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(value)));
+  for (const [name, value] of Object.entries(compiled.result.metrics)) expect(split.result.metrics[name]).toBeCloseTo(value, 5);
+  const change = (after: State) => after.weights.map((w, i) => w.map((v, j) => v - start.weights[i][j]));
+  const largest = Math.max(...change(compiled.after).map((d) => d.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+  expect(worst(change(compiled.after), change(split.after), 1e-3 * largest)).toBeLessThan(1e-3);
+  tf.dispose([...start.optimizer, ...compiled.after.optimizer, ...split.after.optimizer].map((n) => n.tensor));
+}, 120_000);

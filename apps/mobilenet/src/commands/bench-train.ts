@@ -16,6 +16,7 @@ interface BenchTrainOptions extends ArchitectureOptions {
   json?: boolean;
   engine: 'tfjs' | 'onnx';
   spin?: boolean;
+  splitLoss?: boolean;
 }
 
 export function benchTrainCommand(): Command {
@@ -33,6 +34,7 @@ export function benchTrainCommand(): Command {
     )
     .addOption(new Option('--engine <name>', "tfjs: tfjs autodiff on the backend (in process or --workers); onnx: the onnxruntime training engine (steps compiled to ONNX, native kernels)").argParser(parseChoiceOption('--engine', ['tfjs', 'onnx'] as const)).default('tfjs'))
     .option('--spin', "onnx engine: onnxruntime's threads spin while waiting (10–20 % faster on an idle machine, much slower on a busy one)")
+    .option('--split-loss', "onnx engine: the step split around the task's tfjs loss (a compiled forward half, then the backward half), as for a loss without a step-graph form: what the split costs")
     .option('--no-cpu', "skip the cpu backend's measurement")
     .addOption(new Option('--cpu-batch <n>', 'batch for the (slow) cpu measurement; default min(batch, 4)').argParser(parseIntegerOption('--cpu-batch', 1)))
     .option('--json', 'print one JSON object')
@@ -46,7 +48,7 @@ export function benchTrainCommand(): Command {
       const mode = o.engine === 'onnx' ? 'onnxruntime engine' : o.workers === 1 ? 'in process' : `${o.workers} workers`;
       const main = await benchmarkTraining({
         build, batch: o.batch, steps: o.steps, warmup: o.warmup, backend: o.backend, workers: o.workers, accumulate: o.accumulate,
-        profile: o.engine === 'tfjs' && o.workers === 1, onPlan, onProgress: benchProgress(`training (${mode})`), engine: o.engine, spin: o.spin === true,
+        profile: o.engine === 'tfjs' && o.workers === 1, onPlan, onProgress: benchProgress(`training (${mode})`), engine: o.engine, spin: o.spin === true, splitLoss: o.splitLoss === true,
       });
       let cpu: TrainBenchResult | null = null;
       if (o.cpu && main.backend !== 'cpu') {
@@ -66,7 +68,7 @@ function describe(o: BenchTrainOptions, r: TrainBenchResult, cpu: TrainBenchResu
   const lines = [
     `${o.arch} α=${o.alpha} ${o.inputSize}px, batch ${r.batch}${r.accumulate > 1 ? ` (${r.accumulate} micro-batches of up to ${r.microBatch})` : ''}, ${r.steps} timed steps after ${o.warmup} warm-up`,
     r.engine === 'onnx'
-      ? `onnxruntime training engine (one compiled graph per step), ${r.threadsPerWorker} threads`
+      ? `onnxruntime training engine (${o.splitLoss ? "the step split around the task's tfjs loss: forward half, loss, backward half" : 'one compiled graph per step'}), ${r.threadsPerWorker} threads`
       : `backend ${r.backend}, ${r.workers === 1 ? 'in process' : `${r.workers} data-parallel workers`}, ${r.threadsPerWorker} thread(s) each`,
     `${r.imagesPerSecond.toFixed(1)} images/s (${r.msPerStep.toFixed(0)} ms/step); loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`,
     (r.estimatedPeakMiB === null ? 'memory: ' : `memory: estimated peak ${r.estimatedPeakMiB.toFixed(0)} MiB ${r.backend === 'wasm' ? 'of wasm heap' : 'for the step'}${r.workers > 1 ? ' per worker' : ''}`) +

@@ -37,6 +37,8 @@ export interface TrainBenchOptions {
   engine?: 'tfjs' | 'onnx';
   /** onnx engine: let onnxruntime's threads spin while waiting (faster on an idle machine). Default false. */
   spin?: boolean;
+  /** onnx engine: split the step around the task's tfjs loss instead of compiling it (measures what the split costs). Default false. */
+  splitLoss?: boolean;
   /** Limits for the memory plan; default the wasm heap's 4 GiB and the memory available now. */
   memoryLimits?: Partial<MemoryLimits>;
   /** Called with the memory plan before training starts (its `message` says when it split the batch). */
@@ -142,7 +144,7 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
   let runner: StepRunner;
   try {
     if (onnx) {
-      runner = await onnxTrainingRunner({ loss: classificationLoss(), spin: options.spin })(context);
+      runner = await onnxTrainingRunner({ loss: options.splitLoss === true ? 'split' : classificationLoss(), spin: options.spin })(context);
     } else if (options.workers >= 2) {
       const started = performance.now();
       onProgress?.({ phase: 'workers', done: 0, total: options.workers, elapsedMs: 0 });

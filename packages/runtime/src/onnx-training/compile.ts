@@ -58,6 +58,8 @@ export interface CompiledStep {
   /** Loss part and metric outputs, by their names. */
   lossOutputs: Record<string, string>;
   metricOutputs: Record<string, string>;
+  /** Whole-tensor outputs the loss asked for (StepLossGraph.tensors), by their names. */
+  tensorOutputs: Record<string, string>;
 }
 
 type LayerNode = Layer['inboundNodes'][number];
@@ -223,6 +225,8 @@ class StepCompiler implements StepContext {
     }
     const metricOutputs: Record<string, string> = {};
     for (const [name, t] of Object.entries(lossGraph.metrics)) metricOutputs[name] = graph.addOutput(t, `metric_${name}`, []);
+    const tensorOutputs: Record<string, string> = {};
+    for (const [name, t] of Object.entries(lossGraph.tensors ?? {})) tensorOutputs[name] = graph.addOutput(t.name, `tensor_${name}`, t.shape);
 
     // Optimizer update.
     const { optimizer } = options;
@@ -257,6 +261,7 @@ class StepCompiler implements StepContext {
       masks: this.masks,
       lossOutputs,
       metricOutputs,
+      tensorOutputs,
     };
   }
 }

@@ -12,6 +12,8 @@ export interface StepLossGraph {
   metrics: Record<string, string>;
   /** d (sum of the parts) / d output, one per model output (null: the loss does not read it). */
   outputGradients: (string | null)[];
+  /** Whole tensors the step also returns, by name (the split step's forward graph returns the model's outputs). */
+  tensors?: Record<string, Value>;
 }
 
 export interface StepLoss {

@@ -181,3 +181,24 @@ test('the runner leaves no tfjs tensors behind: create, steps, sync with the opt
   optimizer.dispose();
   model.dispose();
 }, 60_000);
+
+test('the split step (compiled forward half, the task\'s tfjs loss, compiled backward half) = the compiled loss', async () => {
+  const build = () => mobilenetV1({ widthMultiplier: 0.25, inputSize: 64, classes: 3, dropout: 0.2, seed: 6 });
+  const model = build();
+  randomizeWeights(model, 12, 0.3);
+  const start = await stateOf(model, paperOptimizer());
+  model.dispose();
+  for (const batch of [batchOf(6, 64, 3, 1), batchOf(4, 64, 3, 2)]) { // two batch sizes: two pairs of graphs
+    const compiled = await stepsFrom(build, () => paperOptimizer(), ort, start, [batch], 0);
+    const split = await stepsFrom(build, () => paperOptimizer(), onnxTrainingRunner({ loss: 'split' }), start, [batch], 0);
+    const [c, r] = [compiled.results[0], split.results[0]];
+    expect(Object.keys(r.losses).sort()).toEqual(Object.keys(c.losses).sort());
+    for (const [name, value] of Object.entries(c.losses)) expect(Math.abs(r.losses[name] - value)).toBeLessThan(1e-6 * Math.max(1, Math.abs(value)));
+    expect(r.metrics.accuracy).toBe(c.metrics.accuracy);
+    // Both on onnxruntime from the same state: only the loss's arithmetic differs (tfjs' against the graph's).
+    const change = (after: State) => after.weights.map((w, i) => w.map((v, k) => v - start.weights[i][k]));
+    const largest = Math.max(...change(compiled.after).map((d) => d.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+    expect(worst(change(compiled.after), change(split.after), () => 1e-3 * largest)).toBeLessThan(1e-3);
+    tf.dispose([...compiled.after.optimizer, ...split.after.optimizer].map((n) => n.tensor));
+  }
+}, 60_000);

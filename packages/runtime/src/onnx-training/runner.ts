@@ -15,10 +15,17 @@ import type { LayerEmitter } from './emitter';
 import type { StepLoss } from './losses';
 import { nchwcBlockSize } from './nchwc';
 import { StepOptimizer, stepOptimizer } from './optimizers';
+import { splitBackwardLoss, splitForwardLoss, splitGradientInput } from './split';
 
 export interface OnnxTrainingOptions {
-  /** The task's loss in step-graph form (e.g. `classificationLoss()` for `classificationTask()`). */
-  loss: StepLoss;
+  /**
+   * The task's loss in step-graph form (e.g. `classificationLoss()` for `classificationTask()`), or
+   * 'split': the task's own tfjs loss between a compiled forward half and a compiled backward half
+   * (./split.ts) — for a task whose loss has no step-graph form; it runs the forward pass twice.
+   */
+  loss: StepLoss | 'split';
+  /** With loss 'split': the batch tensors the model's inputs take, in order. Default ['images']. */
+  modelInputs?: readonly string[];
   /** Intra-op threads; default 2 (these machines' cores). */
   threads?: number;
   /**
@@ -37,8 +44,11 @@ interface CompiledSession {
   session: ort.InferenceSession;
 }
 
+/** The graphs of one batch shape: the whole step, or (split loss) the forward half and the backward half. */
+type StepSessions = { kind: 'whole'; step: CompiledSession } | { kind: 'split'; forward: CompiledSession; backward: CompiledSession };
+
 export class OnnxTrainingRunner implements StepRunner {
-  private readonly sessions = new Map<string, Promise<CompiledSession>>();
+  private readonly sessions = new Map<string, Promise<StepSessions>>();
 
   private constructor(
     private readonly context: RunnerContext,
@@ -73,32 +83,45 @@ export class OnnxTrainingRunner implements StepRunner {
     return new OnnxTrainingRunner(context, options, optimizer, weights, slots, iterations, nchwcBlock);
   }
 
-  private sessionFor(batch: StepBatch): Promise<CompiledSession> {
-    const shapes = Object.fromEntries(Object.entries(batch.tensors).map(([name, t]) => [name, t.shape]));
+  private async compile(loss: StepLoss, shapes: Record<string, readonly number[]>): Promise<CompiledSession> {
+    const compiled = compileTrainingStep(this.context.model, {
+      loss, optimizer: this.optimizer, weightDecay: this.context.weightDecay, batchShapes: shapes, emitters: this.options.emitters, nchwcBlock: this.nchwcBlock,
+    });
+    const session = await ort.InferenceSession.create(compiled.bytes, {
+      intraOpNumThreads: this.options.threads ?? 2,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: this.options.spin === true ? '1' : '0' } } },
+    });
+    return { compiled, session };
+  }
+
+  private sessionsFor(batch: StepBatch): Promise<StepSessions> {
+    const shapes: Record<string, readonly number[]> = Object.fromEntries(Object.entries(batch.tensors).map(([name, t]) => [name, t.shape]));
     const key = JSON.stringify(shapes);
     let entry = this.sessions.get(key);
     if (entry === undefined) {
-      entry = (async () => {
-        const compiled = compileTrainingStep(this.context.model, {
-          loss: this.options.loss, optimizer: this.optimizer, weightDecay: this.context.weightDecay, batchShapes: shapes, emitters: this.options.emitters, nchwcBlock: this.nchwcBlock,
-        });
-        const session = await ort.InferenceSession.create(compiled.bytes, {
-          intraOpNumThreads: this.options.threads ?? 2,
-          interOpNumThreads: 1,
-          executionMode: 'sequential',
-          graphOptimizationLevel: 'all',
-          extra: { session: { intra_op: { allow_spinning: this.options.spin === true ? '1' : '0' } } },
-        });
-        return { compiled, session };
-      })();
+      const { loss } = this.options;
+      if (loss !== 'split') {
+        entry = this.compile(loss, shapes).then((step) => ({ kind: 'whole' as const, step }));
+      } else {
+        entry = (async () => {
+          const modelInputs = this.options.modelInputs ?? ['images'];
+          const forward = await this.compile(splitForwardLoss(modelInputs), shapes);
+          const examples = batchSizeOf(shapes, modelInputs);
+          const gradientShapes = Object.fromEntries(this.context.model.outputs.map((_o, k) => [splitGradientInput(k), this.shapeOfOutput(k, examples)]));
+          const backward = await this.compile(splitBackwardLoss(modelInputs, this.context.model.outputs.length), { ...shapes, ...gradientShapes });
+          return { kind: 'split' as const, forward, backward };
+        })();
+      }
       this.sessions.set(key, entry);
     }
     return entry;
   }
 
-  async step(batch: StepBatch, { lr, step }: { lr: number; step: number }): Promise<StepResult> {
-    checkStepBatch(batch, 'onnxruntime training');
-    const { compiled, session } = await this.sessionFor(batch);
+  /** The feeds of a compiled step: weights, slots, the optimizer's scalars, the batch's tensors and the dropout masks. */
+  private feeds(compiled: CompiledStep, batch: StepBatch, lr: number, step: number): Record<string, ort.Tensor> {
     const { model } = this.context;
     const feeds: Record<string, ort.Tensor> = {};
     for (const [i, input] of compiled.weightInputs) feeds[input] = new ort.Tensor('float32', this.weights[i], model.weights[i].shape as number[]);
@@ -112,8 +135,53 @@ export class OnnxTrainingRunner implements StepRunner {
     }
     const seed = stepSeed(this.context.seed, step);
     for (const m of compiled.masks) feeds[m.input] = new ort.Tensor('float32', dropoutMask(m.shape, m.rate, hashSeed(seed, m.layerIndex)), m.shape);
+    return feeds;
+  }
 
-    const results = await session.run(feeds);
+  async step(batch: StepBatch, { lr, step }: { lr: number; step: number }): Promise<StepResult> {
+    checkStepBatch(batch, 'onnxruntime training');
+    const sessions = await this.sessionsFor(batch);
+    if (sessions.kind === 'whole') {
+      const { compiled, session } = sessions.step;
+      const read = this.apply(compiled, await session.run(this.feeds(compiled, batch, lr, step)));
+      const losses = Object.fromEntries(Object.entries(compiled.lossOutputs).map(([name, output]) => [name, read(output)[0]]));
+      const metrics = Object.fromEntries(Object.entries(compiled.metricOutputs).map(([name, output]) => [name, read(output)[0]]));
+      return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics, examples: batch.examples };
+    }
+    // Split: the forward half's outputs → tfjs' loss and its gradient → the backward half.
+    const { forward, backward } = sessions;
+    const outputs = await forward.session.run(this.feeds(forward.compiled, batch, lr, step));
+    const { model, task } = this.context;
+    const host = tf.tidy(() => {
+      const values = model.outputs.map((_o, k) => tf.variable(tf.tensor(outputs[forward.compiled.tensorOutputs[`output_${k}`]].data as Float32Array, this.shapeOfOutput(k, batch.examples))));
+      const tensors: tf.NamedTensorMap = Object.fromEntries(Object.entries(batch.tensors).map(([name, t]) => [name, tf.tensor(t.data, t.shape, t.data instanceof Int32Array ? 'int32' : 'float32')]));
+      // The task's loss reads the model's outputs through `model.apply`: a stand-in that returns them.
+      const standIn = { apply: () => (values.length === 1 ? values[0] : values) } as unknown as typeof model;
+      let parts: Record<string, number> = {};
+      let metrics: Record<string, number> = {};
+      const { grads } = tf.variableGrads(() => {
+        const taskLoss = task.loss(standIn, tensors);
+        parts = Object.fromEntries(Object.entries(taskLoss.losses).map(([name, t]) => [name, t.dataSync()[0]]));
+        metrics = Object.fromEntries(Object.entries(taskLoss.metrics ?? {}).map(([name, t]) => [name, t.dataSync()[0]]));
+        return tf.addN(Object.values(taskLoss.losses)) as tf.Scalar;
+      }, values);
+      const gradients = values.map((v) => (grads[v.name]?.dataSync() as Float32Array | undefined) ?? new Float32Array(v.size));
+      values.forEach((v) => v.dispose());
+      return { parts, metrics, gradients };
+    });
+    const gradientTensors = Object.fromEntries(host.gradients.map((g, k) => [splitGradientInput(k), { data: g, shape: this.shapeOfOutput(k, batch.examples) }]));
+    const withGradients: StepBatch = { ...batch, tensors: { ...batch.tensors, ...gradientTensors } };
+    const read = this.apply(backward.compiled, await backward.session.run(this.feeds(backward.compiled, withGradients, lr, step)));
+    const losses = { ...host.parts, ...Object.fromEntries(Object.entries(backward.compiled.lossOutputs).map(([name, output]) => [name, read(output)[0]])) };
+    return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics: host.metrics, examples: batch.examples };
+  }
+
+  private shapeOfOutput(k: number, examples: number): number[] {
+    return this.context.model.outputs[k].shape.map((d, i) => (i === 0 ? examples : (d as number)));
+  }
+
+  /** Takes the step's new weights, statistics and slots; returns a reader of its other outputs. */
+  private apply(compiled: CompiledStep, results: ort.InferenceSession.OnnxValueMapType): (name: string) => Float32Array {
     // onnxruntime-node copies every output into its own new array: kept as they are, fed back next step.
     const read = (name: string) => results[name].data as Float32Array;
     for (const [i, output] of compiled.weightOutputs) this.weights[i] = read(output);
@@ -121,9 +189,7 @@ export class OnnxTrainingRunner implements StepRunner {
       for (const [t, output] of outputs) this.slots[k][t] = read(output);
     });
     this.iterations += 1;
-    const losses = Object.fromEntries(Object.entries(compiled.lossOutputs).map(([name, output]) => [name, read(output)[0]]));
-    const metrics = Object.fromEntries(Object.entries(compiled.metricOutputs).map(([name, output]) => [name, read(output)[0]]));
-    return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics, examples: batch.examples };
+    return read;
   }
 
   async sync(options: { optimizer?: boolean } = {}): Promise<void> {
@@ -147,8 +213,14 @@ export class OnnxTrainingRunner implements StepRunner {
   async dispose(): Promise<void> {
     const sessions = await Promise.all(this.sessions.values());
     this.sessions.clear();
-    await Promise.all(sessions.map((s) => s.session.release()));
+    await Promise.all(sessions.flatMap((s) => (s.kind === 'whole' ? [s.step] : [s.forward, s.backward])).map((c) => c.session.release()));
   }
+}
+
+function batchSizeOf(shapes: Record<string, readonly number[]>, modelInputs: readonly string[]): number {
+  const shape = shapes[modelInputs[0]];
+  if (shape === undefined) throw new RangeError(`onnxruntime training (split loss): the batch has no tensor '${modelInputs[0]}' for the model's input (it has ${Object.keys(shapes).join(', ')}); pass modelInputs.`);
+  return shape[0];
 }
 
 /** A dropout mask: each value kept with probability 1 − rate (and scaled by 1 / (1 − rate)) or 0, from a seeded stream. */
