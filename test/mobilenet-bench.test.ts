@@ -41,6 +41,18 @@ describe('mobilenet bench train (end to end)', () => {
     expect(text.stdout).toMatch(/onnxruntime training engine \(one compiled graph per step\), 2 threads\n[\d.]+ images\/s/);
   });
 
+  it('--engine both measures each engine in its own process and their ratio; --profile adds the compiled step\'s profile', () => {
+    const r = runCli('mobilenet', ['bench', 'train', '--engine', 'both', '--profile', '--arch', 'v1', '--alpha', '0.25', '--input-size', '32', '--batch', '4', '--steps', '2', '--warmup', '0', '--workers', '2', '--no-cpu', '--json']);
+    expect(r.status).toBe(0);
+    const { onnx, tfjs, onnxOverTfjs } = JSON.parse(r.stdout);
+    expect(onnx).toMatchObject({ engine: 'onnx', backend: 'onnxruntime', workers: 1, batch: 4, steps: 2 });
+    expect(tfjs).toMatchObject({ engine: 'tfjs', workers: 2, batch: 4, steps: 2, profile: null });
+    expect(onnxOverTfjs).toBeCloseTo(onnx.imagesPerSecond / tfjs.imagesPerSecond, 6);
+    for (const e of [onnx, tfjs]) expect(e.peakRssMiB).toBeGreaterThan(50);
+    expect(onnx.profile.byOperator.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['Conv', 'BatchNormalization']));
+    expect(onnx.profile.byRole.reduce((sum: number, p: { percent: number }) => sum + p.percent, 0)).toBeCloseTo(100, 3);
+  });
+
   it('refuses a model that does not fit even one image at a time, before training, with the input size that fits', () => {
     const r = runCli('mobilenet', ['bench', 'train', '--arch', 'v1', '--alpha', '1', '--input-size', '4096', '--batch', '1', '--no-cpu', '--json']);
     expect(r.status).toBe(1);

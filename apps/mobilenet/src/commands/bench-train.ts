@@ -1,6 +1,7 @@
 /** `mobilenet bench train`: training images/s on random data, per-kernel breakdown, and the cpu backend for scale. */
+import { spawnSync } from 'node:child_process';
 import { Command, Option } from 'commander';
-import { BACKEND_PREFERENCE, BackendName, TrainBenchResult, TrainingBatchPlan, benchmarkTraining } from '@mobilenets/runtime';
+import { BACKEND_PREFERENCE, BackendName, StepProfile, StepProfilePart, TrainBenchResult, TrainingBatchPlan, benchmarkTraining, profileTrainingStep } from '@mobilenets/runtime';
 import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatTable, parseChoiceOption, parseIntegerOption } from '@mobilenets/cli-kit';
 import { benchProgress } from '../bench-progress';
 
@@ -14,8 +15,9 @@ interface BenchTrainOptions extends ArchitectureOptions {
   cpu: boolean;
   cpuBatch?: number;
   json?: boolean;
-  engine: 'tfjs' | 'onnx';
+  engine: 'tfjs' | 'onnx' | 'both';
   spin?: boolean;
+  profile?: boolean;
   splitLoss?: boolean;
 }
 
@@ -32,7 +34,8 @@ export function benchTrainCommand(): Command {
         parseIntegerOption('--accumulate', 1),
       ),
     )
-    .addOption(new Option('--engine <name>', "tfjs: tfjs autodiff on the backend (in process or --workers); onnx: the onnxruntime training engine (steps compiled to ONNX, native kernels)").argParser(parseChoiceOption('--engine', ['tfjs', 'onnx'] as const)).default('tfjs'))
+    .addOption(new Option('--engine <name>', "tfjs: tfjs autodiff on the backend (in process or --workers); onnx: the onnxruntime training engine (steps compiled to ONNX, native kernels); both: one after the other, each in its own process (its own peak RSS), and their ratio").argParser(parseChoiceOption('--engine', ['tfjs', 'onnx', 'both'] as const)).default('tfjs'))
+    .option('--profile', "onnx engine: also profile the compiled step with onnxruntime's profiler (time by role and by operator)")
     .option('--spin', "onnx engine: onnxruntime's threads spin while waiting (10–20 % faster on an idle machine, much slower on a busy one)")
     .option('--split-loss', "onnx engine: the step split around the task's tfjs loss (a compiled forward half, then the backward half), as for a loss without a step-graph form: what the split costs")
     .option('--no-cpu', "skip the cpu backend's measurement")
@@ -40,6 +43,10 @@ export function benchTrainCommand(): Command {
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  mobilenet bench train --arch v1 --alpha 0.25 --input-size 128 --batch 32\n  mobilenet bench train --arch v1 --alpha 1 --input-size 224 --batch 16 --workers 2 --json\n\nBefore training, the step\'s peak memory is estimated: a batch that does not fit (the wasm heap\'s 4 GiB, or\nthe memory available) is split into accumulated micro-batches, and said so on stderr.')
     .action(async (o: BenchTrainOptions) => {
+      if (o.engine === 'both') {
+        benchBothEngines(o);
+        return;
+      }
       const build = () => buildMobileNet({ ...o, classes: o.classes === 1000 ? 10 : o.classes });
       // Progress and the memory plan go to stderr, with --json too: stdout carries only the result.
       const onPlan = (plan: TrainingBatchPlan) => {
@@ -56,12 +63,75 @@ export function benchTrainCommand(): Command {
         cpu = await benchmarkTraining({ build, batch, steps: 1, warmup: 0, backend: 'cpu', workers: 1, profile: false, onPlan, onProgress: benchProgress(`cpu backend, batch ${batch}`) });
       }
       const ratio = cpu === null ? null : main.imagesPerSecond / cpu.imagesPerSecond;
+      let profile: StepProfile | null = null;
+      if (o.profile && o.engine === 'onnx') {
+        process.stderr.write('profiling the compiled step (onnxruntime profiler, 2 steps)…\n');
+        const model = build();
+        try {
+          profile = await profileTrainingStep(model, { batch: o.batch, steps: 2 });
+        } finally {
+          model.dispose();
+        }
+      }
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ ...main, cpuImagesPerSecond: cpu?.imagesPerSecond ?? null, cpuBatch: cpu?.batch ?? null, speedupOverCpu: ratio })}\n`);
+        process.stdout.write(`${JSON.stringify({ ...main, cpuImagesPerSecond: cpu?.imagesPerSecond ?? null, cpuBatch: cpu?.batch ?? null, speedupOverCpu: ratio, profile })}\n`);
         return;
       }
-      process.stdout.write(`${describe(o, main, cpu, ratio)}\n`);
+      process.stdout.write(`${describe(o, main, cpu, ratio)}${profile === null ? '' : `\n\n${describeProfile(profile)}`}\n`);
     });
+}
+
+/** The compiled step's time by role and by operator (the 12 largest). */
+function describeProfile(p: StepProfile): string {
+  const columns = [
+    { header: 'part', value: (r: StepProfilePart) => r.name },
+    { header: 'ms/step', value: (r: StepProfilePart) => r.msPerStep.toFixed(1), align: 'right' as const },
+    { header: '%', value: (r: StepProfilePart) => r.percent.toFixed(1), align: 'right' as const },
+  ];
+  return [
+    `the compiled step under onnxruntime's profiler: ${p.msPerStep.toFixed(0)} ms/step (profiling slows it a little)`,
+    formatTable(p.byRole, columns),
+    '',
+    formatTable(p.byOperator.slice(0, 12), columns),
+  ].join('\n');
+}
+
+/** --engine both: each engine in a child process of this command (each its own peak RSS), then their ratio. */
+function benchBothEngines(o: BenchTrainOptions): void {
+  const args = process.argv.slice(2);
+  /** This command's arguments without `flags` (and their values, for those in `valued`). */
+  const without = (flags: string[], valued: string[]) => {
+    const kept: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const name = args[i].split('=')[0];
+      if (!flags.includes(name)) kept.push(args[i]);
+      else if (valued.includes(name) && !args[i].includes('=')) i += 1;
+    }
+    return kept;
+  };
+  const run = (engine: 'onnx' | 'tfjs'): TrainBenchResult & { profile?: StepProfile | null } => {
+    // The onnx engine runs each step on onnxruntime's threads (no workers, no accumulation); the cpu backend's scale is the tfjs run's.
+    const own = engine === 'onnx' ? [...without(['--engine', '--json', '--workers', '--accumulate', '--backend'], ['--engine', '--workers', '--accumulate', '--backend']), '--no-cpu'] : without(['--engine', '--json', '--profile', '--spin', '--split-loss'], ['--engine']);
+    const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...own, '--engine', engine, '--json'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    if (child.status !== 0) throw new Error(`mobilenet bench train --engine ${engine} failed (exit ${child.status ?? child.signal}); see its messages above.`);
+    return JSON.parse(child.stdout.trim().split('\n').pop() as string);
+  };
+  const onnx = run('onnx');
+  const tfjs = run('tfjs');
+  const ratio = onnx.imagesPerSecond / tfjs.imagesPerSecond;
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify({ onnx, tfjs, onnxOverTfjs: ratio })}\n`);
+    return;
+  }
+  const line = (name: string, r: TrainBenchResult) => `${name}: ${r.imagesPerSecond.toFixed(1)} images/s (${r.msPerStep.toFixed(0)} ms/step), peak RSS ${r.peakRssMiB.toFixed(0)} MiB`;
+  const lines = [
+    `${o.arch} α=${o.alpha} ${o.inputSize}px, batch ${o.batch}, ${o.steps} timed steps after ${o.warmup} warm-up, each engine in its own process`,
+    line('onnxruntime engine', onnx),
+    line(`tfjs engine (${tfjs.backend}${tfjs.workers > 1 ? ` × ${tfjs.workers} workers` : ', in process'})`, tfjs),
+    `onnxruntime engine / tfjs engine: ${ratio.toFixed(2)}×`,
+  ];
+  if (onnx.profile) lines.push('', describeProfile(onnx.profile));
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function describe(o: BenchTrainOptions, r: TrainBenchResult, cpu: TrainBenchResult | null, ratio: number | null): string {
