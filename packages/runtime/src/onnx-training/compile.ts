@@ -11,8 +11,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { decayedWeights, WEIGHT_DECAY_LOSS } from '@mobilenets/training';
 import type { Layer } from '../onnx/converter';
 import { OnnxGraphBuilder } from '../onnx/graph-builder';
-import type { LayerEmitter, LayerStep, StepContext } from './emitter';
-import { TRAINING_EMITTERS } from './layers';
+import type { AffineGradient, LayerEmitter, LayerStep, StepContext } from './emitter';
+import { TRAINING_EMITTERS, unscaledAffineGradient } from './layers';
 import type { StepLoss } from './losses';
 import { StepOps, Value } from './ops';
 import type { StepOptimizer } from './optimizers';
@@ -74,6 +74,8 @@ class StepCompiler implements StepContext {
   private readonly masks: MaskInput[] = [];
   private readonly noGradient = new Set<string>();
   private readonly layerIndex = new Map<Layer, number>();
+  /** Deferred gradients (deferAffine): name → parts, and the tensor once computed. */
+  private readonly deferred = new Map<string, { parts: AffineGradient; value?: string }>();
   readonly nchwcBlock: number | null;
 
   constructor(
@@ -125,6 +127,27 @@ class StepCompiler implements StepContext {
     const input = this.graph.addInput(`mask_${this.layerIndex.get(layer)}`, shape);
     this.masks.push({ input, layerIndex: this.layerIndex.get(layer) as number, rate, shape: [...shape] });
     return input;
+  }
+
+  deferAffine(parts: AffineGradient): string {
+    const name = this.graph.unique(`${parts.name}_dx_deferred`);
+    this.deferred.set(name, { parts });
+    return name;
+  }
+
+  affine(gradient: string): AffineGradient | undefined {
+    return this.deferred.get(gradient)?.parts;
+  }
+
+  materialize(gradient: string): string {
+    const entry = this.deferred.get(gradient);
+    if (entry === undefined) return gradient;
+    if (entry.value === undefined) {
+      const { parts } = entry;
+      const scale = this.ops.perChannel(parts.a, parts.x.shape[1], `${parts.name}_A4`);
+      entry.value = this.ops.mul(unscaledAffineGradient(this.ops, parts), scale, `${parts.name}_dx`);
+    }
+    return entry.value;
   }
 
   needsGradient(value: Value): boolean {
@@ -196,10 +219,10 @@ class StepCompiler implements StepContext {
       const dOutputs = node.outputTensors.map((t) => {
         const parts = pending.get(t.id);
         if (parts === undefined) return null;
-        return parts.length === 1 ? parts[0] : ops.node('Sum', parts, `${layer.name}_dsum`);
+        return parts.length === 1 ? parts[0] : ops.node('Sum', parts.map((p) => this.materialize(p)), `${layer.name}_dsum`);
       });
       if (dOutputs.every((d) => d === null)) continue;
-      const dInputs = step.backward(dOutputs);
+      const dInputs = step.backward(step.acceptsAffine === true ? dOutputs : dOutputs.map((d) => (d === null ? null : this.materialize(d))));
       node.inputTensors.forEach((t, k) => push(t.id, dInputs[k] ?? null));
     }
 

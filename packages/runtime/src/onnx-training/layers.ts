@@ -12,7 +12,7 @@ import type { Layer } from '../onnx/converter';
 import { layerConfig } from '../onnx/converter';
 import { samePads } from '../onnx/converters';
 import { fromNchwc, nchwcDepthwiseBlocked, nchwcFilter, toNchwc } from './nchwc';
-import type { LayerEmitter, LayerStep, StepContext } from './emitter';
+import type { AffineGradient, LayerEmitter, LayerStep, StepContext } from './emitter';
 import type { StepOps, Value } from './ops';
 
 const pair = (v: number | number[] | null | undefined): number[] => (Array.isArray(v) ? v : [v ?? 1, v ?? 1]);
@@ -146,6 +146,12 @@ function inputGradientByTransposedConv(dy: string, wOnnx: string, x: Value, g: C
   });
 }
 
+/** The deferred batch-norm gradient `d` (AffineGradient) when the batch norm read `z`, the layer's output before its activation (so a linear one). */
+function deferredFor(ctx: StepContext, d: string, z: Value): AffineGradient | undefined {
+  const parts = ctx.affine(d);
+  return parts !== undefined && parts.x.name === z.name ? parts : undefined;
+}
+
 /** Conv2D: full, pointwise or strided; optional bias and activation. */
 const conv2d: LayerEmitter = (layer, [x], ctx) => {
   const { ops } = ctx;
@@ -165,11 +171,16 @@ const conv2d: LayerEmitter = (layer, [x], ctx) => {
   const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
   return {
     outputs: [act.y],
+    acceptsAffine: true,
     backward: ([dOut]) => {
       if (dOut === null) return [null];
-      const dz = act.backward(dOut);
-      if (c.useBias) ctx.gradient(layer, 'bias', ops.channelSum(dz, `${name}_dB`));
+      // A following batch norm's deferred gradient dz = A·v: v computed, A folded into the gradients and the filter.
+      const deferred = deferredFor(ctx, dOut, z);
+      const dz = deferred === undefined ? act.backward(ctx.materialize(dOut)) : unscaledAffineGradient(ops, deferred);
+      const scaled = (t: string, shape: number[], at: string) => (deferred === undefined ? t : ops.mul(t, ops.reshape(deferred.a, shape, `${at}_shape`), at));
+      if (c.useBias) ctx.gradient(layer, 'bias', scaled(ops.channelSum(dz, `${name}_dB`), [co], `${name}_dBA`));
       const [p, q] = g.outHW;
+      let dW: string;
       if (pointwise) {
         const xR = ops.reshape(x.name, [n, ci, h * w], `${name}_xR`);
         const dzR = ops.reshape(dz, [n, co, p * q], `${name}_dzR`);
@@ -181,22 +192,23 @@ const conv2d: LayerEmitter = (layer, [x], ctx) => {
           const x2 = ops.reshape(ops.transpose(xR, [1, 0, 2], `${name}_xT`), [ci, n * h * w], `${name}_xF`);
           const dz2 = ops.reshape(ops.transpose(dzR, [1, 0, 2], `${name}_dzT`), [co, n * p * q], `${name}_dzF`);
           const prod = ops.node('MatMul', [x2, ops.transpose(dz2, [1, 0], `${name}_dzTT`)], `${name}_dWmm`);
-          ctx.gradient(layer, 'kernel', ops.reshape(prod, [1, 1, ci, co], `${name}_dW`));
+          dW = ops.reshape(prod, [1, 1, ci, co], `${name}_dWr`);
         } else if (co <= ci) {
           // [N, Ci, HW] × [N, HW, Co] → Σ over N: the transpose goes on the smaller of x and dz.
           const prod = ops.node('MatMul', [xR, ops.transpose(dzR, [0, 2, 1], `${name}_dzT`)], `${name}_dWmm`);
-          ctx.gradient(layer, 'kernel', ops.reshape(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 1, ci, co], `${name}_dW`));
+          dW = ops.reshape(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 1, ci, co], `${name}_dWr`);
         } else {
           const prod = ops.node('MatMul', [dzR, ops.transpose(xR, [0, 2, 1], `${name}_xT`)], `${name}_dWmm`);
-          ctx.gradient(layer, 'kernel', ops.reshape(ops.transpose(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 0], `${name}_dWt`), [1, 1, ci, co], `${name}_dW`));
+          dW = ops.reshape(ops.transpose(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 0], `${name}_dWt`), [1, 1, ci, co], `${name}_dWr`);
         }
       } else {
-        ctx.gradient(layer, 'kernel', ops.transpose(filterGradientByConv(x, dz, co, g, ops, name), [2, 3, 0, 1], `${name}_dW`));
+        dW = ops.transpose(filterGradientByConv(x, dz, co, g, ops, name), [2, 3, 0, 1], `${name}_dWt`);
       }
+      ctx.gradient(layer, 'kernel', scaled(dW, [co], `${name}_dW`));
       if (!ctx.needsGradient(x)) return [null];
       // The 1×1 kernel [1, 1, Ci, Co] is already the transposed filter [Ci, Co, 1, 1] in memory: a Reshape.
-      if (pointwise) return [ops.node('Conv', [dz, ops.reshape(kernel, [ci, co, 1, 1], `${name}_Wt`)], `${name}_dx`, { kernel_shape: { ints: [1, 1] } })];
-      return [inputGradientByTransposedConv(dz, wOnnx, x, g, 1, ops, name)];
+      if (pointwise) return [ops.node('Conv', [dz, scaled(ops.reshape(kernel, [ci, co, 1, 1], `${name}_Wt`), [1, co, 1, 1], `${name}_WtA`)], `${name}_dx`, { kernel_shape: { ints: [1, 1] } })];
+      return [inputGradientByTransposedConv(dz, scaled(wOnnx, [co, 1, 1, 1], `${name}_WA`), x, g, 1, ops, name)];
     },
   };
 };
@@ -218,51 +230,65 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
     ops.node('Conv', [input, filter, ...(bias === undefined ? [] : [bias])], at, { kernel_shape: { ints: [kh, kw] }, strides: { ints: strides }, pads: { ints: pads }, group: { int: channels } });
   // Blocked (NCHWc), x is reordered once: the forward convolution and the filter gradient's read it.
   const xBlocked = block === null ? null : toNchwc(ops, x.name, `${name}_in_nchwc`);
-  const zName = xBlocked === null
-    ? plainDepthwise(x.name, wOnnx, g.pads, g.strides, name, inputs[2])
-    : fromNchwc(ops, nchwcDepthwiseBlocked(ops, xBlocked, nchwcFilter(ops, wOnnx, channels, [kh, kw], block as number, name), channels, [kh, kw], { strides: g.strides, pads: g.pads }, `${name}_nchwc`, inputs[2]), channels, `${name}_out`);
+  const zBlocked = xBlocked === null ? null : nchwcDepthwiseBlocked(ops, xBlocked, nchwcFilter(ops, wOnnx, channels, [kh, kw], block as number, name), channels, [kh, kw], { strides: g.strides, pads: g.pads }, `${name}_nchwc`, inputs[2]);
+  const zName = zBlocked === null ? plainDepthwise(x.name, wOnnx, g.pads, g.strides, name, inputs[2]) : fromNchwc(ops, zBlocked, channels, `${name}_out`);
   const z: Value = { name: zName, shape: [n, channels, ...g.outHW] };
   const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
   return {
     outputs: [act.y],
+    acceptsAffine: true,
     backward: ([dOut]) => {
       if (dOut === null) return [null];
-      const dz = act.backward(dOut);
-      if (c.useBias) ctx.gradient(layer, 'bias', ops.channelSum(dz, `${name}_dB`));
+      // A following batch norm's deferred gradient dz = A·v: A folded into the gradients and the filter;
+      // blocked, v is one NCHWc 1×1 depthwise convolution of the blocked z (P as filter, Q as bias) with the
+      // blocked g as its Sum input — instead of a batch norm, an Add, a Mul and the reorder of dz.
+      const deferred = deferredFor(ctx, dOut, z);
+      const scaled = (t: string, shape: number[], at: string) => (deferred === undefined ? t : ops.mul(t, ops.reshape(deferred.a, shape, `${at}_shape`), at));
+      let dzBlocked: string | null = null;
+      if (zBlocked !== null && deferred !== undefined) {
+        const gBlocked = toNchwc(ops, deferred.g, `${name}_dx_g_nchwc`);
+        const p4 = ops.reshape(deferred.p, [channels, 1, 1, 1], `${name}_P4`);
+        dzBlocked = nchwcDepthwiseBlocked(ops, zBlocked, p4, channels, [1, 1], { strides: [1, 1], pads: [0, 0, 0, 0] }, `${deferred.name}_dxv_nchwc`, deferred.q, gBlocked);
+      }
+      let dzPlain: string | null = deferred === undefined ? act.backward(ctx.materialize(dOut)) : null;
+      const dzNchw = (): string => {
+        dzPlain ??= dzBlocked !== null ? fromNchwc(ops, dzBlocked, channels, `${name}_dz_out`) : unscaledAffineGradient(ops, deferred as AffineGradient);
+        return dzPlain;
+      };
+      if (c.useBias) ctx.gradient(layer, 'bias', scaled(ops.channelSum(dzNchw(), `${name}_dB`), [channels], `${name}_dBA`));
       // Filter: one grouped convolution over the N·C (image, channel) pairs, then Σ over N.
       const [p, q] = g.outHW;
       const dWconv = { kernel_shape: { ints: [p, q] }, dilations: { ints: g.strides }, pads: { ints: g.pads } };
       let perPair: string;
-      let dzBlocked: string | null = null;
       if (xBlocked !== null) {
         // Blocked, x as [1, N·C, H, W] is the forward's reordered x reshaped (the memory order is the same:
         // [N·C / block, H, W, block]), and dz blocked is already the filter regrouped as the kernels read it
         // ([N·C / block, P·Q, block]); dz's one reorder also feeds the stride-1 input gradient. Saved a
         // ReorderInput and a Transpose of full maps per layer (V1 1.0-224 b16: about 60 ms per step).
-        dzBlocked = toNchwc(ops, dz, `${name}_dx_in_nchwc`);
+        dzBlocked ??= toNchwc(ops, dzNchw(), `${name}_dx_in_nchwc`);
         const xF = ops.reshape(xBlocked, [1, n * channels, h, w], `${name}_xF`);
         const dzF = ops.reshape(dzBlocked, [n * channels, 1, p, q], `${name}_dzF`);
         const out = nchwcDepthwiseBlocked(ops, xF, dzF, n * channels, [p, q], { strides: [1, 1], pads: g.pads, dilations: g.strides }, `${name}_dWconv_nchwc`);
         perPair = fromNchwc(ops, out, n * channels, `${name}_dWconv`);
       } else {
         const xF = ops.reshape(x.name, [1, n * channels, h, w], `${name}_xF`);
-        const dzF = ops.reshape(dz, [n * channels, 1, p, q], `${name}_dzF`);
+        const dzF = ops.reshape(dzNchw(), [n * channels, 1, p, q], `${name}_dzF`);
         perPair = ops.node('Conv', [xF, dzF], `${name}_dWconv`, { ...dWconv, group: { int: n * channels } });
       }
       const size = [h + g.pads[0] + g.pads[2] - g.strides[0] * (p - 1), w + g.pads[1] + g.pads[3] - g.strides[1] * (q - 1)];
       const cropped = cropKernel(perPair, [1, n * channels, ...size], [kh, kw], ops, name);
-      const summed = ops.reduceSum(ops.reshape(cropped, [n, channels, kh, kw], `${name}_dWpairs`), [0], `${name}_dWsum`); // [C, kh, kw]
+      const summed = scaled(ops.reduceSum(ops.reshape(cropped, [n, channels, kh, kw], `${name}_dWpairs`), [0], `${name}_dWsum`), [channels, 1, 1], `${name}_dWA`); // [C, kh, kw]
       ctx.gradient(layer, 'depthwise_kernel', ops.reshape(ops.transpose(summed, [1, 2, 0], `${name}_dWt`), [kh, kw, channels, 1], `${name}_dW`));
       if (!ctx.needsGradient(x)) return [null];
       if (g.strides.every((s) => s === 1)) {
         // Stride 1: correlation with the 180°-flipped filter, padded to give back H × W.
-        const flipped = ops.node('Slice', [wOnnx, ops.int64s([-1, -1]), ops.int64s([-(kh + 1), -(kw + 1)]), ops.int64s([2, 3]), ops.int64s([-1, -1])], `${name}_Wflip`);
+        const flipped = scaled(ops.node('Slice', [wOnnx, ops.int64s([-1, -1]), ops.int64s([-(kh + 1), -(kw + 1)]), ops.int64s([2, 3]), ops.int64s([-1, -1])], `${name}_Wflip`), [channels, 1, 1, 1], `${name}_WflipA`);
         const pads = [kh - 1 - g.pads[0], kw - 1 - g.pads[1], kh - 1 - g.pads[2], kw - 1 - g.pads[3]];
-        if (dzBlocked === null) return [plainDepthwise(dz, flipped, pads, [1, 1], `${name}_dx`)];
+        if (dzBlocked === null) return [plainDepthwise(dzNchw(), flipped, pads, [1, 1], `${name}_dx`)];
         const dx = nchwcDepthwiseBlocked(ops, dzBlocked, nchwcFilter(ops, flipped, channels, [kh, kw], block as number, `${name}_dx`), channels, [kh, kw], { strides: [1, 1], pads }, `${name}_dx_nchwc`);
         return [fromNchwc(ops, dx, channels, `${name}_dx_out`)];
       }
-      return [inputGradientByTransposedConv(dz, wOnnx, x, g, channels, ops, name)];
+      return [inputGradientByTransposedConv(dzNchw(), scaled(wOnnx, [channels, 1, 1, 1], `${name}_WA`), x, g, channels, ops, name)];
     },
   };
 };
@@ -302,17 +328,23 @@ const batchNormalization: LayerEmitter = (layer, [x], ctx) => {
       if (ctx.hasWeight(layer, 'gamma')) ctx.gradient(layer, 'gamma', dGamma);
       if (ctx.hasWeight(layer, 'beta')) ctx.gradient(layer, 'beta', sumDy);
       if (!ctx.needsGradient(x)) return [null];
-      // dx = A·dy + B·x + C per channel.
+      // dx = A·(dy + P·x + Q) per channel, handed on deferred: the convolution before folds A into its
+      // weights and computes dy + P·x + Q in its own layout (AffineGradient).
       const a = ops.mul(gamma, invStd, `${name}_A`);
-      const b = ops.scale(ops.mul(ops.mul(a, invStd, `${name}_Ainv`), dGamma, `${name}_Bneg`), -1 / count, `${name}_B`);
-      const cTerm = ops.sub(ops.scale(ops.mul(a, sumDy, `${name}_Ady`), -1 / count, `${name}_Cdy`), ops.mul(b, mean, `${name}_Bmean`), `${name}_C`);
-      // B·x + C as an inference-mode batch norm (mean 0, variance 1 − ε, so that √(var + ε) = 1).
-      const eps = 1e-5;
-      const affine = ops.node('BatchNormalization', [x.name, b, cTerm, ops.float(0, [channels]), ops.float(1 - eps, [channels])], `${name}_dxaffine`, { epsilon: { float: eps } });
-      return [ops.add(ops.mul(dy, ops.perChannel(a, channels, `${name}_A4`), `${name}_Ady4`), affine, `${name}_dx`)];
+      const p = ops.scale(ops.mul(invStd, dGamma, `${name}_Pneg`), -1 / count, `${name}_P`);
+      const q = ops.sub(ops.scale(sumDy, -1 / count, `${name}_Qdy`), ops.mul(p, mean, `${name}_Pmean`), `${name}_Q`);
+      return [ctx.deferAffine({ g: dy, x, a, p, q, name })];
     },
   };
 };
+
+/** g + P·x + Q of a deferred batch-norm gradient (AffineGradient), the P·x + Q part as an inference-mode batch norm (mean 0, variance 1 − ε, so that √(var + ε) = 1). */
+export function unscaledAffineGradient(ops: StepOps, { g, x, p, q, name }: AffineGradient): string {
+  const channels = x.shape[1];
+  const eps = 1e-5;
+  const affine = ops.node('BatchNormalization', [x.name, p, q, ops.float(0, [channels]), ops.float(1 - eps, [channels])], `${name}_dxaffine`, { epsilon: { float: eps } });
+  return ops.add(g, affine, `${name}_dxv`);
+}
 
 const activationLayer: LayerEmitter = (layer, [x], ctx) => {
   const act = emitActivation(layerConfig<{ activation: string }>(layer).activation, x, ctx.ops, layer.name, layer);

@@ -58,7 +58,8 @@ export function nchwcFilter(ops: StepOps, wOnnx: string, channels: number, kerne
 
 /**
  * A depthwise convolution (multiplier 1) of a blocked map (`toNchwc`) with a regrouped filter
- * (`nchwcFilter`, or any tensor already in that memory order); the result stays blocked.
+ * (`nchwcFilter`, or any tensor already in that memory order); the result stays blocked. `sum`, a
+ * blocked map of the output's shape, is added to the result in the same pass (it needs a `bias`).
  */
 export function nchwcDepthwiseBlocked(
   ops: StepOps,
@@ -69,8 +70,10 @@ export function nchwcDepthwiseBlocked(
   attributes: { strides: readonly number[]; pads: readonly number[]; dilations?: readonly number[] },
   name: string,
   bias?: string,
+  sum?: string,
 ): string {
-  return ops.graph.addNode('Conv', [blocked, filter, ...(bias === undefined ? [] : [bias])], name, {
+  if (sum !== undefined && bias === undefined) throw new TypeError('nchwcDepthwiseBlocked: a sum input needs a bias input.');
+  return ops.graph.addNode('Conv', [blocked, filter, ...(bias === undefined ? [] : [bias]), ...(sum === undefined ? [] : [sum])], name, {
     kernel_shape: { ints: kernel }, strides: { ints: attributes.strides }, pads: { ints: attributes.pads }, dilations: { ints: attributes.dilations ?? [1, 1] }, group: { int: channels },
   }, 1, NCHWC_DOMAIN)[0];
 }
