@@ -338,13 +338,23 @@ const batchNormalization: LayerEmitter = (layer, [x], ctx) => {
   };
 };
 
-/** g + P·x + Q of a deferred batch-norm gradient (AffineGradient), the P·x + Q part as an inference-mode batch norm (mean 0, variance 1 − ε, so that √(var + ε) = 1). */
+/**
+ * g + P·x + Q of a deferred batch-norm gradient (AffineGradient) in one pass: a 1×1 convolution with a
+ * group per channel (filter P, bias Q) whose Sum input is g — onnxruntime's FusedConv, multithreaded,
+ * where a BatchNormalization (single-threaded) and an Add took two (16·64·112²: 31 → 25 ms).
+ */
 export function unscaledAffineGradient(ops: StepOps, { g, x, p, q, name }: AffineGradient): string {
   const channels = x.shape[1];
-  const eps = 1e-5;
-  const affine = ops.node('BatchNormalization', [x.name, p, q, ops.float(0, [channels]), ops.float(1 - eps, [channels])], `${name}_dxaffine`, { epsilon: { float: eps } });
-  return ops.add(g, affine, `${name}_dxv`);
+  const filter = ops.reshape(p, [channels, 1, 1, 1], `${name}_P4`);
+  return ops.graph.addNode('FusedConv', [x.name, filter, q, g], `${name}_dxv`, {
+    kernel_shape: { ints: [1, 1] }, group: { int: channels }, activation: { string: 'Clip' }, activation_params: { floats: [-FLOAT_MAX, FLOAT_MAX] },
+  }, 1, MICROSOFT_DOMAIN)[0];
 }
+
+/** onnxruntime's contrib operators (FusedConv). */
+const MICROSOFT_DOMAIN = { name: 'com.microsoft', version: 1 } as const;
+/** The largest float32: FusedConv needs an activation, and Clip to ±this is none. */
+const FLOAT_MAX = 3.4028234663852886e38;
 
 const activationLayer: LayerEmitter = (layer, [x], ctx) => {
   const act = emitActivation(layerConfig<{ activation: string }>(layer).activation, x, ctx.ops, layer.name, layer);
