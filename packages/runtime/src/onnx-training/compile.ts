@@ -269,6 +269,9 @@ class StepCompiler implements StepContext {
     }
     for (const [i, value] of this.updates) weightOutputs.set(i, graph.addOutput(value, `new_w${i}`, model.weights[i].shape as number[]));
 
+    // Layers may write a tensor in two forms (plain and blocked) or one a later layer computes another
+    // way (a batch norm's output that a ReLU6 fuses): what no output needs goes.
+    graph.prune();
     return {
       bytes: graph.toBytes(`${model.name}_training_step`, {}),
       examples,

@@ -44,6 +44,10 @@ export interface StepContext {
  */
 export interface AffineGradient {
   g: string;
+  /** g in the blocked NCHWc layout, when the batch norm reordered it (its input was blocked too). */
+  gNchwc?: string;
+  /** x − mean in the blocked layout with its Q (P·(x − mean) + Q' = P·x + Q), when the batch norm computed it. */
+  centredNchwc?: { x: string; q: string };
   x: Value;
   a: string;
   p: string;

@@ -11,7 +11,7 @@
 import type { Layer } from '../onnx/converter';
 import { layerConfig } from '../onnx/converter';
 import { samePads } from '../onnx/converters';
-import { fromNchwc, nchwcDepthwiseBlocked, nchwcFilter, toNchwc } from './nchwc';
+import { fromNchwc, nchwcChannelAffine, nchwcChannelSum, nchwcDepthwiseBlocked, nchwcFilter, nchwcPairDots, toNchwc } from './nchwc';
 import type { AffineGradient, LayerEmitter, LayerStep, StepContext } from './emitter';
 import type { StepOps, Value } from './ops';
 
@@ -67,11 +67,20 @@ export function emitActivation(activation: string | undefined, x: Value, ops: St
 
 /** min(max(x, 0), cap); the gradient passes where 0 < y < cap. */
 function clipped(x: Value, cap: number, ops: StepOps, name: string): ActivationStep {
-  const y = ops.node('Clip', [x.name, ops.float(0), ops.float(cap)], name);
+  let y: Value;
+  if (x.affine?.source.nchwc !== undefined) {
+    // A batch norm's output: its affine and the clip in one blocked pass from its (blocked) input.
+    const { source, scale, shift } = x.affine;
+    const channels = x.shape[1];
+    const yBlocked = nchwcChannelAffine(ops, source.nchwc as string, scale, shift, channels, `${name}_nchwc`, { clip: [0, cap] });
+    y = { name: fromNchwc(ops, yBlocked, channels, name), shape: x.shape, nchwc: yBlocked };
+  } else {
+    y = { name: ops.node('Clip', [x.name, ops.float(0), ops.float(cap)], name), shape: x.shape };
+  }
   return {
-    y: { name: y, shape: x.shape },
+    y,
     backward: (dy) => {
-      const inside = ops.node('And', [ops.node('Greater', [y, ops.float(0)], `${name}_pos`), ops.node('Less', [y, ops.float(cap)], `${name}_below`)], `${name}_inside`);
+      const inside = ops.node('And', [ops.node('Greater', [y.name, ops.float(0)], `${name}_pos`), ops.node('Less', [y.name, ops.float(cap)], `${name}_below`)], `${name}_inside`);
       return ops.mul(dy, ops.node('Cast', [inside], `${name}_mask`, { to: { int: 1 } }), `${name}_grad`);
     },
   };
@@ -256,10 +265,10 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
   const plainDepthwise = (input: string, filter: string, pads: readonly number[], strides: readonly number[], at: string, bias?: string) =>
     ops.node('Conv', [input, filter, ...(bias === undefined ? [] : [bias])], at, { kernel_shape: { ints: [kh, kw] }, strides: { ints: strides }, pads: { ints: pads }, group: { int: channels } });
   // Blocked (NCHWc), x is reordered once: the forward convolution and the filter gradient's read it.
-  const xBlocked = block === null ? null : toNchwc(ops, x.name, `${name}_in_nchwc`);
+  const xBlocked = block === null ? null : x.nchwc ?? toNchwc(ops, x.name, `${name}_in_nchwc`);
   const zBlocked = xBlocked === null ? null : nchwcDepthwiseBlocked(ops, xBlocked, nchwcFilter(ops, wOnnx, channels, [kh, kw], block as number, name), channels, [kh, kw], { strides: g.strides, pads: g.pads }, `${name}_nchwc`, inputs[2]);
   const zName = zBlocked === null ? plainDepthwise(x.name, wOnnx, g.pads, g.strides, name, inputs[2]) : fromNchwc(ops, zBlocked, channels, `${name}_out`);
-  const z: Value = { name: zName, shape: [n, channels, ...g.outHW] };
+  const z: Value = { name: zName, shape: [n, channels, ...g.outHW], ...(zBlocked === null ? {} : { nchwc: zBlocked }) };
   const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
   return {
     outputs: [act.y],
@@ -273,9 +282,10 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
       const scaled = (t: string, shape: number[], at: string) => (deferred === undefined ? t : ops.mul(t, ops.reshape(deferred.a, shape, `${at}_shape`), at));
       let dzBlocked: string | null = null;
       if (zBlocked !== null && deferred !== undefined) {
-        const gBlocked = toNchwc(ops, deferred.g, `${name}_dx_g_nchwc`);
-        const p4 = ops.reshape(deferred.p, [channels, 1, 1, 1], `${name}_P4`);
-        dzBlocked = nchwcDepthwiseBlocked(ops, zBlocked, p4, channels, [1, 1], { strides: [1, 1], pads: [0, 0, 0, 0] }, `${deferred.name}_dxv_nchwc`, deferred.q, gBlocked);
+        // The batch norm's blocked x − mean when it has one (then z's blocked form is not kept for this).
+        const gBlocked = deferred.gNchwc ?? toNchwc(ops, deferred.g, `${name}_dx_g_nchwc`);
+        const [source, q] = deferred.centredNchwc === undefined ? [zBlocked, deferred.q] : [deferred.centredNchwc.x, deferred.centredNchwc.q];
+        dzBlocked = nchwcChannelAffine(ops, source, deferred.p, q, channels, `${deferred.name}_dxv_nchwc`, { sum: gBlocked });
       }
       let dzPlain: string | null = deferred === undefined ? act.backward(ctx.materialize(dOut)) : null;
       const dzNchw = (): string => {
@@ -330,33 +340,65 @@ const batchNormalization: LayerEmitter = (layer, [x], ctx) => {
   const name = layer.name;
   const gamma = ctx.hasWeight(layer, 'gamma') ? ctx.weight(layer, 'gamma') : ops.float(1, [channels]);
   const beta = ctx.hasWeight(layer, 'beta') ? ctx.weight(layer, 'beta') : ops.float(0, [channels]);
-  // The batch statistics from BatchNormalization's training mode (momentum 0: its running statistics are
-  // the batch's mean and biased variance, as tfjs' moments): one operator instead of ReduceSum,
-  // ReduceSumSquare and an inference-mode BatchNormalization — 16·64·112² map: 68 → 58 ms, 16·128·56²:
-  // 33 → 24 ms (ReduceSumSquare alone was 6× slower than ReduceSum). Its running-statistics inputs must
-  // be tensors of this layer computed in the graph from a graph input (never constant-folded): onnxruntime
-  // writes the outputs into their buffers, and shared constants were clobbered (reference/ort_training.md).
-  const zeros = ops.mul(ctx.weight(layer, 'moving_mean'), ops.float(0), `${name}_mean0`);
-  const ones = ops.add(zeros, ops.float(1), `${name}_var1`);
-  const [y, mean, variance] = ops.graph.addNode('BatchNormalization', [x.name, gamma, beta, zeros, ones], name, { epsilon: { float: c.epsilon }, momentum: { float: 0 }, training_mode: { int: 1 } }, 3);
+  const block = ctx.nchwcBlock;
+  const blocked = x.nchwc !== undefined && block !== null && channels % block === 0 ? x.nchwc : undefined;
+  let output: Value;
+  let mean: string;
+  let variance: string;
+  let invStd: string;
+  let centred: string | undefined;
+  if (blocked !== undefined) {
+    // x also blocked (a depthwise convolution's output): the statistics from its blocked form, in two
+    // passes as tfjs' moments (Σx by ReduceSum; x − mean as a 1×1 NCHWc convolution; Σ(x − mean)² as a
+    // grouped convolution of that with itself, no map written), and y = γ·(x − mean)/σ + β as a 1×1 NCHWc
+    // convolution, which a following ReLU6 replaces by one with the clip fused (Value.affine): no
+    // BatchNormalization (single-threaded, three passes), no reorder of x, no Clip pass.
+    mean = ops.scale(nchwcChannelSum(ops, blocked, x.shape, block as number, `${name}_sum`), 1 / count, `${name}_mean`);
+    centred = nchwcChannelAffine(ops, blocked, ops.float(1, [channels]), ops.scale(mean, -1, `${name}_negmean`), channels, `${name}_centred_nchwc`);
+    variance = ops.scale(ops.reduceSum(nchwcPairDots(ops, centred, centred, x.shape, `${name}_sumsq_dot`), [0], `${name}_sumsq`), 1 / count, `${name}_var`);
+    invStd = ops.node('Reciprocal', [ops.node('Sqrt', [ops.add(variance, ops.float(c.epsilon), `${name}_vareps`)], `${name}_std`)], `${name}_invstd`);
+    const scale = ops.mul(gamma, invStd, `${name}_scale`);
+    const yBlocked = nchwcChannelAffine(ops, centred, scale, beta, channels, `${name}_nchwc`);
+    const source: Value = { name: fromNchwc(ops, centred, channels, `${name}_centred`), shape: x.shape, nchwc: centred };
+    output = { name: fromNchwc(ops, yBlocked, channels, name), shape: x.shape, nchwc: yBlocked, affine: { source, scale, shift: beta } };
+  } else {
+    // The batch statistics from BatchNormalization's training mode (momentum 0: its running statistics are
+    // the batch's mean and biased variance, as tfjs' moments): one operator instead of ReduceSum,
+    // ReduceSumSquare and an inference-mode BatchNormalization — 16·64·112² map: 68 → 58 ms, 16·128·56²:
+    // 33 → 24 ms (ReduceSumSquare alone was 6× slower than ReduceSum). Its running-statistics inputs must
+    // be tensors of this layer computed in the graph from a graph input (never constant-folded): onnxruntime
+    // writes the outputs into their buffers, and shared constants were clobbered (reference/ort_training.md).
+    const zeros = ops.mul(ctx.weight(layer, 'moving_mean'), ops.float(0), `${name}_mean0`);
+    const ones = ops.add(zeros, ops.float(1), `${name}_var1`);
+    const [y, batchMean, batchVariance] = ops.graph.addNode('BatchNormalization', [x.name, gamma, beta, zeros, ones], name, { epsilon: { float: c.epsilon }, momentum: { float: 0 }, training_mode: { int: 1 } }, 3);
+    [mean, variance] = [batchMean, batchVariance];
+    invStd = ops.node('Reciprocal', [ops.node('Sqrt', [ops.add(variance, ops.float(c.epsilon), `${name}_vareps`)], `${name}_std`)], `${name}_invstd`);
+    output = { name: y, shape: x.shape };
+  }
   // moving ← moving − (moving − batch)·(1 − momentum)
   for (const [weight, batch] of [['moving_mean', mean], ['moving_variance', variance]] as const) {
     const moving = ctx.weight(layer, weight);
     ctx.update(layer, weight, ops.sub(moving, ops.scale(ops.sub(moving, batch, `${name}_${weight}_delta`), 1 - c.momentum, `${name}_${weight}_step`), `${name}_${weight}_new`));
   }
   return {
-    outputs: [{ name: y, shape: x.shape }],
+    outputs: [output],
     backward: ([dy]) => {
       if (dy === null) return [null];
-      const invStd = ops.node('Reciprocal', [ops.node('Sqrt', [ops.add(variance, ops.float(c.epsilon), `${name}_vareps`)], `${name}_std`)], `${name}_invstd`);
       const sumDy = ops.channelSum(dy, `${name}_sumdy`);
       // Σ dy·x per channel as a convolution of dy [1, N·C, H, W] with x as the N·C filters [N·C, 1, H, W]
       // (one group per (image, channel) pair, a 1 × 1 output): no product map written. 16·64·112²: 24 → 11 ms.
-      const dots = ops.node('Conv', [ops.reshape(dy, [1, n * channels, h, w], `${name}_dyF`), ops.reshape(x.name, [n * channels, 1, h, w], `${name}_xK`)], `${name}_sumdyx_dot`, {
-        kernel_shape: { ints: [h, w] }, group: { int: n * channels },
-      });
-      const sumDyX = ops.reduceSum(ops.reshape(dots, [n, channels], `${name}_sumdyx_nc`), [0], `${name}_sumdyx`);
-      const dGamma = ops.mul(invStd, ops.sub(sumDyX, ops.mul(mean, sumDy, `${name}_meandy`), `${name}_centred`), `${name}_dgamma`);
+      // Blocked, dy's reorder serves the depthwise convolution's backward too (AffineGradient.gNchwc), and
+      // the dot is with x − mean, which is Σ dy·x − mean·Σ dy without the cancellation.
+      const dyBlocked = centred === undefined ? undefined : toNchwc(ops, dy, `${name}_dy_nchwc`);
+      let centredSum: string;
+      if (centred === undefined) {
+        const dots = ops.node('Conv', [ops.reshape(dy, [1, n * channels, h, w], `${name}_dyF`), ops.reshape(x.name, [n * channels, 1, h, w], `${name}_xK`)], `${name}_sumdyx_dot`, { kernel_shape: { ints: [h, w] }, group: { int: n * channels } });
+        const sumDyX = ops.reduceSum(ops.reshape(dots, [n, channels], `${name}_sumdyx_nc`), [0], `${name}_sumdyx`);
+        centredSum = ops.sub(sumDyX, ops.mul(mean, sumDy, `${name}_meandy`), `${name}_sumdyxc`);
+      } else {
+        centredSum = ops.reduceSum(nchwcPairDots(ops, dyBlocked as string, centred, x.shape, `${name}_sumdyx_dot`), [0], `${name}_sumdyxc`);
+      }
+      const dGamma = ops.mul(invStd, centredSum, `${name}_dgamma`);
       if (ctx.hasWeight(layer, 'gamma')) ctx.gradient(layer, 'gamma', dGamma);
       if (ctx.hasWeight(layer, 'beta')) ctx.gradient(layer, 'beta', sumDy);
       if (!ctx.needsGradient(x)) return [null];
@@ -365,7 +407,8 @@ const batchNormalization: LayerEmitter = (layer, [x], ctx) => {
       const a = ops.mul(gamma, invStd, `${name}_A`);
       const p = ops.scale(ops.mul(invStd, dGamma, `${name}_Pneg`), -1 / count, `${name}_P`);
       const q = ops.sub(ops.scale(sumDy, -1 / count, `${name}_Qdy`), ops.mul(p, mean, `${name}_Pmean`), `${name}_Q`);
-      return [ctx.deferAffine({ g: dy, x, a, p, q, name })];
+      const centredNchwc = centred === undefined ? undefined : { x: centred, q: ops.scale(sumDy, -1 / count, `${name}_Qc`) };
+      return [ctx.deferAffine({ g: dy, gNchwc: dyBlocked, centredNchwc, x, a, p, q, name })];
     },
   };
 };

@@ -9,6 +9,7 @@
  * once, by the order ReorderInput leaves a known tensor in.
  */
 import * as ort from 'onnxruntime-node';
+import type { OnnxAttribute } from '../onnx/graph-builder';
 import { OnnxGraphBuilder } from '../onnx/graph-builder';
 import type { StepOps } from './ops';
 
@@ -76,4 +77,37 @@ export function nchwcDepthwiseBlocked(
   return ops.graph.addNode('Conv', [blocked, filter, ...(bias === undefined ? [] : [bias]), ...(sum === undefined ? [] : [sum])], name, {
     kernel_shape: { ints: kernel }, strides: { ints: attributes.strides }, pads: { ints: attributes.pads }, dilations: { ints: attributes.dilations ?? [1, 1] }, group: { int: channels },
   }, 1, NCHWC_DOMAIN)[0];
+}
+
+/**
+ * scale·x + shift per channel of a blocked map (+ `sum`, a blocked map of the same shape), clipped to
+ * `clip` if given: a 1×1 depthwise convolution in one pass (the 1×1 filter [C, 1, 1, 1] is the scale as
+ * it is). The result stays blocked.
+ */
+export function nchwcChannelAffine(ops: StepOps, blocked: string, scale: string, shift: string, channels: number, name: string, options: { sum?: string; clip?: readonly [number, number] } = {}): string {
+  const filter = ops.reshape(scale, [channels, 1, 1, 1], `${name}_scale4`);
+  const activation: Record<string, OnnxAttribute> = options.clip === undefined ? {} : { activation: { string: 'Clip' }, activation_params: { floats: options.clip } };
+  return ops.graph.addNode('Conv', [blocked, filter, shift, ...(options.sum === undefined ? [] : [options.sum])], name, {
+    kernel_shape: { ints: [1, 1] }, strides: { ints: [1, 1] }, pads: { ints: [0, 0, 0, 0] }, dilations: { ints: [1, 1] }, group: { int: channels }, ...activation,
+  }, 1, NCHWC_DOMAIN)[0];
+}
+
+/**
+ * Σ over H, W of a·b for each (image, channel) pair of two blocked maps [N, C, H, W]: a depthwise
+ * convolution of `a` as [1, N·C, H, W] with `b` as the N·C filters (a 1 × 1 output). Returns [N, C]
+ * (a 1 × 1 blocked map is in plain order).
+ */
+export function nchwcPairDots(ops: StepOps, a: string, b: string, shape: readonly number[], name: string): string {
+  const [n, c, h, w] = shape;
+  const input = ops.reshape(a, [1, n * c, h, w], `${name}_in`);
+  const filters = ops.reshape(b, [n * c, 1, h, w], `${name}_filters`);
+  const out = nchwcDepthwiseBlocked(ops, input, filters, n * c, [h, w], { strides: [1, 1], pads: [0, 0, 0, 0] }, name);
+  return ops.reshape(out, [n, c], `${name}_nc`);
+}
+
+/** The per-channel sum [C] of a blocked map [N, C, H, W] (memory [N, C / block, H·W, block]). */
+export function nchwcChannelSum(ops: StepOps, blocked: string, shape: readonly number[], block: number, name: string): string {
+  const [n, c, h, w] = shape;
+  const view = ops.reshape(blocked, [n, c / block, h * w, block], `${name}_view`);
+  return ops.reshape(ops.reduceSum(ops.reduceSum(view, [2], `${name}_hw`), [0], `${name}_n`), [c], name);
 }

@@ -131,6 +131,26 @@ export class OnnxGraphBuilder {
     return name;
   }
 
+  /**
+   * Removes the nodes no graph output depends on, and the initializers no remaining node reads
+   * (onnxruntime runs every node it is given). Returns how many nodes it removed.
+   */
+  prune(): number {
+    const needed = new Set(this.outputs.map((o) => o.name as string));
+    const kept: onnx.INodeProto[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i];
+      if (!(node.output ?? []).some((o) => needed.has(o))) continue;
+      kept.push(node);
+      for (const input of node.input ?? []) needed.add(input);
+    }
+    const removed = this.nodes.length - kept.length;
+    this.nodes.splice(0, this.nodes.length, ...kept.reverse());
+    const initializers = this.initializers.filter((t) => needed.has(t.name as string));
+    this.initializers.splice(0, this.initializers.length, ...initializers);
+    return removed;
+  }
+
   toBytes(graphName: string, metadata: Record<string, string>): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: this.opset >= 15 ? 8 : IR_VERSION,
