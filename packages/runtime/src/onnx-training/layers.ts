@@ -11,7 +11,7 @@
 import type { Layer } from '../onnx/converter';
 import { layerConfig } from '../onnx/converter';
 import { samePads } from '../onnx/converters';
-import { fromNchwc, nchwcChannelAffine, nchwcChannelSum, nchwcDepthwiseBlocked, nchwcFilter, nchwcPairDots, toNchwc } from './nchwc';
+import { fromNchwc, nchwcChannelAffine, nchwcChannelSum, nchwcDepthwiseBlocked, nchwcFilter, nchwcPairDots, nchwcStridedInputGradient, toNchwc } from './nchwc';
 import type { AffineGradient, LayerEmitter, LayerStep, StepContext } from './emitter';
 import type { StepOps, Value } from './ops';
 
@@ -317,13 +317,19 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
       const summed = scaled(ops.reduceSum(ops.reshape(cropped, [n, channels, kh, kw], `${name}_dWpairs`), [0], `${name}_dWsum`), [channels, 1, 1], `${name}_dWA`); // [C, kh, kw]
       ctx.gradient(layer, 'depthwise_kernel', ops.reshape(ops.transpose(summed, [1, 2, 0], `${name}_dWt`), [kh, kw, channels, 1], `${name}_dW`));
       if (!ctx.needsGradient(x)) return [null];
+      // Correlation with the 180°-flipped filter: stride 1, padded to give back H × W; strided and blocked,
+      // of the gradient spread out with zeros (nchwcStridedInputGradient).
+      const flipped = () => scaled(ops.node('Slice', [wOnnx, ops.int64s([-1, -1]), ops.int64s([-(kh + 1), -(kw + 1)]), ops.int64s([2, 3]), ops.int64s([-1, -1])], `${name}_Wflip`), [channels, 1, 1, 1], `${name}_WflipA`);
       if (g.strides.every((s) => s === 1)) {
-        // Stride 1: correlation with the 180°-flipped filter, padded to give back H × W.
-        const flipped = scaled(ops.node('Slice', [wOnnx, ops.int64s([-1, -1]), ops.int64s([-(kh + 1), -(kw + 1)]), ops.int64s([2, 3]), ops.int64s([-1, -1])], `${name}_Wflip`), [channels, 1, 1, 1], `${name}_WflipA`);
         const pads = [kh - 1 - g.pads[0], kw - 1 - g.pads[1], kh - 1 - g.pads[2], kw - 1 - g.pads[3]];
-        if (dzBlocked === null) return [plainDepthwise(dzNchw(), flipped, pads, [1, 1], `${name}_dx`)];
-        const dx = nchwcDepthwiseBlocked(ops, dzBlocked, nchwcFilter(ops, flipped, channels, [kh, kw], block as number, `${name}_dx`), channels, [kh, kw], { strides: [1, 1], pads }, `${name}_dx_nchwc`);
+        if (dzBlocked === null) return [plainDepthwise(dzNchw(), flipped(), pads, [1, 1], `${name}_dx`)];
+        const dx = nchwcDepthwiseBlocked(ops, dzBlocked, nchwcFilter(ops, flipped(), channels, [kh, kw], block as number, `${name}_dx`), channels, [kh, kw], { strides: [1, 1], pads }, `${name}_dx_nchwc`);
         return [fromNchwc(ops, dx, channels, `${name}_dx_out`)];
+      }
+      if (dzBlocked !== null) {
+        const dims = { n, channels, inHW: [h, w], outHW: g.outHW, kernel: [kh, kw], strides: g.strides, pads: g.pads };
+        const dx = nchwcStridedInputGradient(ops, dzBlocked, nchwcFilter(ops, flipped(), channels, [kh, kw], block as number, `${name}_dx`), dims, block as number, `${name}_dx_nchwc`);
+        if (dx !== null) return [fromNchwc(ops, dx, channels, `${name}_dx_out`)];
       }
       return [inputGradientByTransposedConv(dzNchw(), scaled(wOnnx, [channels, 1, 1, 1], `${name}_WA`), x, g, channels, ops, name)];
     },
