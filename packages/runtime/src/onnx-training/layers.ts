@@ -360,12 +360,12 @@ const batchNormalization: LayerEmitter = (layer, [x], ctx) => {
     // convolution, which a following ReLU6 replaces by one with the clip fused (Value.affine): no
     // BatchNormalization (single-threaded, three passes), no reorder of x, no Clip pass.
     mean = ops.scale(nchwcChannelSum(ops, blocked, x.shape, block as number, `${name}_sum`), 1 / count, `${name}_mean`);
-    centred = nchwcChannelAffine(ops, blocked, ops.float(1, [channels]), ops.scale(mean, -1, `${name}_negmean`), channels, `${name}_centred_nchwc`);
+    centred = nchwcChannelAffine(ops, blocked, ops.float(1, [channels]), ops.scale(mean, -1, `${name}_negmean`), channels, `${name}_xc_nchwc`);
     variance = ops.scale(ops.reduceSum(nchwcPairDots(ops, centred, centred, x.shape, `${name}_sumsq_dot`), [0], `${name}_sumsq`), 1 / count, `${name}_var`);
     invStd = ops.node('Reciprocal', [ops.node('Sqrt', [ops.add(variance, ops.float(c.epsilon), `${name}_vareps`)], `${name}_std`)], `${name}_invstd`);
     const scale = ops.mul(gamma, invStd, `${name}_scale`);
     const yBlocked = nchwcChannelAffine(ops, centred, scale, beta, channels, `${name}_nchwc`);
-    const source: Value = { name: fromNchwc(ops, centred, channels, `${name}_centred`), shape: x.shape, nchwc: centred };
+    const source: Value = { name: fromNchwc(ops, centred, channels, `${name}_xc`), shape: x.shape, nchwc: centred };
     output = { name: fromNchwc(ops, yBlocked, channels, name), shape: x.shape, nchwc: yBlocked, affine: { source, scale, shift: beta } };
   } else {
     // The batch statistics from BatchNormalization's training mode (momentum 0: its running statistics are

@@ -33,8 +33,8 @@ const ROLES: [RegExp, string][] = [
   [/_dWconv|_dWim2col|_dWcols|_dWmm|_dWsum|_dWt|_dWpairs|_dWcrop|_dWr|_dWA|_dW$|_xF|_dzF|_dzT|_xT|_dzR|_xR|_dyT/, 'filter gradients'],
   [/_dx(_|$)|_Wflip|_Wt$/, 'input gradients'],
   [/_mask|_grad|_pos|_below|_inside/, 'activation backward'],
-  [/_sumdy|_dyx|_sumdyx|_dyF|_xK|_dxaffine|_dxv|_[PQ]$|_Pneg|_Qdy|_Pmean|_Ady4|_A4|_dgamma|_centred|_invstd|_std|_vareps|_Ady|_Bmean|_Bneg|_Ainv|_[ABC]$|_Cdy/, 'batch norm backward'],
-  [/_sum_hw|_sum$|_sumsq|_mean|_var|_moving/, 'batch norm statistics'],
+  [/_sumdy|_dyx|_sumdyx|_sumdyxc|_dy_nchwc|_Qc|_dyF|_xK|_dxaffine|_dxv|_[PQ]$|_Pneg|_Qdy|_Pmean|_Ady4|_A4|_dgamma|_centred|_invstd|_std|_vareps|_Ady|_Bmean|_Bneg|_Ainv|_[ABC]$|_Cdy/, 'batch norm backward'],
+  [/_sum_hw|_sum_n|_sum$|_sumsq|_mean|_negmean|_xc_nchwc|_var|_moving/, 'batch norm statistics'],
   [/^decay_|^grad_w/, 'weight decay'],
 ];
 
