@@ -76,6 +76,7 @@ class StepCompiler implements StepContext {
   private readonly layerIndex = new Map<Layer, number>();
   /** Deferred gradients (deferAffine): name → parts, and the tensor once computed. */
   private readonly deferred = new Map<string, { parts: AffineGradient; value?: string }>();
+  private readonly blockedTwins = new Map<string, string>();
   readonly nchwcBlock: number | null;
 
   constructor(
@@ -148,6 +149,14 @@ class StepCompiler implements StepContext {
       entry.value = this.ops.mul(unscaledAffineGradient(this.ops, parts), scale, `${parts.name}_dx`);
     }
     return entry.value;
+  }
+
+  setBlockedTwin(name: string, blocked: string): void {
+    this.blockedTwins.set(name, blocked);
+  }
+
+  blockedTwin(name: string): string | undefined {
+    return this.blockedTwins.get(name);
   }
 
   needsGradient(value: Value): boolean {

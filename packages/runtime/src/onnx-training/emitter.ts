@@ -33,6 +33,10 @@ export interface StepContext {
   affine(gradient: string): AffineGradient | undefined;
   /** A gradient as a tensor: a deferred one computed (once), any other as it is. */
   materialize(gradient: string): string;
+  /** Records that `blocked` holds the tensor (a value or a gradient) `name` in the NCHWc layout. */
+  setBlockedTwin(name: string, blocked: string): void;
+  /** The tensor `name` in the NCHWc layout, if a layer recorded one. */
+  blockedTwin(name: string): string | undefined;
 }
 
 /**

@@ -33,7 +33,7 @@ interface ActivationStep {
   backward(dy: string): string;
 }
 
-export function emitActivation(activation: string | undefined, x: Value, ops: StepOps, name: string, owner: Layer): ActivationStep {
+export function emitActivation(activation: string | undefined, x: Value, ops: StepOps, name: string, owner: Layer, ctx?: StepContext): ActivationStep {
   const kind = activation ?? 'linear';
   const mask = (bool: string, dy: string) => ops.mul(dy, ops.node('Cast', [bool], `${name}_mask`, { to: { int: 1 } }), `${name}_grad`);
   switch (kind) {
@@ -44,7 +44,7 @@ export function emitActivation(activation: string | undefined, x: Value, ops: St
       return { y: { name: y, shape: x.shape }, backward: (dy) => mask(ops.node('Greater', [y, ops.float(0)], `${name}_pos`), dy) };
     }
     case 'relu6':
-      return clipped(x, 6, ops, name);
+      return clipped(x, 6, ops, name, ctx);
     case 'sigmoid': {
       const y = ops.node('Sigmoid', [x.name], name);
       return { y: { name: y, shape: x.shape }, backward: (dy) => ops.mul(dy, ops.mul(y, ops.sub(ops.float(1), y, `${name}_1my`), `${name}_dsig`), `${name}_grad`) };
@@ -66,7 +66,7 @@ export function emitActivation(activation: string | undefined, x: Value, ops: St
 }
 
 /** min(max(x, 0), cap); the gradient passes where 0 < y < cap. */
-function clipped(x: Value, cap: number, ops: StepOps, name: string): ActivationStep {
+function clipped(x: Value, cap: number, ops: StepOps, name: string, ctx?: StepContext): ActivationStep {
   let y: Value;
   if (x.affine?.source.nchwc !== undefined) {
     // A batch norm's output: its affine and the clip in one blocked pass from its (blocked) input.
@@ -80,8 +80,15 @@ function clipped(x: Value, cap: number, ops: StepOps, name: string): ActivationS
   return {
     y,
     backward: (dy) => {
-      const inside = ops.node('And', [ops.node('Greater', [y.name, ops.float(0)], `${name}_pos`), ops.node('Less', [y.name, ops.float(cap)], `${name}_below`)], `${name}_inside`);
-      return ops.mul(dy, ops.node('Cast', [inside], `${name}_mask`, { to: { int: 1 } }), `${name}_grad`);
+      // Blocked when y and dy both are (a depthwise convolution's input and input gradient): the reorder
+      // moves from dy to the result, and y's plain form need not be kept for the backward pass.
+      const yBlocked = y.nchwc ?? ctx?.blockedTwin(y.name);
+      const dyBlocked = ctx?.blockedTwin(dy);
+      const blocked = yBlocked !== undefined && dyBlocked !== undefined;
+      const [yAt, dyAt] = blocked ? [yBlocked, dyBlocked] : [y.name, dy];
+      const inside = ops.node('And', [ops.node('Greater', [yAt, ops.float(0)], `${name}_pos`), ops.node('Less', [yAt, ops.float(cap)], `${name}_below`)], `${name}_inside`);
+      const grad = ops.mul(dyAt, ops.node('Cast', [inside], `${name}_mask`, { to: { int: 1 } }), `${name}_grad`);
+      return blocked ? blockedGradientOut(ctx as StepContext, grad, x.shape[1], `${name}_grad_out`) : grad;
     },
   };
 }
@@ -180,6 +187,13 @@ function inputGradientByTransposedConv(dy: string, wOnnx: string, x: Value, g: C
   });
 }
 
+/** A gradient computed blocked: its plain form (a reorder, pruned if no layer reads it), with the blocked one recorded for layers that can use it. */
+function blockedGradientOut(ctx: StepContext, blocked: string, channels: number, name: string): string {
+  const plain = fromNchwc(ctx.ops, blocked, channels, name);
+  ctx.setBlockedTwin(plain, blocked);
+  return plain;
+}
+
 /** The deferred batch-norm gradient `d` (AffineGradient) when the batch norm read `z`, the layer's output before its activation (so a linear one). */
 function deferredFor(ctx: StepContext, d: string, z: Value): AffineGradient | undefined {
   const parts = ctx.affine(d);
@@ -266,6 +280,7 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
     ops.node('Conv', [input, filter, ...(bias === undefined ? [] : [bias])], at, { kernel_shape: { ints: [kh, kw] }, strides: { ints: strides }, pads: { ints: pads }, group: { int: channels } });
   // Blocked (NCHWc), x is reordered once: the forward convolution and the filter gradient's read it.
   const xBlocked = block === null ? null : x.nchwc ?? toNchwc(ops, x.name, `${name}_in_nchwc`);
+  if (xBlocked !== null) ctx.setBlockedTwin(x.name, xBlocked);
   const zBlocked = xBlocked === null ? null : nchwcDepthwiseBlocked(ops, xBlocked, nchwcFilter(ops, wOnnx, channels, [kh, kw], block as number, name), channels, [kh, kw], { strides: g.strides, pads: g.pads }, `${name}_nchwc`, inputs[2]);
   const zName = zBlocked === null ? plainDepthwise(x.name, wOnnx, g.pads, g.strides, name, inputs[2]) : fromNchwc(ops, zBlocked, channels, `${name}_out`);
   const z: Value = { name: zName, shape: [n, channels, ...g.outHW], ...(zBlocked === null ? {} : { nchwc: zBlocked }) };
@@ -324,12 +339,12 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
         const pads = [kh - 1 - g.pads[0], kw - 1 - g.pads[1], kh - 1 - g.pads[2], kw - 1 - g.pads[3]];
         if (dzBlocked === null) return [plainDepthwise(dzNchw(), flipped(), pads, [1, 1], `${name}_dx`)];
         const dx = nchwcDepthwiseBlocked(ops, dzBlocked, nchwcFilter(ops, flipped(), channels, [kh, kw], block as number, `${name}_dx`), channels, [kh, kw], { strides: [1, 1], pads }, `${name}_dx_nchwc`);
-        return [fromNchwc(ops, dx, channels, `${name}_dx_out`)];
+        return [blockedGradientOut(ctx, dx, channels, `${name}_dx_out`)];
       }
       if (dzBlocked !== null) {
         const dims = { n, channels, inHW: [h, w], outHW: g.outHW, kernel: [kh, kw], strides: g.strides, pads: g.pads };
         const dx = nchwcStridedInputGradient(ops, dzBlocked, nchwcFilter(ops, flipped(), channels, [kh, kw], block as number, `${name}_dx`), dims, block as number, `${name}_dx_nchwc`);
-        if (dx !== null) return [fromNchwc(ops, dx, channels, `${name}_dx_out`)];
+        if (dx !== null) return [blockedGradientOut(ctx, dx, channels, `${name}_dx_out`)];
       }
       return [inputGradientByTransposedConv(dzNchw(), scaled(wOnnx, [channels, 1, 1, 1], `${name}_WA`), x, g, channels, ops, name)];
     },
@@ -438,13 +453,13 @@ const MICROSOFT_DOMAIN = { name: 'com.microsoft', version: 1 } as const;
 const FLOAT_MAX = 3.4028234663852886e38;
 
 const activationLayer: LayerEmitter = (layer, [x], ctx) => {
-  const act = emitActivation(layerConfig<{ activation: string }>(layer).activation, x, ctx.ops, layer.name, layer);
+  const act = emitActivation(layerConfig<{ activation: string }>(layer).activation, x, ctx.ops, layer.name, layer, ctx);
   return { outputs: [act.y], backward: ([d]) => [d === null ? null : act.backward(d)] };
 };
 
 const reluLayer: LayerEmitter = (layer, [x], ctx) => {
   const maxValue = layerConfig<{ maxValue?: number | null; negativeSlope?: number; threshold?: number }>(layer).maxValue;
-  const act = maxValue == null ? emitActivation('relu', x, ctx.ops, layer.name, layer) : clipped(x, maxValue, ctx.ops, layer.name);
+  const act = maxValue == null ? emitActivation('relu', x, ctx.ops, layer.name, layer) : clipped(x, maxValue, ctx.ops, layer.name, ctx);
   return { outputs: [act.y], backward: ([d]) => [d === null ? null : act.backward(d)] };
 };
 
