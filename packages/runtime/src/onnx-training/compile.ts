@@ -11,8 +11,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { decayedWeights, WEIGHT_DECAY_LOSS } from '@mobilenets/training';
 import type { Layer } from '../onnx/converter';
 import { OnnxGraphBuilder } from '../onnx/graph-builder';
-import type { LayerEmitter, LayerStep, StepContext } from './emitter';
-import { TRAINING_EMITTERS } from './layers';
+import type { AffineGradient, LayerEmitter, LayerStep, StepContext } from './emitter';
+import { TRAINING_EMITTERS, unscaledAffineGradient } from './layers';
 import type { StepLoss } from './losses';
 import { StepOps, Value } from './ops';
 import type { StepOptimizer } from './optimizers';
@@ -76,6 +76,9 @@ class StepCompiler implements StepContext {
   private readonly masks: MaskInput[] = [];
   private readonly noGradient = new Set<string>();
   private readonly layerIndex = new Map<Layer, number>();
+  /** Deferred gradients (deferAffine): name → parts, and the tensor once computed. */
+  private readonly deferred = new Map<string, { parts: AffineGradient; value?: string }>();
+  private readonly blockedTwins = new Map<string, string>();
   readonly nchwcBlock: number | null;
 
   constructor(
@@ -127,6 +130,35 @@ class StepCompiler implements StepContext {
     const input = this.graph.addInput(`mask_${this.layerIndex.get(layer)}`, shape);
     this.masks.push({ input, layerIndex: this.layerIndex.get(layer) as number, rate, shape: [...shape] });
     return input;
+  }
+
+  deferAffine(parts: AffineGradient): string {
+    const name = this.graph.unique(`${parts.name}_dx_deferred`);
+    this.deferred.set(name, { parts });
+    return name;
+  }
+
+  affine(gradient: string): AffineGradient | undefined {
+    return this.deferred.get(gradient)?.parts;
+  }
+
+  materialize(gradient: string): string {
+    const entry = this.deferred.get(gradient);
+    if (entry === undefined) return gradient;
+    if (entry.value === undefined) {
+      const { parts } = entry;
+      const scale = this.ops.perChannel(parts.a, parts.x.shape[1], `${parts.name}_A4`);
+      entry.value = this.ops.mul(unscaledAffineGradient(this.ops, parts), scale, `${parts.name}_dx`);
+    }
+    return entry.value;
+  }
+
+  setBlockedTwin(name: string, blocked: string): void {
+    this.blockedTwins.set(name, blocked);
+  }
+
+  blockedTwin(name: string): string | undefined {
+    return this.blockedTwins.get(name);
   }
 
   needsGradient(value: Value): boolean {
@@ -198,10 +230,10 @@ class StepCompiler implements StepContext {
       const dOutputs = node.outputTensors.map((t) => {
         const parts = pending.get(t.id);
         if (parts === undefined) return null;
-        return parts.length === 1 ? parts[0] : ops.node('Sum', parts, `${layer.name}_dsum`);
+        return parts.length === 1 ? parts[0] : ops.node('Sum', parts.map((p) => this.materialize(p)), `${layer.name}_dsum`);
       });
       if (dOutputs.every((d) => d === null)) continue;
-      const dInputs = step.backward(dOutputs);
+      const dInputs = step.backward(step.acceptsAffine === true ? dOutputs : dOutputs.map((d) => (d === null ? null : this.materialize(d))));
       node.inputTensors.forEach((t, k) => push(t.id, dInputs[k] ?? null));
     }
 
@@ -244,11 +276,15 @@ class StepCompiler implements StepContext {
         return input;
       });
       const next = optimizer.emit(ops, this.weightInputs.get(i) as string, g, slots, scalarInputs, `opt_w${i}`);
-      weightOutputs.set(i, graph.addOutput(next.weight, `new_w${i}`, shape));
-      next.slots.forEach((s, k) => slotOutputs[k].set(t, graph.addOutput(s, `new_s${k}_${t}`, shape)));
+      // Renamed rather than copied through an Identity (the new momentum is read by the weight update too: 7 ms a step at 1.0-224).
+      weightOutputs.set(i, graph.addOutputRenamed(next.weight, `new_w${i}`, shape));
+      next.slots.forEach((s, k) => slotOutputs[k].set(t, graph.addOutputRenamed(s, `new_s${k}_${t}`, shape)));
     }
     for (const [i, value] of this.updates) weightOutputs.set(i, graph.addOutput(value, `new_w${i}`, model.weights[i].shape as number[]));
 
+    // Layers may write a tensor in two forms (plain and blocked) or one a later layer computes another
+    // way (a batch norm's output that a ReLU6 fuses): what no output needs goes.
+    graph.prune();
     return {
       bytes: graph.toBytes(`${model.name}_training_step`, {}),
       examples,

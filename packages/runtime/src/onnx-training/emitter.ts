@@ -23,12 +23,49 @@ export interface StepContext {
   needsGradient(value: Value): boolean;
   /** The channel block of onnxruntime's NCHWc kernels on this machine (./nchwc.ts), or null to use plain Conv. */
   readonly nchwcBlock: number | null;
+  /**
+   * Hands on an input gradient in the deferred form dx = A·(g + P·x + Q) (see {@link AffineGradient});
+   * returns a gradient name to return from `backward`. A layer whose step sets `acceptsAffine` receives it
+   * as it is (and reads it with `affine`); any other receives it computed.
+   */
+  deferAffine(parts: AffineGradient): string;
+  /** The parts of a deferred gradient (from `deferAffine`), or undefined for a computed one. */
+  affine(gradient: string): AffineGradient | undefined;
+  /** A gradient as a tensor: a deferred one computed (once), any other as it is. */
+  materialize(gradient: string): string;
+  /** Records that `blocked` holds the tensor (a value or a gradient) `name` in the NCHWc layout. */
+  setBlockedTwin(name: string, blocked: string): void;
+  /** The tensor `name` in the NCHWc layout, if a layer recorded one. */
+  blockedTwin(name: string): string | undefined;
+}
+
+/**
+ * A batch norm's input gradient before its per-channel scale: dx = A·(g + P·x + Q), with g the
+ * gradient reaching the batch norm's output and x its input, A, P and Q per-channel [C] vectors. The
+ * layer that produced x folds A into its own (small) weight tensors instead of scaling a whole map,
+ * and computes g + P·x + Q in the layout it works in (the depthwise convolution: one blocked NCHWc
+ * convolution with g as its Sum input).
+ */
+export interface AffineGradient {
+  g: string;
+  /** g in the blocked NCHWc layout, when the batch norm reordered it (its input was blocked too). */
+  gNchwc?: string;
+  /** x − mean in the blocked layout with its Q (P·(x − mean) + Q' = P·x + Q), when the batch norm computed it. */
+  centredNchwc?: { x: string; q: string };
+  x: Value;
+  a: string;
+  p: string;
+  q: string;
+  /** The batch norm's name, for the nodes that compute the gradient. */
+  name: string;
 }
 
 export interface LayerStep {
   outputs: Value[];
   /** Writes the gradients of the layer's inputs (null for an input that needs none) from those of its outputs (null: none reached it). */
   backward(outputGradients: readonly (string | null)[]): (string | null)[];
+  /** Whether `backward` takes deferred gradients (StepContext.deferAffine) as they are; default false: they arrive computed. */
+  acceptsAffine?: boolean;
 }
 
 export type LayerEmitter = (layer: Layer, inputs: readonly Value[], ctx: StepContext) => LayerStep;

@@ -11,8 +11,8 @@
 import type { Layer } from '../onnx/converter';
 import { layerConfig } from '../onnx/converter';
 import { samePads } from '../onnx/converters';
-import { fromNchwc, nchwcDepthwiseBlocked, nchwcFilter, toNchwc } from './nchwc';
-import type { LayerEmitter, LayerStep, StepContext } from './emitter';
+import { fromNchwc, nchwcChannelAffine, nchwcChannelSum, nchwcDepthwiseBlocked, nchwcFilter, nchwcPairDots, nchwcStridedInputGradient, toNchwc } from './nchwc';
+import type { AffineGradient, LayerEmitter, LayerStep, StepContext } from './emitter';
 import type { StepOps, Value } from './ops';
 
 const pair = (v: number | number[] | null | undefined): number[] => (Array.isArray(v) ? v : [v ?? 1, v ?? 1]);
@@ -33,7 +33,7 @@ interface ActivationStep {
   backward(dy: string): string;
 }
 
-export function emitActivation(activation: string | undefined, x: Value, ops: StepOps, name: string, owner: Layer): ActivationStep {
+export function emitActivation(activation: string | undefined, x: Value, ops: StepOps, name: string, owner: Layer, ctx?: StepContext): ActivationStep {
   const kind = activation ?? 'linear';
   const mask = (bool: string, dy: string) => ops.mul(dy, ops.node('Cast', [bool], `${name}_mask`, { to: { int: 1 } }), `${name}_grad`);
   switch (kind) {
@@ -44,7 +44,7 @@ export function emitActivation(activation: string | undefined, x: Value, ops: St
       return { y: { name: y, shape: x.shape }, backward: (dy) => mask(ops.node('Greater', [y, ops.float(0)], `${name}_pos`), dy) };
     }
     case 'relu6':
-      return clipped(x, 6, ops, name);
+      return clipped(x, 6, ops, name, ctx);
     case 'sigmoid': {
       const y = ops.node('Sigmoid', [x.name], name);
       return { y: { name: y, shape: x.shape }, backward: (dy) => ops.mul(dy, ops.mul(y, ops.sub(ops.float(1), y, `${name}_1my`), `${name}_dsig`), `${name}_grad`) };
@@ -66,13 +66,29 @@ export function emitActivation(activation: string | undefined, x: Value, ops: St
 }
 
 /** min(max(x, 0), cap); the gradient passes where 0 < y < cap. */
-function clipped(x: Value, cap: number, ops: StepOps, name: string): ActivationStep {
-  const y = ops.node('Clip', [x.name, ops.float(0), ops.float(cap)], name);
+function clipped(x: Value, cap: number, ops: StepOps, name: string, ctx?: StepContext): ActivationStep {
+  let y: Value;
+  if (x.affine?.source.nchwc !== undefined) {
+    // A batch norm's output: its affine and the clip in one blocked pass from its (blocked) input.
+    const { source, scale, shift } = x.affine;
+    const channels = x.shape[1];
+    const yBlocked = nchwcChannelAffine(ops, source.nchwc as string, scale, shift, channels, `${name}_nchwc`, { clip: [0, cap] });
+    y = { name: fromNchwc(ops, yBlocked, channels, name), shape: x.shape, nchwc: yBlocked };
+  } else {
+    y = { name: ops.node('Clip', [x.name, ops.float(0), ops.float(cap)], name), shape: x.shape };
+  }
   return {
-    y: { name: y, shape: x.shape },
+    y,
     backward: (dy) => {
-      const inside = ops.node('And', [ops.node('Greater', [y, ops.float(0)], `${name}_pos`), ops.node('Less', [y, ops.float(cap)], `${name}_below`)], `${name}_inside`);
-      return ops.mul(dy, ops.node('Cast', [inside], `${name}_mask`, { to: { int: 1 } }), `${name}_grad`);
+      // Blocked when y and dy both are (a depthwise convolution's input and input gradient): the reorder
+      // moves from dy to the result, and y's plain form need not be kept for the backward pass.
+      const yBlocked = y.nchwc ?? ctx?.blockedTwin(y.name);
+      const dyBlocked = ctx?.blockedTwin(dy);
+      const blocked = yBlocked !== undefined && dyBlocked !== undefined;
+      const [yAt, dyAt] = blocked ? [yBlocked, dyBlocked] : [y.name, dy];
+      const inside = ops.node('And', [ops.node('Greater', [yAt, ops.float(0)], `${name}_pos`), ops.node('Less', [yAt, ops.float(cap)], `${name}_below`)], `${name}_inside`);
+      const grad = ops.mul(dyAt, ops.node('Cast', [inside], `${name}_mask`, { to: { int: 1 } }), `${name}_grad`);
+      return blocked ? blockedGradientOut(ctx as StepContext, grad, x.shape[1], `${name}_grad_out`) : grad;
     },
   };
 }
@@ -125,6 +141,31 @@ function filterGradientByConv(x: Value, dy: string, co: number, g: ConvGeometry,
   return cropKernel(out, [ci, co, h + g.pads[0] + g.pads[2] - g.strides[0] * (p - 1), w + g.pads[1] + g.pads[3] - g.strides[1] * (q - 1)], g.kernel, ops, name);
 }
 
+/** Largest Ci·kh·kw whose filter gradient goes through an im2col (the first convolution's: 27). */
+const IM2COL_LIMIT = 64;
+
+/**
+ * The filter gradient of a convolution with few input taps (Ci·kh·kw, the first convolution's 27) as
+ * im2col and one batched product: a convolution with a constant 0/1 filter (same kernel, strides and
+ * pads) lays each output position's inputs out as Ci·kh·kw channels, [N, kh·kw·Ci, P·Q], which times dz
+ * [N, Co, P·Q] transposed, summed over N, is the gradient already in tfjs' [kh, kw, Ci, Co] order.
+ * V1 1.0-224 b16's first convolution: 28 → 19 ms (against filterGradientByConv, whose kernel is the
+ * 112 × 112 map).
+ */
+function filterGradientByIm2col(x: Value, dz: string, co: number, g: ConvGeometry, ops: StepOps, name: string): string {
+  const [n, ci] = x.shape;
+  const [kh, kw] = g.kernel;
+  const [p, q] = g.outHW;
+  const taps = kh * kw * ci;
+  const identity = new Float32Array(taps * ci * kh * kw);
+  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < ci; c++) identity[(((i * kw + j) * ci + c) * ci + c) * kh * kw + i * kw + j] = 1;
+  const filter = ops.graph.addFloatInitializer(`${name}_im2col_filter`, identity, [taps, ci, kh, kw]);
+  const columns = ops.reshape(ops.node('Conv', [x.name, filter], `${name}_dWim2col`, convAttributes(g)), [n, taps, p * q], `${name}_dWcols`);
+  const dzT = ops.transpose(ops.reshape(dz, [n, co, p * q], `${name}_dzR`), [0, 2, 1], `${name}_dzT`);
+  const perImage = ops.node('MatMul', [columns, dzT], `${name}_dWmm`);
+  return ops.reshape(ops.reduceSum(perImage, [0], `${name}_dWsum`), [kh, kw, ci, co], `${name}_dWr`);
+}
+
 /** The first kh × kw of the last two axes (a 'valid' convolution whose stride leaves rows unread computes a few more). */
 function cropKernel(t: string, shape: number[], kernel: number[], ops: StepOps, name: string): string {
   const [kh, kw] = kernel;
@@ -146,6 +187,19 @@ function inputGradientByTransposedConv(dy: string, wOnnx: string, x: Value, g: C
   });
 }
 
+/** A gradient computed blocked: its plain form (a reorder, pruned if no layer reads it), with the blocked one recorded for layers that can use it. */
+function blockedGradientOut(ctx: StepContext, blocked: string, channels: number, name: string): string {
+  const plain = fromNchwc(ctx.ops, blocked, channels, name);
+  ctx.setBlockedTwin(plain, blocked);
+  return plain;
+}
+
+/** The deferred batch-norm gradient `d` (AffineGradient) when the batch norm read `z`, the layer's output before its activation (so a linear one). */
+function deferredFor(ctx: StepContext, d: string, z: Value): AffineGradient | undefined {
+  const parts = ctx.affine(d);
+  return parts !== undefined && parts.x.name === z.name ? parts : undefined;
+}
+
 /** Conv2D: full, pointwise or strided; optional bias and activation. */
 const conv2d: LayerEmitter = (layer, [x], ctx) => {
   const { ops } = ctx;
@@ -165,11 +219,16 @@ const conv2d: LayerEmitter = (layer, [x], ctx) => {
   const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
   return {
     outputs: [act.y],
+    acceptsAffine: true,
     backward: ([dOut]) => {
       if (dOut === null) return [null];
-      const dz = act.backward(dOut);
-      if (c.useBias) ctx.gradient(layer, 'bias', ops.channelSum(dz, `${name}_dB`));
+      // A following batch norm's deferred gradient dz = A·v: v computed, A folded into the gradients and the filter.
+      const deferred = deferredFor(ctx, dOut, z);
+      const dz = deferred === undefined ? act.backward(ctx.materialize(dOut)) : unscaledAffineGradient(ops, deferred);
+      const scaled = (t: string, shape: number[], at: string) => (deferred === undefined ? t : ops.mul(t, ops.reshape(deferred.a, shape, `${at}_shape`), at));
+      if (c.useBias) ctx.gradient(layer, 'bias', scaled(ops.channelSum(dz, `${name}_dB`), [co], `${name}_dBA`));
       const [p, q] = g.outHW;
+      let dW: string;
       if (pointwise) {
         const xR = ops.reshape(x.name, [n, ci, h * w], `${name}_xR`);
         const dzR = ops.reshape(dz, [n, co, p * q], `${name}_dzR`);
@@ -181,22 +240,25 @@ const conv2d: LayerEmitter = (layer, [x], ctx) => {
           const x2 = ops.reshape(ops.transpose(xR, [1, 0, 2], `${name}_xT`), [ci, n * h * w], `${name}_xF`);
           const dz2 = ops.reshape(ops.transpose(dzR, [1, 0, 2], `${name}_dzT`), [co, n * p * q], `${name}_dzF`);
           const prod = ops.node('MatMul', [x2, ops.transpose(dz2, [1, 0], `${name}_dzTT`)], `${name}_dWmm`);
-          ctx.gradient(layer, 'kernel', ops.reshape(prod, [1, 1, ci, co], `${name}_dW`));
+          dW = ops.reshape(prod, [1, 1, ci, co], `${name}_dWr`);
         } else if (co <= ci) {
           // [N, Ci, HW] × [N, HW, Co] → Σ over N: the transpose goes on the smaller of x and dz.
           const prod = ops.node('MatMul', [xR, ops.transpose(dzR, [0, 2, 1], `${name}_dzT`)], `${name}_dWmm`);
-          ctx.gradient(layer, 'kernel', ops.reshape(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 1, ci, co], `${name}_dW`));
+          dW = ops.reshape(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 1, ci, co], `${name}_dWr`);
         } else {
           const prod = ops.node('MatMul', [dzR, ops.transpose(xR, [0, 2, 1], `${name}_xT`)], `${name}_dWmm`);
-          ctx.gradient(layer, 'kernel', ops.reshape(ops.transpose(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 0], `${name}_dWt`), [1, 1, ci, co], `${name}_dW`));
+          dW = ops.reshape(ops.transpose(ops.reduceSum(prod, [0], `${name}_dWsum`), [1, 0], `${name}_dWt`), [1, 1, ci, co], `${name}_dWr`);
         }
+      } else if (ci * kh * kw <= IM2COL_LIMIT) {
+        dW = filterGradientByIm2col(x, dz, co, g, ops, name);
       } else {
-        ctx.gradient(layer, 'kernel', ops.transpose(filterGradientByConv(x, dz, co, g, ops, name), [2, 3, 0, 1], `${name}_dW`));
+        dW = ops.transpose(filterGradientByConv(x, dz, co, g, ops, name), [2, 3, 0, 1], `${name}_dWt`);
       }
+      ctx.gradient(layer, 'kernel', scaled(dW, [co], `${name}_dW`));
       if (!ctx.needsGradient(x)) return [null];
       // The 1×1 kernel [1, 1, Ci, Co] is already the transposed filter [Ci, Co, 1, 1] in memory: a Reshape.
-      if (pointwise) return [ops.node('Conv', [dz, ops.reshape(kernel, [ci, co, 1, 1], `${name}_Wt`)], `${name}_dx`, { kernel_shape: { ints: [1, 1] } })];
-      return [inputGradientByTransposedConv(dz, wOnnx, x, g, 1, ops, name)];
+      if (pointwise) return [ops.node('Conv', [dz, scaled(ops.reshape(kernel, [ci, co, 1, 1], `${name}_Wt`), [1, co, 1, 1], `${name}_WtA`)], `${name}_dx`, { kernel_shape: { ints: [1, 1] } })];
+      return [inputGradientByTransposedConv(dz, scaled(wOnnx, [co, 1, 1, 1], `${name}_WA`), x, g, 1, ops, name)];
     },
   };
 };
@@ -217,52 +279,74 @@ const depthwiseConv2d: LayerEmitter = (layer, [x], ctx) => {
   const plainDepthwise = (input: string, filter: string, pads: readonly number[], strides: readonly number[], at: string, bias?: string) =>
     ops.node('Conv', [input, filter, ...(bias === undefined ? [] : [bias])], at, { kernel_shape: { ints: [kh, kw] }, strides: { ints: strides }, pads: { ints: pads }, group: { int: channels } });
   // Blocked (NCHWc), x is reordered once: the forward convolution and the filter gradient's read it.
-  const xBlocked = block === null ? null : toNchwc(ops, x.name, `${name}_in_nchwc`);
-  const zName = xBlocked === null
-    ? plainDepthwise(x.name, wOnnx, g.pads, g.strides, name, inputs[2])
-    : fromNchwc(ops, nchwcDepthwiseBlocked(ops, xBlocked, nchwcFilter(ops, wOnnx, channels, [kh, kw], block as number, name), channels, [kh, kw], { strides: g.strides, pads: g.pads }, `${name}_nchwc`, inputs[2]), channels, `${name}_out`);
-  const z: Value = { name: zName, shape: [n, channels, ...g.outHW] };
+  const xBlocked = block === null ? null : x.nchwc ?? toNchwc(ops, x.name, `${name}_in_nchwc`);
+  if (xBlocked !== null) ctx.setBlockedTwin(x.name, xBlocked);
+  const zBlocked = xBlocked === null ? null : nchwcDepthwiseBlocked(ops, xBlocked, nchwcFilter(ops, wOnnx, channels, [kh, kw], block as number, name), channels, [kh, kw], { strides: g.strides, pads: g.pads }, `${name}_nchwc`, inputs[2]);
+  const zName = zBlocked === null ? plainDepthwise(x.name, wOnnx, g.pads, g.strides, name, inputs[2]) : fromNchwc(ops, zBlocked, channels, `${name}_out`);
+  const z: Value = { name: zName, shape: [n, channels, ...g.outHW], ...(zBlocked === null ? {} : { nchwc: zBlocked }) };
   const act = emitActivation(c.activation, z, ops, `${name}_${c.activation ?? 'linear'}`, layer);
   return {
     outputs: [act.y],
+    acceptsAffine: true,
     backward: ([dOut]) => {
       if (dOut === null) return [null];
-      const dz = act.backward(dOut);
-      if (c.useBias) ctx.gradient(layer, 'bias', ops.channelSum(dz, `${name}_dB`));
+      // A following batch norm's deferred gradient dz = A·v: A folded into the gradients and the filter;
+      // blocked, v is one NCHWc 1×1 depthwise convolution of the blocked z (P as filter, Q as bias) with the
+      // blocked g as its Sum input — instead of a batch norm, an Add, a Mul and the reorder of dz.
+      const deferred = deferredFor(ctx, dOut, z);
+      const scaled = (t: string, shape: number[], at: string) => (deferred === undefined ? t : ops.mul(t, ops.reshape(deferred.a, shape, `${at}_shape`), at));
+      let dzBlocked: string | null = null;
+      if (zBlocked !== null && deferred !== undefined) {
+        // The batch norm's blocked x − mean when it has one (then z's blocked form is not kept for this).
+        const gBlocked = deferred.gNchwc ?? toNchwc(ops, deferred.g, `${name}_dx_g_nchwc`);
+        const [source, q] = deferred.centredNchwc === undefined ? [zBlocked, deferred.q] : [deferred.centredNchwc.x, deferred.centredNchwc.q];
+        dzBlocked = nchwcChannelAffine(ops, source, deferred.p, q, channels, `${deferred.name}_dxv_nchwc`, { sum: gBlocked });
+      }
+      let dzPlain: string | null = deferred === undefined ? act.backward(ctx.materialize(dOut)) : null;
+      const dzNchw = (): string => {
+        dzPlain ??= dzBlocked !== null ? fromNchwc(ops, dzBlocked, channels, `${name}_dz_out`) : unscaledAffineGradient(ops, deferred as AffineGradient);
+        return dzPlain;
+      };
+      if (c.useBias) ctx.gradient(layer, 'bias', scaled(ops.channelSum(dzNchw(), `${name}_dB`), [channels], `${name}_dBA`));
       // Filter: one grouped convolution over the N·C (image, channel) pairs, then Σ over N.
       const [p, q] = g.outHW;
       const dWconv = { kernel_shape: { ints: [p, q] }, dilations: { ints: g.strides }, pads: { ints: g.pads } };
       let perPair: string;
-      let dzBlocked: string | null = null;
       if (xBlocked !== null) {
         // Blocked, x as [1, N·C, H, W] is the forward's reordered x reshaped (the memory order is the same:
         // [N·C / block, H, W, block]), and dz blocked is already the filter regrouped as the kernels read it
         // ([N·C / block, P·Q, block]); dz's one reorder also feeds the stride-1 input gradient. Saved a
         // ReorderInput and a Transpose of full maps per layer (V1 1.0-224 b16: about 60 ms per step).
-        dzBlocked = toNchwc(ops, dz, `${name}_dx_in_nchwc`);
+        dzBlocked ??= toNchwc(ops, dzNchw(), `${name}_dx_in_nchwc`);
         const xF = ops.reshape(xBlocked, [1, n * channels, h, w], `${name}_xF`);
         const dzF = ops.reshape(dzBlocked, [n * channels, 1, p, q], `${name}_dzF`);
         const out = nchwcDepthwiseBlocked(ops, xF, dzF, n * channels, [p, q], { strides: [1, 1], pads: g.pads, dilations: g.strides }, `${name}_dWconv_nchwc`);
         perPair = fromNchwc(ops, out, n * channels, `${name}_dWconv`);
       } else {
         const xF = ops.reshape(x.name, [1, n * channels, h, w], `${name}_xF`);
-        const dzF = ops.reshape(dz, [n * channels, 1, p, q], `${name}_dzF`);
+        const dzF = ops.reshape(dzNchw(), [n * channels, 1, p, q], `${name}_dzF`);
         perPair = ops.node('Conv', [xF, dzF], `${name}_dWconv`, { ...dWconv, group: { int: n * channels } });
       }
       const size = [h + g.pads[0] + g.pads[2] - g.strides[0] * (p - 1), w + g.pads[1] + g.pads[3] - g.strides[1] * (q - 1)];
       const cropped = cropKernel(perPair, [1, n * channels, ...size], [kh, kw], ops, name);
-      const summed = ops.reduceSum(ops.reshape(cropped, [n, channels, kh, kw], `${name}_dWpairs`), [0], `${name}_dWsum`); // [C, kh, kw]
+      const summed = scaled(ops.reduceSum(ops.reshape(cropped, [n, channels, kh, kw], `${name}_dWpairs`), [0], `${name}_dWsum`), [channels, 1, 1], `${name}_dWA`); // [C, kh, kw]
       ctx.gradient(layer, 'depthwise_kernel', ops.reshape(ops.transpose(summed, [1, 2, 0], `${name}_dWt`), [kh, kw, channels, 1], `${name}_dW`));
       if (!ctx.needsGradient(x)) return [null];
+      // Correlation with the 180°-flipped filter: stride 1, padded to give back H × W; strided and blocked,
+      // of the gradient spread out with zeros (nchwcStridedInputGradient).
+      const flipped = () => scaled(ops.node('Slice', [wOnnx, ops.int64s([-1, -1]), ops.int64s([-(kh + 1), -(kw + 1)]), ops.int64s([2, 3]), ops.int64s([-1, -1])], `${name}_Wflip`), [channels, 1, 1, 1], `${name}_WflipA`);
       if (g.strides.every((s) => s === 1)) {
-        // Stride 1: correlation with the 180°-flipped filter, padded to give back H × W.
-        const flipped = ops.node('Slice', [wOnnx, ops.int64s([-1, -1]), ops.int64s([-(kh + 1), -(kw + 1)]), ops.int64s([2, 3]), ops.int64s([-1, -1])], `${name}_Wflip`);
         const pads = [kh - 1 - g.pads[0], kw - 1 - g.pads[1], kh - 1 - g.pads[2], kw - 1 - g.pads[3]];
-        if (dzBlocked === null) return [plainDepthwise(dz, flipped, pads, [1, 1], `${name}_dx`)];
-        const dx = nchwcDepthwiseBlocked(ops, dzBlocked, nchwcFilter(ops, flipped, channels, [kh, kw], block as number, `${name}_dx`), channels, [kh, kw], { strides: [1, 1], pads }, `${name}_dx_nchwc`);
-        return [fromNchwc(ops, dx, channels, `${name}_dx_out`)];
+        if (dzBlocked === null) return [plainDepthwise(dzNchw(), flipped(), pads, [1, 1], `${name}_dx`)];
+        const dx = nchwcDepthwiseBlocked(ops, dzBlocked, nchwcFilter(ops, flipped(), channels, [kh, kw], block as number, `${name}_dx`), channels, [kh, kw], { strides: [1, 1], pads }, `${name}_dx_nchwc`);
+        return [blockedGradientOut(ctx, dx, channels, `${name}_dx_out`)];
       }
-      return [inputGradientByTransposedConv(dz, wOnnx, x, g, channels, ops, name)];
+      if (dzBlocked !== null) {
+        const dims = { n, channels, inHW: [h, w], outHW: g.outHW, kernel: [kh, kw], strides: g.strides, pads: g.pads };
+        const dx = nchwcStridedInputGradient(ops, dzBlocked, nchwcFilter(ops, flipped(), channels, [kh, kw], block as number, `${name}_dx`), dims, block as number, `${name}_dx_nchwc`);
+        if (dx !== null) return [blockedGradientOut(ctx, dx, channels, `${name}_dx_out`)];
+      }
+      return [inputGradientByTransposedConv(dzNchw(), scaled(wOnnx, [channels, 1, 1, 1], `${name}_WA`), x, g, channels, ops, name)];
     },
   };
 };
@@ -277,51 +361,105 @@ const batchNormalization: LayerEmitter = (layer, [x], ctx) => {
   const name = layer.name;
   const gamma = ctx.hasWeight(layer, 'gamma') ? ctx.weight(layer, 'gamma') : ops.float(1, [channels]);
   const beta = ctx.hasWeight(layer, 'beta') ? ctx.weight(layer, 'beta') : ops.float(0, [channels]);
-  // The batch statistics from BatchNormalization's training mode (momentum 0: its running statistics are
-  // the batch's mean and biased variance, as tfjs' moments): one operator instead of ReduceSum,
-  // ReduceSumSquare and an inference-mode BatchNormalization — 16·64·112² map: 68 → 58 ms, 16·128·56²:
-  // 33 → 24 ms (ReduceSumSquare alone was 6× slower than ReduceSum). Its running-statistics inputs must
-  // be tensors of this layer computed in the graph from a graph input (never constant-folded): onnxruntime
-  // writes the outputs into their buffers, and shared constants were clobbered (reference/ort_training.md).
-  const zeros = ops.mul(ctx.weight(layer, 'moving_mean'), ops.float(0), `${name}_mean0`);
-  const ones = ops.add(zeros, ops.float(1), `${name}_var1`);
-  const [y, mean, variance] = ops.graph.addNode('BatchNormalization', [x.name, gamma, beta, zeros, ones], name, { epsilon: { float: c.epsilon }, momentum: { float: 0 }, training_mode: { int: 1 } }, 3);
+  const block = ctx.nchwcBlock;
+  const blocked = x.nchwc !== undefined && block !== null && channels % block === 0 ? x.nchwc : undefined;
+  let output: Value;
+  let mean: string;
+  let variance: string;
+  let invStd: string;
+  let centred: string | undefined;
+  if (blocked !== undefined) {
+    // x also blocked (a depthwise convolution's output): the statistics from its blocked form, in two
+    // passes as tfjs' moments (Σx by ReduceSum; x − mean as a 1×1 NCHWc convolution; Σ(x − mean)² as a
+    // grouped convolution of that with itself, no map written), and y = γ·(x − mean)/σ + β as a 1×1 NCHWc
+    // convolution, which a following ReLU6 replaces by one with the clip fused (Value.affine): no
+    // BatchNormalization (single-threaded, three passes), no reorder of x, no Clip pass.
+    mean = ops.scale(nchwcChannelSum(ops, blocked, x.shape, block as number, `${name}_sum`), 1 / count, `${name}_mean`);
+    centred = nchwcChannelAffine(ops, blocked, ops.float(1, [channels]), ops.scale(mean, -1, `${name}_negmean`), channels, `${name}_xc_nchwc`);
+    variance = ops.scale(ops.reduceSum(nchwcPairDots(ops, centred, centred, x.shape, `${name}_sumsq_dot`), [0], `${name}_sumsq`), 1 / count, `${name}_var`);
+    invStd = ops.node('Reciprocal', [ops.node('Sqrt', [ops.add(variance, ops.float(c.epsilon), `${name}_vareps`)], `${name}_std`)], `${name}_invstd`);
+    const scale = ops.mul(gamma, invStd, `${name}_scale`);
+    const yBlocked = nchwcChannelAffine(ops, centred, scale, beta, channels, `${name}_nchwc`);
+    const source: Value = { name: fromNchwc(ops, centred, channels, `${name}_xc`), shape: x.shape, nchwc: centred };
+    output = { name: fromNchwc(ops, yBlocked, channels, name), shape: x.shape, nchwc: yBlocked, affine: { source, scale, shift: beta } };
+  } else {
+    // The batch statistics from BatchNormalization's training mode (momentum 0: its running statistics are
+    // the batch's mean and biased variance, as tfjs' moments): one operator instead of ReduceSum,
+    // ReduceSumSquare and an inference-mode BatchNormalization — 16·64·112² map: 68 → 58 ms, 16·128·56²:
+    // 33 → 24 ms (ReduceSumSquare alone was 6× slower than ReduceSum). Its running-statistics inputs must
+    // be tensors of this layer computed in the graph from a graph input (never constant-folded): onnxruntime
+    // writes the outputs into their buffers, and shared constants were clobbered (reference/ort_training.md).
+    const zeros = ops.mul(ctx.weight(layer, 'moving_mean'), ops.float(0), `${name}_mean0`);
+    const ones = ops.add(zeros, ops.float(1), `${name}_var1`);
+    const [y, batchMean, batchVariance] = ops.graph.addNode('BatchNormalization', [x.name, gamma, beta, zeros, ones], name, { epsilon: { float: c.epsilon }, momentum: { float: 0 }, training_mode: { int: 1 } }, 3);
+    [mean, variance] = [batchMean, batchVariance];
+    invStd = ops.node('Reciprocal', [ops.node('Sqrt', [ops.add(variance, ops.float(c.epsilon), `${name}_vareps`)], `${name}_std`)], `${name}_invstd`);
+    output = { name: y, shape: x.shape };
+  }
   // moving ← moving − (moving − batch)·(1 − momentum)
   for (const [weight, batch] of [['moving_mean', mean], ['moving_variance', variance]] as const) {
     const moving = ctx.weight(layer, weight);
     ctx.update(layer, weight, ops.sub(moving, ops.scale(ops.sub(moving, batch, `${name}_${weight}_delta`), 1 - c.momentum, `${name}_${weight}_step`), `${name}_${weight}_new`));
   }
   return {
-    outputs: [{ name: y, shape: x.shape }],
+    outputs: [output],
     backward: ([dy]) => {
       if (dy === null) return [null];
-      const invStd = ops.node('Reciprocal', [ops.node('Sqrt', [ops.add(variance, ops.float(c.epsilon), `${name}_vareps`)], `${name}_std`)], `${name}_invstd`);
       const sumDy = ops.channelSum(dy, `${name}_sumdy`);
-      const sumDyX = ops.channelSum(ops.mul(dy, x.name, `${name}_dyx`), `${name}_sumdyx`);
-      const dGamma = ops.mul(invStd, ops.sub(sumDyX, ops.mul(mean, sumDy, `${name}_meandy`), `${name}_centred`), `${name}_dgamma`);
+      // Σ dy·x per channel as a convolution of dy [1, N·C, H, W] with x as the N·C filters [N·C, 1, H, W]
+      // (one group per (image, channel) pair, a 1 × 1 output): no product map written. 16·64·112²: 24 → 11 ms.
+      // Blocked, dy's reorder serves the depthwise convolution's backward too (AffineGradient.gNchwc), and
+      // the dot is with x − mean, which is Σ dy·x − mean·Σ dy without the cancellation.
+      const dyBlocked = centred === undefined ? undefined : toNchwc(ops, dy, `${name}_dy_nchwc`);
+      let centredSum: string;
+      if (centred === undefined) {
+        const dots = ops.node('Conv', [ops.reshape(dy, [1, n * channels, h, w], `${name}_dyF`), ops.reshape(x.name, [n * channels, 1, h, w], `${name}_xK`)], `${name}_sumdyx_dot`, { kernel_shape: { ints: [h, w] }, group: { int: n * channels } });
+        const sumDyX = ops.reduceSum(ops.reshape(dots, [n, channels], `${name}_sumdyx_nc`), [0], `${name}_sumdyx`);
+        centredSum = ops.sub(sumDyX, ops.mul(mean, sumDy, `${name}_meandy`), `${name}_sumdyxc`);
+      } else {
+        centredSum = ops.reduceSum(nchwcPairDots(ops, dyBlocked as string, centred, x.shape, `${name}_sumdyx_dot`), [0], `${name}_sumdyxc`);
+      }
+      const dGamma = ops.mul(invStd, centredSum, `${name}_dgamma`);
       if (ctx.hasWeight(layer, 'gamma')) ctx.gradient(layer, 'gamma', dGamma);
       if (ctx.hasWeight(layer, 'beta')) ctx.gradient(layer, 'beta', sumDy);
       if (!ctx.needsGradient(x)) return [null];
-      // dx = A·dy + B·x + C per channel.
+      // dx = A·(dy + P·x + Q) per channel, handed on deferred: the convolution before folds A into its
+      // weights and computes dy + P·x + Q in its own layout (AffineGradient).
       const a = ops.mul(gamma, invStd, `${name}_A`);
-      const b = ops.scale(ops.mul(ops.mul(a, invStd, `${name}_Ainv`), dGamma, `${name}_Bneg`), -1 / count, `${name}_B`);
-      const cTerm = ops.sub(ops.scale(ops.mul(a, sumDy, `${name}_Ady`), -1 / count, `${name}_Cdy`), ops.mul(b, mean, `${name}_Bmean`), `${name}_C`);
-      // B·x + C as an inference-mode batch norm (mean 0, variance 1 − ε, so that √(var + ε) = 1).
-      const eps = 1e-5;
-      const affine = ops.node('BatchNormalization', [x.name, b, cTerm, ops.float(0, [channels]), ops.float(1 - eps, [channels])], `${name}_dxaffine`, { epsilon: { float: eps } });
-      return [ops.add(ops.mul(dy, ops.perChannel(a, channels, `${name}_A4`), `${name}_Ady4`), affine, `${name}_dx`)];
+      const p = ops.scale(ops.mul(invStd, dGamma, `${name}_Pneg`), -1 / count, `${name}_P`);
+      const q = ops.sub(ops.scale(sumDy, -1 / count, `${name}_Qdy`), ops.mul(p, mean, `${name}_Pmean`), `${name}_Q`);
+      const centredNchwc = centred === undefined ? undefined : { x: centred, q: ops.scale(sumDy, -1 / count, `${name}_Qc`) };
+      return [ctx.deferAffine({ g: dy, gNchwc: dyBlocked, centredNchwc, x, a, p, q, name })];
     },
   };
 };
 
+/**
+ * g + P·x + Q of a deferred batch-norm gradient (AffineGradient) in one pass: a 1×1 convolution with a
+ * group per channel (filter P, bias Q) whose Sum input is g — onnxruntime's FusedConv, multithreaded,
+ * where a BatchNormalization (single-threaded) and an Add took two (16·64·112²: 31 → 25 ms).
+ */
+export function unscaledAffineGradient(ops: StepOps, { g, x, p, q, name }: AffineGradient): string {
+  const channels = x.shape[1];
+  const filter = ops.reshape(p, [channels, 1, 1, 1], `${name}_P4`);
+  return ops.graph.addNode('FusedConv', [x.name, filter, q, g], `${name}_dxv`, {
+    kernel_shape: { ints: [1, 1] }, group: { int: channels }, activation: { string: 'Clip' }, activation_params: { floats: [-FLOAT_MAX, FLOAT_MAX] },
+  }, 1, MICROSOFT_DOMAIN)[0];
+}
+
+/** onnxruntime's contrib operators (FusedConv). */
+const MICROSOFT_DOMAIN = { name: 'com.microsoft', version: 1 } as const;
+/** The largest float32: FusedConv needs an activation, and Clip to ±this is none. */
+const FLOAT_MAX = 3.4028234663852886e38;
+
 const activationLayer: LayerEmitter = (layer, [x], ctx) => {
-  const act = emitActivation(layerConfig<{ activation: string }>(layer).activation, x, ctx.ops, layer.name, layer);
+  const act = emitActivation(layerConfig<{ activation: string }>(layer).activation, x, ctx.ops, layer.name, layer, ctx);
   return { outputs: [act.y], backward: ([d]) => [d === null ? null : act.backward(d)] };
 };
 
 const reluLayer: LayerEmitter = (layer, [x], ctx) => {
   const maxValue = layerConfig<{ maxValue?: number | null; negativeSlope?: number; threshold?: number }>(layer).maxValue;
-  const act = maxValue == null ? emitActivation('relu', x, ctx.ops, layer.name, layer) : clipped(x, maxValue, ctx.ops, layer.name);
+  const act = maxValue == null ? emitActivation('relu', x, ctx.ops, layer.name, layer) : clipped(x, maxValue, ctx.ops, layer.name, ctx);
   return { outputs: [act.y], backward: ([d]) => [d === null ? null : act.backward(d)] };
 };
 

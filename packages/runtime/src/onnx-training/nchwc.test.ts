@@ -2,7 +2,7 @@
 import * as ort from 'onnxruntime-node';
 import { uniformArray } from '@mobilenets/random';
 import { OnnxGraphBuilder } from '../onnx/graph-builder';
-import { fromNchwc, nchwcBlockSize, nchwcDepthwiseBlocked, nchwcFilter, toNchwc } from './nchwc';
+import { fromNchwc, nchwcBlockSize, nchwcDepthwiseBlocked, nchwcFilter, nchwcStridedInputGradient, toNchwc } from './nchwc';
 import { StepOps } from './ops';
 
 const CASES = [
@@ -32,6 +32,42 @@ test.each(CASES)('$name', async ({ channels, size, kernel, strides, pads, dilati
   await session.release();
   const [a, b] = [result.plain_out.data as Float32Array, result.blocked_out.data as Float32Array];
   expect(result.blocked_out.dims).toEqual([2, channels, out, out]);
+  let diff = 0;
+  a.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - b[i]))));
+  expect(diff).toBeLessThan(1e-5);
+});
+
+/** The blocked input gradient of a strided depthwise convolution equals onnxruntime's ConvTranspose: TF SAME pads on even and odd maps, 'valid' with rows left unread. */
+const STRIDED = [
+  { name: 'stride 2, SAME, even map', channels: 32, size: 16, pads: [0, 0, 1, 1], out: 8 },
+  { name: 'stride 2, SAME, odd map', channels: 32, size: 7, pads: [1, 1, 1, 1], out: 4 },
+  { name: 'stride 2, valid, a row unread', channels: 16, size: 8, pads: [0, 0, 0, 0], out: 3 },
+];
+
+test.each(STRIDED)('input gradient, $name', async ({ channels, size, pads, out }) => {
+  const block = await nchwcBlockSize();
+  if (block === null || channels % block !== 0) return;
+  const g = new OnnxGraphBuilder();
+  const ops = new StepOps(g);
+  g.addInput('dz', [2, channels, out, out]);
+  g.addInput('w', [channels, 1, 3, 3]);
+  const full = 2 * (out - 1) + 3 - pads[0] - pads[2];
+  const reference = ops.node('ConvTranspose', ['dz', 'w'], 'reference', {
+    kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: pads }, group: { int: channels }, output_padding: { ints: [size - full, size - full] },
+  });
+  const flipped = ops.node('Slice', ['w', ops.int64s([-1, -1]), ops.int64s([-4, -4]), ops.int64s([2, 3]), ops.int64s([-1, -1])], 'flipped');
+  const dims = { n: 2, channels, inHW: [size, size], outHW: [out, out], kernel: [3, 3], strides: [2, 2], pads };
+  const blocked = nchwcStridedInputGradient(ops, toNchwc(ops, 'dz', 'dz_blocked'), nchwcFilter(ops, flipped, channels, [3, 3], block, 'f'), dims, block, 'dx');
+  expect(blocked).not.toBeNull();
+  g.addOutput(reference, 'reference_out', [2, channels, size, size]);
+  g.addOutput(fromNchwc(ops, blocked as string, channels, 'dx_out'), 'blocked_out', [2, channels, size, size]);
+  const session = await ort.InferenceSession.create(g.toBytes('strided_check', {}));
+  const dz = uniformArray(2 * channels * out * out, 3, -1, 1);
+  const w = uniformArray(channels * 9, 4, -1, 1);
+  const result = await session.run({ dz: new ort.Tensor('float32', dz, [2, channels, out, out]), w: new ort.Tensor('float32', w, [channels, 1, 3, 3]) });
+  await session.release();
+  const [a, b] = [result.reference_out.data as Float32Array, result.blocked_out.data as Float32Array];
+  expect(result.blocked_out.dims).toEqual([2, channels, size, size]);
   let diff = 0;
   a.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - b[i]))));
   expect(diff).toBeLessThan(1e-5);

@@ -10,6 +10,14 @@ import { OnnxGraphBuilder } from '../onnx/graph-builder';
 export interface Value {
   readonly name: string;
   readonly shape: readonly number[];
+  /** The same tensor in onnxruntime's blocked NCHWc layout, when a layer computed it so (./nchwc.ts). */
+  readonly nchwc?: string;
+  /**
+   * The tensor is scale·source + shift per channel (a batch norm's output): a following activation can
+   * compute both in one pass from the source, and the tensor itself is then never computed (the step's
+   * unused nodes are pruned).
+   */
+  readonly affine?: { source: Value; scale: string; shift: string };
 }
 
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);

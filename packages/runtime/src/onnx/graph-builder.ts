@@ -113,6 +113,44 @@ export class OnnxGraphBuilder {
     return out;
   }
 
+  /**
+   * Declares `tensor` a graph output called `name` by renaming it, when a node of this graph computes it,
+   * it is no input or output yet and `name` is free: no Identity node, so onnxruntime copies nothing when
+   * another node also reads the tensor. Otherwise as addOutput. Returns the output's name.
+   */
+  addOutputRenamed(tensor: string, name: string, shape: readonly OnnxDim[], elementType: OnnxElementType = 'float32'): string {
+    const producer = this.nodes.find((n) => n.output?.includes(tensor));
+    const isOutput = this.outputs.some((o) => o.name === tensor) || this.inputs.some((i) => i.name === tensor);
+    if (producer === undefined || isOutput || this.usedNames.has(name)) return this.addOutput(tensor, name, shape, elementType);
+    this.usedNames.add(name);
+    for (const node of this.nodes) {
+      node.input = node.input?.map((i) => (i === tensor ? name : i));
+      node.output = node.output?.map((o) => (o === tensor ? name : o));
+    }
+    this.outputs.push(valueInfo(name, shape, elementType));
+    return name;
+  }
+
+  /**
+   * Removes the nodes no graph output depends on, and the initializers no remaining node reads
+   * (onnxruntime runs every node it is given). Returns how many nodes it removed.
+   */
+  prune(): number {
+    const needed = new Set(this.outputs.map((o) => o.name as string));
+    const kept: onnx.INodeProto[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i];
+      if (!(node.output ?? []).some((o) => needed.has(o))) continue;
+      kept.push(node);
+      for (const input of node.input ?? []) needed.add(input);
+    }
+    const removed = this.nodes.length - kept.length;
+    this.nodes.splice(0, this.nodes.length, ...kept.reverse());
+    const initializers = this.initializers.filter((t) => needed.has(t.name as string));
+    this.initializers.splice(0, this.initializers.length, ...initializers);
+    return removed;
+  }
+
   toBytes(graphName: string, metadata: Record<string, string>): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: this.opset >= 15 ? 8 : IR_VERSION,
