@@ -12,6 +12,19 @@ const CASES = [
   { name: '8×8 kernel', channels: 64, size: 8, kernel: [8, 8], strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], out: 3 },
 ];
 
+
+/** Runs graph `g` and checks that its output 'blocked_out' has `dims` and equals its output `reference` within 1e-5. */
+async function expectSameOutputs(g: OnnxGraphBuilder, feeds: Record<string, ort.Tensor>, reference: string, dims: number[]): Promise<void> {
+  const session = await ort.InferenceSession.create(g.toBytes('nchwc_check', {}));
+  const result = await session.run(feeds);
+  await session.release();
+  const [a, b] = [result[reference].data as Float32Array, result.blocked_out.data as Float32Array];
+  expect(result.blocked_out.dims).toEqual(dims);
+  let diff = 0;
+  a.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - b[i]))));
+  expect(diff).toBeLessThan(1e-5);
+}
+
 test.each(CASES)('$name', async ({ channels, size, kernel, strides, pads, dilations, out }) => {
   const block = await nchwcBlockSize();
   expect(block === null || [4, 8, 16].includes(block)).toBe(true);
@@ -25,16 +38,9 @@ test.each(CASES)('$name', async ({ channels, size, kernel, strides, pads, dilati
   const blocked = fromNchwc(ops, nchwcDepthwiseBlocked(ops, toNchwc(ops, 'x', 'blocked_in'), filter, channels, kernel, { strides, pads, dilations }, 'blocked_conv'), channels, 'blocked');
   g.addOutput(plain, 'plain_out', [2, channels, out, out]);
   g.addOutput(blocked, 'blocked_out', [2, channels, out, out]);
-  const session = await ort.InferenceSession.create(g.toBytes('nchwc_check', {}));
   const x = uniformArray(2 * channels * size * size, 1, -1, 1);
   const w = uniformArray(channels * kernel[0] * kernel[1], 2, -1, 1);
-  const result = await session.run({ x: new ort.Tensor('float32', x, [2, channels, size, size]), w: new ort.Tensor('float32', w, [channels, 1, ...kernel]) });
-  await session.release();
-  const [a, b] = [result.plain_out.data as Float32Array, result.blocked_out.data as Float32Array];
-  expect(result.blocked_out.dims).toEqual([2, channels, out, out]);
-  let diff = 0;
-  a.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - b[i]))));
-  expect(diff).toBeLessThan(1e-5);
+  await expectSameOutputs(g, { x: new ort.Tensor('float32', x, [2, channels, size, size]), w: new ort.Tensor('float32', w, [channels, 1, ...kernel]) }, 'plain_out', [2, channels, out, out]);
 });
 
 /** The blocked input gradient of a strided depthwise convolution equals onnxruntime's ConvTranspose: TF SAME pads on even and odd maps, 'valid' with rows left unread. */
@@ -61,14 +67,7 @@ test.each(STRIDED)('input gradient, $name', async ({ channels, size, pads, out }
   expect(blocked).not.toBeNull();
   g.addOutput(reference, 'reference_out', [2, channels, size, size]);
   g.addOutput(fromNchwc(ops, blocked as string, channels, 'dx_out'), 'blocked_out', [2, channels, size, size]);
-  const session = await ort.InferenceSession.create(g.toBytes('strided_check', {}));
   const dz = uniformArray(2 * channels * out * out, 3, -1, 1);
   const w = uniformArray(channels * 9, 4, -1, 1);
-  const result = await session.run({ dz: new ort.Tensor('float32', dz, [2, channels, out, out]), w: new ort.Tensor('float32', w, [channels, 1, 3, 3]) });
-  await session.release();
-  const [a, b] = [result.reference_out.data as Float32Array, result.blocked_out.data as Float32Array];
-  expect(result.blocked_out.dims).toEqual([2, channels, size, size]);
-  let diff = 0;
-  a.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - b[i]))));
-  expect(diff).toBeLessThan(1e-5);
+  await expectSameOutputs(g, { dz: new ort.Tensor('float32', dz, [2, channels, out, out]), w: new ort.Tensor('float32', w, [channels, 1, 3, 3]) }, 'reference_out', [2, channels, size, size]);
 });

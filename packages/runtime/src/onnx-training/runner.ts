@@ -109,8 +109,7 @@ export class OnnxTrainingRunner implements StepRunner {
         entry = (async () => {
           const modelInputs = this.options.modelInputs ?? ['images'];
           const forward = await this.compile(splitForwardLoss(modelInputs), shapes);
-          const examples = batchSizeOf(shapes, modelInputs);
-          const gradientShapes = Object.fromEntries(this.context.model.outputs.map((_o, k) => [splitGradientInput(k), this.shapeOfOutput(k, examples)]));
+          const gradientShapes = Object.fromEntries(this.context.model.outputs.map((_o, k) => [splitGradientInput(k), this.shapeOfOutput(k, batch.examples)]));
           const backward = await this.compile(splitBackwardLoss(modelInputs, this.context.model.outputs.length), { ...shapes, ...gradientShapes });
           return { kind: 'split' as const, forward, backward };
         })();
@@ -146,7 +145,7 @@ export class OnnxTrainingRunner implements StepRunner {
       const read = this.apply(compiled, await session.run(this.feeds(compiled, batch, lr, step)));
       const losses = Object.fromEntries(Object.entries(compiled.lossOutputs).map(([name, output]) => [name, read(output)[0]]));
       const metrics = Object.fromEntries(Object.entries(compiled.metricOutputs).map(([name, output]) => [name, read(output)[0]]));
-      return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics, examples: batch.examples };
+      return stepResult(losses, metrics, batch.examples);
     }
     // Split: the forward half's outputs → tfjs' loss and its gradient → the backward half.
     const { forward, backward } = sessions;
@@ -173,7 +172,7 @@ export class OnnxTrainingRunner implements StepRunner {
     const withGradients: StepBatch = { ...batch, tensors: { ...batch.tensors, ...gradientTensors } };
     const read = this.apply(backward.compiled, await backward.session.run(this.feeds(backward.compiled, withGradients, lr, step)));
     const losses = { ...host.parts, ...Object.fromEntries(Object.entries(backward.compiled.lossOutputs).map(([name, output]) => [name, read(output)[0]])) };
-    return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics: host.metrics, examples: batch.examples };
+    return stepResult(losses, host.metrics, batch.examples);
   }
 
   private shapeOfOutput(k: number, examples: number): number[] {
@@ -217,10 +216,9 @@ export class OnnxTrainingRunner implements StepRunner {
   }
 }
 
-function batchSizeOf(shapes: Record<string, readonly number[]>, modelInputs: readonly string[]): number {
-  const shape = shapes[modelInputs[0]];
-  if (shape === undefined) throw new RangeError(`onnxruntime training (split loss): the batch has no tensor '${modelInputs[0]}' for the model's input (it has ${Object.keys(shapes).join(', ')}); pass modelInputs.`);
-  return shape[0];
+/** A step's result: its loss is the sum of the named parts. */
+function stepResult(losses: Record<string, number>, metrics: Record<string, number>, examples: number): StepResult {
+  return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics, examples };
 }
 
 /** A dropout mask: each value kept with probability 1 − rate (and scaled by 1 / (1 − rate)) or 0, from a seeded stream. */
