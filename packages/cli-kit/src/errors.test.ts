@@ -1,4 +1,4 @@
-import { UsageError, reportError } from './errors';
+import { UsageError, rangeErrorsAsUsage, reportError } from './errors';
 
 describe('reportError', () => {
   const saved = process.env.MOBILENETS_DEBUG;
@@ -22,5 +22,15 @@ describe('reportError', () => {
     const lines: string[] = [];
     expect(reportError(new UsageError('--alpha expects a number'), (l) => lines.push(l))).toBe(2);
     expect(lines.join('\n')).toMatch(/\n\s+at /);
+  });
+});
+
+describe('rangeErrorsAsUsage', () => {
+  it('turns a RangeError into a usage error naming the flags, and lets other errors and results through', () => {
+    const tooBig = () => rangeErrorsAsUsage(() => { throw new RangeError('the batch does not fit in 4 GiB'); }, '--batch 64, --input-size 224');
+    expect(tooBig).toThrow(UsageError);
+    expect(tooBig).toThrow('the batch does not fit in 4 GiB (--batch 64, --input-size 224)');
+    expect(() => rangeErrorsAsUsage(() => { throw new TypeError('bad model'); }, '--batch 1')).toThrow(TypeError);
+    expect(rangeErrorsAsUsage(() => 7, '--batch 1')).toBe(7);
   });
 });

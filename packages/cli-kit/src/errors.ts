@@ -8,6 +8,19 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/**
+ * `run()`, with a RangeError it throws (a library's "this setting cannot work") turned into a usage
+ * error that names the flags behind it: `flags` such as "--batch 64, --input-size 224".
+ */
+export function rangeErrorsAsUsage<T>(run: () => T, flags: string): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(`${error.message} (${flags})`, { cause: error });
+    throw error;
+  }
+}
+
 export function reportError(error: unknown, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number {
   const debug = process.env.MOBILENETS_DEBUG === '1';
   let e: unknown = error;

@@ -1,6 +1,6 @@
 export type { Column } from './table';
 export { formatInteger, formatMillions, formatTable } from './table';
-export { UsageError, describeWriteError, exitWithUsageStatus, reportError } from './errors';
+export { UsageError, describeWriteError, exitWithUsageStatus, rangeErrorsAsUsage, reportError } from './errors';
 export { parseChoiceOption, parseIntegerOption, parseNumberOption } from './options';
 export type { Arch, ArchitectureOptionGroups, ArchitectureOptions, BuildOverrides } from './architecture';
 export { addArchitectureOptions, buildMobileNet } from './architecture';

@@ -2,9 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { type EnginePlan, FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, withRunFolder, classificationLoss, dataParallel, defaultWorkerCount, onnxTrainingRunner, planTrainingEngine, setup, writeRunRecord } from '@mobilenets/runtime';
+import { FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, withRunFolder, classificationLoss, dataParallel, defaultWorkerCount, onnxTrainingRunner, planTrainingEngine, setup, writeRunRecord } from '@mobilenets/runtime';
 import {
-  ArchitectureOptions, UsageError, addArchitectureOptions, addRunOptions, formatDataWait, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder,
+  ArchitectureOptions, UsageError, addArchitectureOptions, addRunOptions, formatDataWait, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder, rangeErrorsAsUsage,
 } from '@mobilenets/cli-kit';
 import {
   FitResult, Schedule, TrainingDivergedError, classificationTask, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner,
@@ -254,13 +254,7 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
     }
     if (settings.freezeBackbone) freezeBackbone(model);
 
-    let plan: EnginePlan;
-    try {
-      plan = planTrainingEngine({ engine: o.engine, model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers });
-    } catch (error) {
-      if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`})`);
-      throw error;
-    }
+    const plan = rangeErrorsAsUsage(() => planTrainingEngine({ engine: o.engine, model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers }), `--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`}`);
     log(`training engine: ${plan.runsOn}`);
     if (plan.message !== null) log(plan.message);
     const onnx = plan.engine === 'onnx';

@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  type EnginePlan, FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, dataParallel, defaultWorkerCount, initFromModel, onnxTrainingRunner, planTrainingEngine, setup,
+  FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, dataParallel, defaultWorkerCount, initFromModel, onnxTrainingRunner, planTrainingEngine, setup,
   ssdStepLoss, withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
-import { UsageError, addRunOptions, checkSeparateFolders, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
+import { UsageError, addRunOptions, checkSeparateFolders, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
 import {
   type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
@@ -250,13 +250,7 @@ async function trainInFolder(
       log(`--init: copied ${init.copied} of ${init.layers} layers with weights from ${settings.init}`);
     }
     const task = ssdTask({ anchorsCxcywh: anchorsOf(ssd), classes: classes.length, scoreFunction: settings.scoreFunction });
-    let plan: EnginePlan;
-    try {
-      plan = planTrainingEngine({ engine: o.engine, model: ssd.model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers });
-    } catch (error) {
-      if (error instanceof RangeError) throw new UsageError(`${error.message} (--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`})`);
-      throw error;
-    }
+    const plan = rangeErrorsAsUsage(() => planTrainingEngine({ engine: o.engine, model: ssd.model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers }), `--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`}`);
     log(`training engine: ${plan.runsOn}`);
     if (plan.message !== null) log(plan.message);
     const stop = stopOnSignals(log);

@@ -38,7 +38,7 @@ export function benchTrainCommand(): Command {
     .option('--profile', "onnx engine: also profile the compiled step with onnxruntime's profiler (time by role and by operator)")
     .option('--spin', "onnx engine: onnxruntime's threads spin while waiting (10–20 % faster on an idle machine, much slower on a busy one)")
     .option('--split-loss', "onnx engine: the step split around the task's tfjs loss (a compiled forward half, then the backward half), as for a loss without a step-graph form: what the split costs")
-    .option('--no-cpu', "skip the cpu backend's measurement")
+    .option('--no-cpu', "tfjs engine: skip the cpu backend's measurement (the onnx engine never takes it: minutes per step at 224 px, and no kernel of its own to scale)")
     .addOption(new Option('--cpu-batch <n>', 'batch for the (slow) cpu measurement; default min(batch, 4)').argParser(parseIntegerOption('--cpu-batch', 1)))
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  mobilenet bench train --arch v1 --alpha 0.25 --input-size 128 --batch 32\n  mobilenet bench train --arch v1 --alpha 1 --input-size 224 --batch 16 --workers 2 --json\n\nBefore training, the step\'s peak memory is estimated: a batch that does not fit (the wasm heap\'s 4 GiB, or\nthe memory available) is split into accumulated micro-batches, and said so on stderr.')
@@ -58,7 +58,7 @@ export function benchTrainCommand(): Command {
         profile: o.engine === 'tfjs' && o.workers === 1, onPlan, onProgress: benchProgress(`training (${mode})`), engine: o.engine, spin: o.spin === true, splitLoss: o.splitLoss === true,
       });
       let cpu: TrainBenchResult | null = null;
-      if (o.cpu && main.backend !== 'cpu') {
+      if (o.cpu && o.engine === 'tfjs' && main.backend !== 'cpu') {
         const batch = o.cpuBatch ?? Math.min(o.batch, 4);
         cpu = await benchmarkTraining({ build, batch, steps: 1, warmup: 0, backend: 'cpu', workers: 1, profile: false, onPlan, onProgress: benchProgress(`cpu backend, batch ${batch}`) });
       }
