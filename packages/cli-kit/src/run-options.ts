@@ -9,6 +9,8 @@ import { parseChoiceOption, parseIntegerOption, parseNumberOption } from './opti
 export interface RunOptionSettings {
   /** Epochs when neither --epochs, --steps nor --max-minutes is given. */
   defaultEpochs: number;
+  /** Images per optimizer step by default. Default 32. */
+  defaultBatch?: number;
   /** Worker threads by default on this machine, and the smallest per-worker share batch norm keeps (runtime's defaultWorkerCount, MIN_BATCH_NORM_BATCH). */
   workers: { byDefault: number; minShare: number };
   /** The run folder's default name and what it will hold, for --out's help. */
@@ -27,7 +29,7 @@ export function addRunOptions(command: Command, s: RunOptionSettings): Command {
     .addOption(new Option('--epochs <n>', `epochs in total (default ${s.defaultEpochs} when neither --steps nor --max-minutes is given); with --resume, may be raised`).argParser(parseIntegerOption('--epochs', 1)))
     .addOption(new Option('--steps <n>', 'optimizer steps in total; with --resume, may be raised').argParser(parseIntegerOption('--steps', 1)))
     .addOption(new Option('--max-minutes <m>', 'stop cleanly after this many minutes of this call (saving a checkpoint and the model)').argParser(parseNumberOption('--max-minutes')))
-    .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(32))
+    .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(s.defaultBatch ?? 32))
     .addOption(new Option('--accumulate <k>', 'tfjs engine: split each step into k micro-batches per worker whose gradients are averaged (less memory, same update)').argParser(parseIntegerOption('--accumulate', 1)).default(1))
     .addOption(new Option('--workers <n>', `tfjs engine: worker threads that share each batch (default: up to one per core, here ${s.workers.byDefault}, as long as each worker's share stays ≥ ${s.workers.minShare} images for batch norm; 1 trains in this thread)`).argParser(parseIntegerOption('--workers', 1)))
     .addOption(new Option('--checkpoint-minutes <m>', "also save the 'last' checkpoint when this many minutes have passed since the last save (0: off), so a hard kill loses at most that much work").argParser(parseNumberOption('--checkpoint-minutes')).default(5))

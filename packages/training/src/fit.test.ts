@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { classificationTask } from './classification-task';
-import { FitState, StepInfo, TrainingDivergedError, fit } from './fit';
+import { FitState, StepInfo, TrainingDivergedError, epochSteps, fit } from './fit';
 import { metricsLogCallback } from './metrics-log';
 import { constantSchedule, exponentialDecay } from './schedules';
 import { MemoryCheckpointStore, memoryData, tinyClassifier } from './testing';
@@ -38,6 +38,19 @@ describe('fit: stopping rules', () => {
     expect(r.history[1].val).toEqual(r.val!.metrics);
     expect(Object.keys(r.val!.metrics).sort()).toEqual(['loss', 'top1', 'top5']);
     expect((r.val!.details as { count: number }).count).toBe(9);
+    model.dispose();
+  });
+
+  it('dropRemainder: every step a full batch, the short last batch of each epoch left out (unless the data is smaller than a batch)', async () => {
+    const model = tinyClassifier();
+    const rec = recorder();
+    const r = await fit(model, memoryData(14), { ...recipe, epochs: 2, dropRemainder: true, callbacks: [rec.callback] });
+    expect(r.steps).toBe(6); // 3 full batches of 4 per epoch; the 2 left over train in other epochs
+    expect(rec.steps.map((s) => [s.epoch, s.batch, s.examples])).toEqual([[0, 1, 4], [0, 2, 4], [0, 3, 4], [1, 1, 4], [1, 2, 4], [1, 3, 4]]);
+    expect(r.history.map((h) => h.train.examples)).toEqual([12, 12]);
+    const small = await fit(model, memoryData(3), { ...recipe, epochs: 1, dropRemainder: true });
+    expect(small.steps).toBe(1);
+    expect([epochSteps(14, 4), epochSteps(14, 4, true), epochSteps(12, 4, true), epochSteps(3, 4, true)]).toEqual([4, 3, 3, 1]);
     model.dispose();
   });
 

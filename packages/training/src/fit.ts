@@ -115,7 +115,7 @@ export interface FitResult<Details = unknown> {
 export interface TrainBeginInfo {
   step: number;
   epoch: number;
-  /** Batches per epoch: ⌈data.size / batchSize⌉. */
+  /** Batches per epoch: ⌈data.size / batchSize⌉ (⌊…⌋ with dropRemainder). */
   stepsPerEpoch: number;
   /** Steps the run will take in total when known from `epochs`/`steps`, else null. */
   totalSteps: number | null;
@@ -162,6 +162,14 @@ export interface FitOptions<Batch = ClassificationBatch> {
   seed?: number;
   /** Default true. */
   shuffle?: boolean;
+  /**
+   * Leave out each epoch's last batch when it is short (its examples train in other epochs: the order is
+   * reshuffled every epoch), so every step has `batchSize` examples. The onnxruntime engine compiles one
+   * step per batch shape and keeps each one's memory, so a short batch would cost a second compiled step
+   * and its memory (measured: 8.6 GB peak RSS instead of 5.8 GB for SSDLite V2 α 0.5 at 320 px, batch 32).
+   * With fewer examples than one batch, the one short batch stays. Default false.
+   */
+  dropRemainder?: boolean;
   /** Default: {@link paperSchedule} (0.045 × 0.98 per epoch). */
   schedule?: Schedule;
   /** Builds the optimizer for a fresh run (its learning rate is set from the schedule every step). Default: the papers' RMSprop. */
@@ -300,6 +308,11 @@ function epochMeans(sums: Record<string, number>, examples: number): { loss: num
   return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics };
 }
 
+/** Optimizer steps in an epoch of `examples` at `batchSize`: the last, short batch included unless dropRemainder leaves it out ({@link FitOptions.dropRemainder}). */
+export function epochSteps(examples: number, batchSize: number, dropRemainder = false): number {
+  return dropRemainder && examples >= batchSize ? Math.floor(examples / batchSize) : Math.ceil(examples / batchSize);
+}
+
 /**
  * Trains `model` on `data` with `options.task` (classification by default: a softmax output
  * [batch, data.classes]). The model is updated in place; with `ema` its weights are the averaged ones
@@ -310,6 +323,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     batchSize = 32,
     seed = 0,
     shuffle = true,
+    dropRemainder = false,
     schedule = paperSchedule(),
     weightDecay = 4e-5,
     accumulate = 1,
@@ -336,7 +350,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
   if (options.resume && options.checkpoints === undefined) throw new TypeError('fit: options.resume needs options.checkpoints.store to load the checkpoint from.');
   task.check?.(model, data, 'training');
   if (validation !== undefined) task.check?.(model, validation, 'validation');
-  const stepsPerEpoch = Math.ceil(data.size / batchSize);
+  const stepsPerEpoch = epochSteps(data.size, batchSize, dropRemainder);
   if (stepsPerEpoch === 0) throw new RangeError('fit: the training data is empty (data.size is 0).');
   const epochs = options.epochs ?? (options.steps === undefined && options.maxMinutes === undefined ? 1 : Infinity);
   const maxSteps = options.steps ?? Infinity;
@@ -454,6 +468,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
       const batches = data.batches({ epoch, batchSize, seed, skip: state.batchInEpoch, shuffle });
       let waitFrom = clock();
       for await (const batch of batches) {
+        if (state.batchInEpoch >= stepsPerEpoch) break; // the short remainder that dropRemainder leaves out
         const arrived = clock();
         const dataWaitSeconds = (arrived - waitFrom) / 1000;
         timing.dataWaitSeconds += dataWaitSeconds;

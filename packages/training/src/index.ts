@@ -35,4 +35,4 @@ export type {
   StoredCheckpoint,
   TrainBeginInfo,
 } from './fit';
-export { CHECKPOINT_NAMES, TrainingDivergedError, fit, parseFitState } from './fit';
+export { CHECKPOINT_NAMES, TrainingDivergedError, epochSteps, fit, parseFitState } from './fit';
