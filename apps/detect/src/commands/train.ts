@@ -77,7 +77,7 @@ export function trainCommand(): Command {
   const command = new Command('train')
     .description('train an SSD or SSDLite detector on a MobileNet backbone (from scratch, or from a backbone with --init)')
     .addOption(new Option('--model <head>', "'ssdlite' (depthwise-separable extra layers and predictors, MobileNetV2 paper) or 'ssd' (MobileNet paper, Table 13)").argParser(parseChoiceOption('--model', ['ssd', 'ssdlite'] as const)).default('ssdlite'))
-    .addOption(new Option('--arch <arch>', 'MobileNet version of the backbone (v2 learns about twice as fast from scratch here: README, "How well it trains")').argParser(parseChoiceOption('--arch', ['v1', 'v2'] as const)).default('v2'))
+    .addOption(new Option('--arch <arch>', 'MobileNet version of the backbone (v2: the MobileNetV2 paper\'s SSDLite backbone)').argParser(parseChoiceOption('--arch', ['v1', 'v2'] as const)).default('v2'))
     .addOption(new Option('--alpha <α>', 'width multiplier α of the backbone').argParser(parseNumberOption('--alpha')).default(0.5))
     .addOption(new Option('--input-size <pixels>', 'network input side, a multiple of 32 (images are resized to it, aspect ratio not kept, as SSD does)').argParser(parseIntegerOption('--input-size', 64)).default(320))
     .option('--data <file.json>', 'COCO instances JSON of the training images (default: generate the procedural shapes set into <out>/data)')
