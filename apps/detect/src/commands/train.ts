@@ -53,7 +53,7 @@ interface TrainFlags {
 }
 
 /** Learning rates that trained the procedural set well from scratch at batch 32 (see the README's detection section). */
-export const DEFAULT_LEARNING_RATES = { momentum: 0.05, rmsprop: 0.004, adam: 0.001 } as const;
+export const DEFAULT_LEARNING_RATES = { momentum: 0.025, rmsprop: 0.004, adam: 0.001 } as const;
 
 /** Settings --resume takes from the run folder; a flag that names another value is an error. */
 const RECORDED: { flag: string; key: keyof TrainFlags; setting: keyof DetectRunSettings }[] = [
