@@ -467,8 +467,8 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
       let previousEnd = clock();
       const batches = data.batches({ epoch, batchSize, seed, skip: state.batchInEpoch, shuffle });
       let waitFrom = clock();
-      for await (const batch of batches) {
-        if (state.batchInEpoch >= stepsPerEpoch) break; // the short remainder that dropRemainder leaves out
+      // The epoch ends after its stepsPerEpoch-th batch: with dropRemainder, the short remainder is neither waited for nor trained on.
+      if (state.batchInEpoch < stepsPerEpoch) for await (const batch of batches) {
         const arrived = clock();
         const dataWaitSeconds = (arrived - waitFrom) / 1000;
         timing.dataWaitSeconds += dataWaitSeconds;
@@ -501,6 +501,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
         }
         waitFrom = clock();
         timing.stepSeconds += (waitFrom - arrived) / 1000;
+        if (state.batchInEpoch >= stepsPerEpoch) break;
       }
       if (stoppedBy !== null) break;
       if (state.batchInEpoch === 0) {

@@ -52,7 +52,7 @@ interface TrainFlags {
   json?: boolean;
 }
 
-/** Learning rates that trained the procedural set well from scratch at batch 32 (see the README's detection section). */
+/** Learning rates that trained the procedural set well from scratch at batch 16 (see the README's detection section). */
 export const DEFAULT_LEARNING_RATES = { momentum: 0.025, rmsprop: 0.004, adam: 0.001 } as const;
 
 /** Settings --resume takes from the run folder; a flag that names another value is an error. */
