@@ -27,6 +27,10 @@ export {
   ssdLayerScales,
 } from './ssd-anchors';
 
+// How well anchors fit a dataset's boxes (share with an anchor at the matcher's IoU, anchors a box).
+export type { AnchorCoverage, CoverageGroup, CoverageImage } from './anchor-coverage';
+export { anchorCoverage, formatAnchorCoverage } from './anchor-coverage';
+
 // Faster R-CNN grid anchors (TF GridAnchorGenerator): pixels, TF order, not clipped.
 export type { GridAnchorConfig, ResolvedGridAnchorConfig } from './grid-anchors';
 export { GRID_ANCHOR_DEFAULTS, gridAnchorsCxcywh, gridAnchorsPerLocation, gridAnchorsXyxy, gridAnchorsYxyx, resolveGridAnchorConfig } from './grid-anchors';

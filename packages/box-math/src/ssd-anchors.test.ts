@@ -129,6 +129,28 @@ describe('SSD anchors (TF create_ssd_anchors)', () => {
     expectClose(anchorAt(a, 1), [0.7, 0.5, 0.25, 0.5]);
   });
 
+  it('takes explicit box specs a layer (TF box_specs_list) in place of the ones the scales describe', () => {
+    const boxSpecs = [
+      [{ scale: 0.1, aspectRatio: 1 }, { scale: 0.3, aspectRatio: 4 }],
+      [{ scale: 0.8, aspectRatio: 1 }],
+    ];
+    const config = { numLayers: 2, boxSpecs, reduceBoxesInLowestLayer: true, minScale: 0.5 };
+    expect(ssdAnchorsPerLocation(config)).toEqual([2, 1]);
+    const a = ssdAnchorsCxcywh([[2, 2], [1, 1]], config);
+    expect(a.length).toBe(4 * (2 * 4 + 1));
+    // Cell (0, 0) of the 2 × 2 map: centre (0.25, 0.25); the 4:1 anchor is 0.3·2 wide and 0.3/2 high.
+    expectClose(anchorAt(a, 0), [0.25, 0.25, 0.1, 0.1]);
+    expectClose(anchorAt(a, 1), [0.25, 0.25, 0.6, 0.15]);
+    // Cell (0, 1): x moves by the stride.
+    expectClose(anchorAt(a, 2), [0.75, 0.25, 0.1, 0.1]);
+    expectClose(anchorAt(a, 8), [0.5, 0.5, 0.8, 0.8]);
+    // One layer needs no scales when its specs are given.
+    expect(ssdAnchorsPerLocation({ numLayers: 1, boxSpecs: [[{ scale: 0.5, aspectRatio: 1 }]] })).toEqual([1]);
+    expect(() => ssdBoxSpecs({ numLayers: 2, boxSpecs: [[{ scale: 0.1, aspectRatio: 1 }]] })).toThrow(/boxSpecs: expected one list of specs a layer \(2\)/);
+    expect(() => ssdBoxSpecs({ numLayers: 1, boxSpecs: [[]] })).toThrow(/boxSpecs\[0\]: expected at least one/);
+    expect(() => ssdBoxSpecs({ numLayers: 1, boxSpecs: [[{ scale: 0, aspectRatio: 1 }]] })).toThrow(/boxSpecs\[0\]\[0\]: expected a positive scale/);
+  });
+
   it('rejects configs that do not fit', () => {
     expect(() => ssdAnchorsCxcywh([[19, 19]])).toThrow(/featureMapSizes: expected one \[height, width\] a layer \(6\), received 1/);
     expect(() => ssdAnchorCount(SSD_MOBILENET_V1_300_FEATURE_MAP_SIZES, { scales: [0.2, 0.3] })).toThrow(/scales/);

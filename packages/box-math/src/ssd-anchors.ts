@@ -73,6 +73,13 @@ export interface SsdAnchorConfig {
   imageWidth?: number;
   /** Where the interpolated anchor goes in a layer's specs. Default 'last' (current TF). */
   interpolatedAnchorPlacement?: InterpolatedAnchorPlacement;
+  /**
+   * Explicit box specs, one non-empty list a layer (TF's `MultipleGridAnchorGenerator(box_specs_list)`,
+   * which `create_ssd_anchors` feeds with the specs the fields above describe). When non-empty they
+   * replace those specs: scales, aspect ratios, the interpolated anchor and the reduced lowest layer no
+   * longer apply; the base size, strides and offsets still do. Default [].
+   */
+  boxSpecs?: readonly (readonly AnchorSpec[])[];
 }
 
 export type ResolvedSsdAnchorConfig = Required<SsdAnchorConfig>;
@@ -94,6 +101,7 @@ export const SSD_ANCHOR_DEFAULTS: ResolvedSsdAnchorConfig = {
   imageHeight: 1,
   imageWidth: 1,
   interpolatedAnchorPlacement: 'last',
+  boxSpecs: [],
 };
 
 /** Feature map sizes [height, width] of SSD MobileNetV1 at 300×300 (Conv2d_11, Conv2d_13, 4 extra layers): 1917 anchors. */
@@ -120,13 +128,22 @@ export function resolveSsdAnchorConfig(config: SsdAnchorConfig = {}): ResolvedSs
   if (c.scales.length > 0 && c.scales.length !== c.numLayers) {
     throw new RangeError(`scales: expected numLayers (${c.numLayers}) scales or none, received ${c.scales.length}.`);
   }
-  if (c.scales.length === 0 && c.numLayers === 1) {
+  if (c.scales.length === 0 && c.boxSpecs.length === 0 && c.numLayers === 1) {
     throw new RangeError('numLayers: 1 layer needs explicit scales (TF divides by numLayers − 1 to interpolate minScale…maxScale).');
   }
   for (const r of c.aspectRatios) if (!(r > 0)) throw new RangeError(`aspectRatios: expected positive ratios (width / height), received ${r}.`);
   for (const key of ['heightStride', 'widthStride', 'heightOffset', 'widthOffset'] as const) {
     const v = c[key];
     if (v.length > 0 && v.length !== c.numLayers) throw new RangeError(`${key}: expected one value a layer (${c.numLayers}) or none, received ${v.length}.`);
+  }
+  if (c.boxSpecs.length > 0) {
+    if (c.boxSpecs.length !== c.numLayers) throw new RangeError(`boxSpecs: expected one list of specs a layer (${c.numLayers}) or none, received ${c.boxSpecs.length}.`);
+    c.boxSpecs.forEach((specs, k) => {
+      if (specs.length === 0) throw new RangeError(`boxSpecs[${k}]: expected at least one { scale, aspectRatio }, received none.`);
+      specs.forEach(({ scale, aspectRatio }, j) => {
+        if (!(scale > 0) || !(aspectRatio > 0)) throw new RangeError(`boxSpecs[${k}][${j}]: expected a positive scale and aspect ratio, received ${scale} and ${aspectRatio}.`);
+      });
+    });
   }
   if (!(c.imageHeight > 0) || !(c.imageWidth > 0)) throw new RangeError(`imageHeight/imageWidth: expected positive sizes, received ${c.imageHeight}×${c.imageWidth}.`);
   return c;
@@ -157,6 +174,7 @@ function layerSpecs(k: number, scale: number, scaleNext: number, c: ResolvedSsdA
 /** Box specs (scale, aspect ratio) of every layer, in the order anchors are laid out at each grid cell. */
 export function ssdBoxSpecs(config: SsdAnchorConfig = {}): AnchorSpec[][] {
   const c = resolveSsdAnchorConfig(config);
+  if (c.boxSpecs.length > 0) return c.boxSpecs.map((specs) => specs.map(({ scale, aspectRatio }) => ({ scale, aspectRatio })));
   const scales = ssdLayerScales(c);
   return Array.from({ length: c.numLayers }, (_, k) => layerSpecs(k, scales[k], scales[k + 1], c));
 }

@@ -175,6 +175,14 @@ function readAnchorGenerator(r: SpecReader, value: unknown): ResolvedSsdAnchorCo
     if (typeof g.reduceBoxesInLowestLayer !== 'boolean') r.fail(`${field}.reduceBoxesInLowestLayer`, 'true or false', g.reduceBoxesInLowestLayer, 'type');
     config.reduceBoxesInLowestLayer = g.reduceBoxesInLowestLayer as boolean;
   }
+  if (g.boxSpecs !== undefined) {
+    config.boxSpecs = r.array(g.boxSpecs, `${field}.boxSpecs`, 'an array (one a layer) of arrays of { scale, aspectRatio }').map((layer, k) =>
+      r.array(layer, `${field}.boxSpecs[${k}]`, 'an array of { scale, aspectRatio }').map((spec, j) => {
+        const at = `${field}.boxSpecs[${k}][${j}]`;
+        const o = r.object(spec, at);
+        return { scale: r.number(o.scale, `${at}.scale`, 'a number > 0', (n) => n > 0), aspectRatio: r.number(o.aspectRatio, `${at}.aspectRatio`, 'a number > 0', (n) => n > 0) };
+      }));
+  }
   if (g.interpolatedAnchorPlacement !== undefined) config.interpolatedAnchorPlacement = r.choice(g.interpolatedAnchorPlacement, `${field}.interpolatedAnchorPlacement`, ['last', 'after-ratio-1'] as const);
   try {
     return resolveSsdAnchorConfig(config);

@@ -127,7 +127,7 @@ describe('detector.json', () => {
       featureMapSizes: [[4, 4], [2, 2], [1, 1], [1, 1], [1, 1], [1, 1]], anchorsPerLocation: [3, 6, 6, 6, 6, 6], anchors: { count: 4 * 4 * 3 + (4 + 1 + 1 + 1 + 1) * 6 },
       boxCoderScales: [10, 10, 5, 5], nms: { iouThreshold: 0.6 }, preprocessing: { ...DATASETS_PREPROCESSING },
     });
-    expect(Object.keys(spec.anchors.generator).sort()).toEqual(['aspectRatios', 'baseAnchorHeight', 'baseAnchorWidth', 'heightOffset', 'heightStride', 'imageHeight', 'imageWidth', 'interpolatedAnchorPlacement', 'interpolatedScaleAspectRatio', 'maxScale', 'minScale', 'numLayers', 'reduceBoxesInLowestLayer', 'scales', 'widthOffset', 'widthStride']);
+    expect(Object.keys(spec.anchors.generator).sort()).toEqual(['aspectRatios', 'baseAnchorHeight', 'baseAnchorWidth', 'boxSpecs', 'heightOffset', 'heightStride', 'imageHeight', 'imageWidth', 'interpolatedAnchorPlacement', 'interpolatedScaleAspectRatio', 'maxScale', 'minScale', 'numLayers', 'reduceBoxesInLowestLayer', 'scales', 'widthOffset', 'widthStride']);
     expect(parseDetectorSpec(JSON.parse(JSON.stringify(spec)), 'detector.json')).toEqual(spec);
     // Regenerable: the anchors from the file are the generator's, bit for bit.
     const parsed = parseDetectorSpec(JSON.parse(JSON.stringify(spec)), 'detector.json');
@@ -160,6 +160,8 @@ describe('detector.json', () => {
     ['a generator setting of the wrong kind', (o: Record<string, any>) => (o.anchors.generator.minScale = '0.2'), TypeError, /'anchors.generator.minScale' must be a finite number. Received "0.2"/], // eslint-disable-line @typescript-eslint/no-explicit-any
     ['a generator setting box-math refuses', (o: Record<string, any>) => (o.anchors.generator.aspectRatios = [1, -2]), RangeError, /detector.json: anchors.generator.aspectRatios: expected positive ratios/], // eslint-disable-line @typescript-eslint/no-explicit-any
     ['generator layers that are not the feature maps', (o: Record<string, any>) => (o.anchors.generator.numLayers = 5), RangeError, /'anchors.generator.numLayers' must be the number of feature maps \(6, as featureMapSizes\). Received 5/], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['a box spec without a scale', (o: Record<string, any>) => (o.anchors.generator.boxSpecs = [[{ aspectRatio: 1 }], [], [], [], [], []]), TypeError, /'anchors.generator.boxSpecs\[0\]\[0\].scale' must be a number > 0. Received nothing/], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['box specs that make other anchors than anchorsPerLocation', (o: Record<string, any>) => (o.anchors.generator.boxSpecs = Array.from({ length: 6 }, () => [{ scale: 0.5, aspectRatio: 1 }])), RangeError, /'anchorsPerLocation' must be what anchors.generator makes per cell \(\[1, 1, 1, 1, 1, 1\]\)/], // eslint-disable-line @typescript-eslint/no-explicit-any
     ['three box coder scales', (o: Record<string, any>) => o.boxCoderScales.pop(), RangeError, /'boxCoderScales' must be \[yScale, xScale, heightScale, widthScale\], four numbers > 0. Received \[10,10,5\]/], // eslint-disable-line @typescript-eslint/no-explicit-any
     ['an IoU threshold above 1', (o: Record<string, any>) => (o.nms.iouThreshold = 1.5), RangeError, /'nms.iouThreshold' must be a number in \[0, 1\]. Received 1.5/], // eslint-disable-line @typescript-eslint/no-explicit-any
     ['an unknown resize', (o: Record<string, any>) => (o.preprocessing.resize = 'crop'), RangeError, /'preprocessing.resize' must be one of 'stretch', 'pad-faceapi'. Received "crop"/], // eslint-disable-line @typescript-eslint/no-explicit-any
