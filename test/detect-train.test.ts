@@ -35,6 +35,13 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     const trained = json(detect('train', '--data', annotations, ...tiny, '--steps', '3', '--workers', '1', '--out', run, '--json'));
     expect(trained).toMatchObject({ steps: 3, stoppedBy: 'steps', model: 'ssdlite', arch: 'v1', inputSize: 64, classes: ['circle', 'square'], trainImages: 9, valImages: 3 });
     expect(trained.stats).toHaveLength(12);
+    expect(trained.anchorLayout).toBe('dense');
+    // 7 anchors a cell on the finest map, 6 on the others (input 64: maps 4, 2, 1, 1, 1, 1), in detector.json as box specs.
+    expect(trained.anchors).toBe(7 * 16 + 6 * (4 + 1 + 1 + 1 + 1));
+    const saved = JSON.parse(fs.readFileSync(path.join(run, 'model', 'detector.json'), 'utf8'));
+    expect(saved.anchors.generator.boxSpecs.map((specs: unknown[]) => specs.length)).toEqual([7, 6, 6, 6, 6, 6]);
+    expect(trained.anchorCoverage.all.boxes).toBeGreaterThan(0);
+    expect(trained.anchorCoverage.all.covered).toBeLessThanOrEqual(trained.anchorCoverage.all.boxes);
     for (const f of ['model.json', 'weights.bin', 'detector.json']) expect(fs.existsSync(path.join(run, 'model', f))).toBe(true);
     expect(stepLosses(run).map(([s]) => s)).toEqual([1, 2, 3]);
     const evaluated = json(detect('eval', '--model', run, '--json'));
@@ -70,12 +77,14 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     expect(hashTree(data)).toBe(before);
   });
 
-  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes to the losses of an uninterrupted run', async () => {
+  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes to the losses of an uninterrupted run (with its recorded anchor layout)', async () => {
     const full = path.join(tmp, 'uninterrupted');
-    json(detect('train', '--data', annotations, ...tiny, '--steps', '6', '--workers', '1', '--val-every', '100', '--out', full, '--json'));
+    const first = json(detect('train', '--data', annotations, ...tiny, '--anchors', 'tf', '--steps', '6', '--workers', '1', '--val-every', '100', '--out', full, '--json'));
+    // TF's layout: 3 anchors a cell on the finest map (input 64: maps 4, 2, 1, 1, 1, 1), 6 on the others.
+    expect(first).toMatchObject({ anchorLayout: 'tf', anchors: 3 * 16 + 6 * (4 + 1 + 1 + 1 + 1) });
     const expected = stepLosses(full);
     const run = path.join(tmp, 'stopped');
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/detect/bin/mobilenet-detect.js'), 'train', '--data', annotations, ...tiny, '--steps', '6', '--workers', '1', '--val-every', '100', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/detect/bin/mobilenet-detect.js'), 'train', '--data', annotations, ...tiny, '--anchors', 'tf', '--steps', '6', '--workers', '1', '--val-every', '100', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let signalled = false;
     child.stderr.on('data', (chunk: Buffer) => {
@@ -91,6 +100,8 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     expect(stepLosses(run).length).toBeLessThan(6);
     const resumed = json(detect('train', '--resume', run, '--json'));
     expect(resumed.steps).toBe(6);
+    expect(resumed).toMatchObject({ anchorLayout: 'tf', anchors: first.anchors });
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'model', 'detector.json'), 'utf8')).anchors).toMatchObject({ count: first.anchors, generator: { reduceBoxesInLowestLayer: true, boxSpecs: [] } });
     expect(resumed.resumedFrom).toBeGreaterThanOrEqual(2);
     const losses = stepLosses(run);
     expect(losses.map(([s]) => s)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -104,6 +115,9 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     const changed = detect('train', '--resume', path.join(tmp, 'run'), '--alpha', '0.5');
     expect(changed.status).toBe(2);
     expect(changed.stderr).toContain('--alpha 0.5 conflicts with the run');
+    const layout = detect('train', '--anchors', 'yolo', '--out', path.join(tmp, 'never'));
+    expect(layout.status).toBe(2);
+    expect(layout.stderr).toContain("--anchors must be one of tf, torchvision, dense. Received 'yolo'.");
     const size = detect('train', '--input-size', '100', '--out', path.join(tmp, 'never'));
     expect(size.status).toBe(2);
     expect(size.stderr).toContain('--input-size must be a multiple of 32');

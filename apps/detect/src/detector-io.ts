@@ -2,10 +2,27 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ssdAnchorsCxcywh } from '@mobilenets/box-math';
+import { type SsdAnchorConfig, ssdAnchorsCxcywh, ssdAnchorsPerLocation, ssdBoxSpecs } from '@mobilenets/box-math';
 import { UsageError, buildMobileNet, describeModelLoadError, resolveModelFolder } from '@mobilenets/cli-kit';
 import { DETECTOR_JSON, type DetectorSpec, type SsdModel, createSsd, readDetectorSpec, ssdDetectorSpec } from '@mobilenets/detection-ssd';
 import { fileSystem } from '@mobilenets/runtime';
+
+/**
+ * The anchor layouts `train --anchors` offers, as settings of box-math's SSD anchor generator (both:
+ * scales 0.2–0.95 over the six feature maps, aspect ratios 1, 2, 1/2, 3, 1/3 and the interpolated square):
+ * - `tf`: TF's ssd_anchor_generator as ssd_mobilenet_v1 and ssdlite_mobilenet_v2 configure it — the
+ *   finest map gets only 3 anchors (a 0.1 square, 0.2 wide and tall);
+ * - `torchvision`: all 6 on every map, the finest included, as torchvision's DefaultBoxGenerator lays
+ *   them out for SSDLite320 (which also clips them to the image; these are not clipped);
+ * - `dense`: torchvision's 6 and TF's 0.1 square on the finest map (7 there), 6 on the others.
+ */
+export const ANCHOR_LAYOUTS: Record<'tf' | 'torchvision' | 'dense', SsdAnchorConfig> = {
+  tf: {},
+  torchvision: { reduceBoxesInLowestLayer: false },
+  dense: { boxSpecs: ssdBoxSpecs({ reduceBoxesInLowestLayer: false }).map((specs, k) => (k === 0 ? [{ scale: 0.1, aspectRatio: 1 }, ...specs] : specs)) },
+};
+
+export type AnchorLayout = keyof typeof ANCHOR_LAYOUTS;
 
 /** What a run's detector is: the settings that build it. */
 export interface DetectorDescription {
@@ -16,24 +33,26 @@ export interface DetectorDescription {
   /** Class names, label = index, no background. */
   classes: string[];
   scoreFunction: 'softmax' | 'sigmoid';
+  anchors: AnchorLayout;
 }
 
 /** The SSD / SSDLite the description names, with fresh weights (seeded). A bad --alpha / --input-size is a usage error naming the flag. */
 export function buildDetector(d: DetectorDescription, seed: number | null): SsdModel {
   const backbone = buildMobileNet({ arch: d.arch, alpha: d.alpha, inputSize: d.inputSize, variant: 'standard', activation: 'relu6', top: false }, { seed });
   // The extra layers' depths scale with α, as TF's SSD feature extractors (and `mobilenet summary`) do.
-  return createSsd({ backbone, classes: d.classes.length, head: d.model, depthMultiplier: d.alpha, seed: seed === null ? null : seed + 1 });
+  const anchorsPerLocation = ssdAnchorsPerLocation(ANCHOR_LAYOUTS[d.anchors]);
+  return createSsd({ backbone, classes: d.classes.length, head: d.model, depthMultiplier: d.alpha, anchorsPerLocation, seed: seed === null ? null : seed + 1 });
 }
 
-/** The detector's anchors, normalised cxcywh in output order (TF's SSD anchor generator on its feature maps). */
-export function anchorsOf(ssd: Pick<SsdModel, 'featureMapSizes'>): Float64Array {
-  return ssdAnchorsCxcywh(ssd.featureMapSizes);
+/** The detector's anchors, normalised cxcywh in output order (box-math's SSD anchor generator in the description's layout, on the model's feature maps). */
+export function anchorsOf(ssd: Pick<SsdModel, 'featureMapSizes'>, d: Pick<DetectorDescription, 'anchors'>): Float64Array {
+  return ssdAnchorsCxcywh(ssd.featureMapSizes, ANCHOR_LAYOUTS[d.anchors]);
 }
 
 /** Writes `dir/model.json`, `dir/weights.bin` and `dir/detector.json` (detection-ssd's DetectorSpec: what loadDetector and predict read). */
 export async function saveDetector(dir: string, ssd: SsdModel, d: DetectorDescription): Promise<void> {
   await ssd.model.save(fileSystem(dir));
-  const spec = ssdDetectorSpec(ssd, { labels: d.classes, scoreFunction: d.scoreFunction, arch: d.arch, widthMultiplier: d.alpha });
+  const spec = ssdDetectorSpec(ssd, { labels: d.classes, scoreFunction: d.scoreFunction, arch: d.arch, widthMultiplier: d.alpha, anchors: ANCHOR_LAYOUTS[d.anchors] });
   fs.writeFileSync(path.join(dir, DETECTOR_JSON), `${JSON.stringify(spec, null, 1)}\n`);
 }
 

@@ -15,6 +15,8 @@ export interface DetectRunSettings {
   arch: 'v1' | 'v2';
   alpha: number;
   inputSize: number;
+  /** The anchor layout (detector-io's ANCHOR_LAYOUTS). Runs recorded before the flag existed used 'tf'. */
+  anchors: 'tf' | 'torchvision' | 'dense';
   /** The training data (absolute paths). */
   data: DetectionSource;
   /** True when `data` is the procedural set the run generated into `<run>/data` (no --data). */
@@ -50,5 +52,5 @@ export function readDetectRun(dir: string): DetectRunSettings | null {
   const record = readRunRecord<DetectRunSettings>(dir);
   if (record === null) return null;
   if (record.app !== DETECT_APP) throw new Error(`${dir}: this run was written by ${record.app}, not ${DETECT_APP}.`);
-  return record.settings;
+  return { ...record.settings, anchors: record.settings.anchors ?? 'tf' };
 }

@@ -8,13 +8,14 @@ import {
   ssdStepLoss, withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
 import { UsageError, addRunOptions, checkSeparateFolders, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
+import { type AnchorCoverage, anchorCoverage, convertBoxes, formatAnchorCoverage } from '@mobilenets/box-math';
 import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
 import {
   type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, epochSteps, lengthenCosinePlan, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
 } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
 import { describeSource, generateDefaultDetectionData, holdOut, readSource, sourceFolders, sourceFromFlags } from '../data';
-import { anchorsOf, buildDetector, saveDetector, type DetectorDescription } from '../detector-io';
+import { ANCHOR_LAYOUTS, type AnchorLayout, anchorsOf, buildDetector, saveDetector, type DetectorDescription } from '../detector-io';
 import { DETECT_APP, type DetectRunSettings, readDetectRun } from '../run-settings';
 
 interface TrainFlags {
@@ -22,6 +23,7 @@ interface TrainFlags {
   arch: 'v1' | 'v2';
   alpha: number;
   inputSize: number;
+  anchors: AnchorLayout;
   data?: string;
   images?: string;
   voc?: string;
@@ -61,6 +63,7 @@ const RECORDED: { flag: string; key: keyof TrainFlags; setting: keyof DetectRunS
   { flag: '--arch', key: 'arch', setting: 'arch' },
   { flag: '--alpha', key: 'alpha', setting: 'alpha' },
   { flag: '--input-size', key: 'inputSize', setting: 'inputSize' },
+  { flag: '--anchors', key: 'anchors', setting: 'anchors' },
   { flag: '--val-fraction', key: 'valFraction', setting: 'valFraction' },
   { flag: '--seed', key: 'seed', setting: 'seed' },
   { flag: '--batch', key: 'batch', setting: 'batch' },
@@ -80,6 +83,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--arch <arch>', 'MobileNet version of the backbone (v2: the MobileNetV2 paper\'s SSDLite backbone)').argParser(parseChoiceOption('--arch', ['v1', 'v2'] as const)).default('v2'))
     .addOption(new Option('--alpha <α>', 'width multiplier α of the backbone').argParser(parseNumberOption('--alpha')).default(0.5))
     .addOption(new Option('--input-size <pixels>', 'network input side, a multiple of 32 (images are resized to it, aspect ratio not kept, as SSD does)').argParser(parseIntegerOption('--input-size', 64)).default(320))
+    .addOption(new Option('--anchors <layout>', "'tf' (TF's SSD anchor generator: 3 anchors a cell on the finest feature map, 6 on the others), 'torchvision' (6 on every map, as torchvision's SSDLite320) or 'dense' (torchvision's 6 and TF's small square: 7 on the finest map; the share of training boxes each layout reaches is printed at the start)").argParser(parseChoiceOption('--anchors', Object.keys(ANCHOR_LAYOUTS) as AnchorLayout[])).default('dense'))
     .option('--data <file.json>', 'COCO instances JSON of the training images (default: generate the procedural shapes set into <out>/data)')
     .option('--images <dir>', "folder --data's file_names are relative to (default: the JSON file's folder)")
     .option('--voc <dir>', 'a Pascal VOC folder (Annotations/, JPEGImages/) instead of --data')
@@ -106,7 +110,7 @@ export function trainCommand(): Command {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  mobilenet-detect train --epochs 2 --out runs/shapes                    # SSDLite V1 α 0.5 at 320 on the procedural set\n' +
+        '  mobilenet-detect train --epochs 2 --out runs/shapes                    # SSDLite V2 α 0.5 at 320 on the procedural set\n' +
         '  mobilenet-detect train --model ssd --data train.json --val-data val.json --out runs/coco\n' +
         '  mobilenet-detect train --resume runs/shapes --epochs 4                 # continue, two epochs more',
     )
@@ -132,6 +136,22 @@ function scheduleOf(s: DetectRunSettings, stepsPerEpoch: number): Schedule {
   const totalSteps = s.steps ?? s.epochs! * stepsPerEpoch;
   const base = cosineFromPlan(s.lr, s.cosineExtensions, totalSteps);
   return s.warmupSteps > 0 ? linearWarmup(base, { steps: s.warmupSteps }) : base;
+}
+
+/** Images the anchor-coverage line looks at, at most (evenly spread over the training set). */
+const COVERAGE_IMAGES = 5000;
+
+/** How well the anchors fit the training boxes (not ignored ones), at SSD's matching IoU 0.5. */
+function trainingAnchorCoverage(records: readonly datasets.DetectionRecord[], anchorsCxcywh: Float64Array): AnchorCoverage {
+  const every = Math.max(1, Math.ceil(records.length / COVERAGE_IMAGES));
+  const images = records.filter((_, i) => i % every === 0).map((r) => {
+    const kept: number[] = [];
+    r.labels.forEach((_, g) => {
+      if (!r.ignore[g]) kept.push(r.boxesXyxy[4 * g] / r.width, r.boxesXyxy[4 * g + 1] / r.height, r.boxesXyxy[4 * g + 2] / r.width, r.boxesXyxy[4 * g + 3] / r.height);
+    });
+    return { boxesXyxy: kept, width: r.width, height: r.height };
+  });
+  return anchorCoverage(images, convertBoxes(anchorsCxcywh, 'cxcywh', 'xyxy'));
 }
 
 function optimizerOf(s: DetectRunSettings): () => tf.Optimizer {
@@ -208,7 +228,7 @@ async function trainInFolder(
   let settings: DetectRunSettings;
   if (recorded === null) {
     settings = {
-      model: o.model, arch: o.arch, alpha: o.alpha, inputSize: o.inputSize, data, generatedData: generated, val, valFraction, seed, classes,
+      model: o.model, arch: o.arch, alpha: o.alpha, inputSize: o.inputSize, anchors: o.anchors, data, generatedData: generated, val, valFraction, seed, classes,
       scoreFunction: o.scoreFunction, optimizer: o.optimizer, batch, accumulate: o.accumulate, lr: o.lr ?? DEFAULT_LEARNING_RATES[o.optimizer], warmupSteps: o.warmupSteps,
       weightDecay: o.weightDecay, augment: o.augment, valEvery: o.valEvery,
       epochs: o.epochs ?? (o.steps === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
@@ -237,7 +257,7 @@ async function trainInFolder(
   const valData = valRecords.length > 0 ? datasets.detectionData(valRecords, classes, { inputSize: settings.inputSize, augment: false, prefetch: 2, onSkip }) : undefined;
   if (valData === undefined) log('note: no validation images (give --val-data or --val-fraction > 0); mAP will not be measured');
 
-  const description: DetectorDescription = { model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, classes, scoreFunction: settings.scoreFunction };
+  const description: DetectorDescription = { model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: settings.anchors, classes, scoreFunction: settings.scoreFunction };
   const ssd = buildDetector(description, settings.seed);
   try {
     let init: InitReport | null = null;
@@ -251,7 +271,10 @@ async function trainInFolder(
       if (init.copied === 0) throw new UsageError(`--init ${settings.init}: none of its layers fits this ${settings.arch} α=${settings.alpha} detector. Use the --arch and --alpha of the model you start from.`);
       log(`--init: copied ${init.copied} of ${init.layers} layers with weights from ${settings.init}`);
     }
-    const task = ssdTask({ anchorsCxcywh: anchorsOf(ssd), classes: classes.length, scoreFunction: settings.scoreFunction });
+    const anchorsCxcywh = anchorsOf(ssd, description);
+    const coverage = trainingAnchorCoverage(trainRecords, anchorsCxcywh);
+    log(`anchors: '${settings.anchors}' layout, ${ssd.anchors} an image; training set: ${formatAnchorCoverage(coverage)}`);
+    const task = ssdTask({ anchorsCxcywh, classes: classes.length, scoreFunction: settings.scoreFunction });
     const plan = rangeErrorsAsUsage(() => planTrainingEngine({ engine: o.engine, model: ssd.model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers }), `--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`}`);
     log(`training engine: ${plan.runsOn}`);
     if (plan.message !== null) log(plan.message);
@@ -294,7 +317,7 @@ async function trainInFolder(
     }
     const modelDir = path.join(out, 'model');
     await saveDetector(modelDir, ssd, description);
-    report(o, { result, settings, ssd, trainImages: trainRecords.length, valImages: valRecords.length, skippedImages, init, engine: plan.engine, backend: plan.engine === 'onnx' ? 'onnxruntime' : runtime.backend, workers: plan.workers, out, modelDir, metricsFile });
+    report(o, { result, settings, ssd, coverage, trainImages: trainRecords.length, valImages: valRecords.length, skippedImages, init, engine: plan.engine, backend: plan.engine === 'onnx' ? 'onnxruntime' : runtime.backend, workers: plan.workers, out, modelDir, metricsFile });
     const signal = stop.received();
     if (signal !== null) process.exitCode = signal === 'SIGINT' ? 130 : 143;
   } finally {
@@ -306,6 +329,7 @@ interface Outcome {
   result: FitResult;
   settings: DetectRunSettings;
   ssd: SsdModel;
+  coverage: AnchorCoverage;
   trainImages: number;
   valImages: number;
   skippedImages: number;
@@ -327,7 +351,7 @@ function report(o: TrainFlags, r: Outcome): void {
       mAP: val?.mAP ?? null, AP50: val?.AP50 ?? null, stats,
       perCategory: (result.val?.details as { perCategory?: unknown } | undefined)?.perCategory ?? null,
       steps: result.steps, epochs: result.epochs, stoppedBy: result.stoppedBy, resumedFrom: result.resumedFrom, seconds: result.seconds, timing: result.timing, best: result.best,
-      model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: r.ssd.anchors, classes: settings.classes,
+      model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: r.ssd.anchors, anchorLayout: settings.anchors, anchorCoverage: r.coverage, classes: settings.classes,
       trainImages: r.trainImages, valImages: r.valImages, skippedImages: r.skippedImages, init: r.init, engine: r.engine, backend: r.backend, workers: r.workers, seed: settings.seed,
       out: r.out, modelDir: r.modelDir, metrics: r.metricsFile,
     })}\n`);
