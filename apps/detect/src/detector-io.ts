@@ -16,13 +16,13 @@ import { fileSystem } from '@mobilenets/runtime';
  *   them out for SSDLite320 (which also clips them to the image; these are not clipped);
  * - `dense`: torchvision's 6 and TF's 0.1 square on the finest map (7 there), 6 on the others.
  */
-export const ANCHOR_LAYOUTS: Record<'tf' | 'torchvision' | 'dense', SsdAnchorConfig> = {
+export type AnchorLayout = 'tf' | 'torchvision' | 'dense';
+
+export const ANCHOR_LAYOUTS: Record<AnchorLayout, SsdAnchorConfig> = {
   tf: {},
   torchvision: { reduceBoxesInLowestLayer: false },
   dense: { boxSpecs: ssdBoxSpecs({ reduceBoxesInLowestLayer: false }).map((specs, k) => (k === 0 ? [{ scale: 0.1, aspectRatio: 1 }, ...specs] : specs)) },
 };
-
-export type AnchorLayout = keyof typeof ANCHOR_LAYOUTS;
 
 /** What a run's detector is: the settings that build it. */
 export interface DetectorDescription {

@@ -4,6 +4,7 @@
  * the folder.
  */
 import { readRunRecord } from '@mobilenets/runtime';
+import type { AnchorLayout } from './detector-io';
 
 export const DETECT_APP = 'mobilenet-detect';
 
@@ -16,7 +17,7 @@ export interface DetectRunSettings {
   alpha: number;
   inputSize: number;
   /** The anchor layout (detector-io's ANCHOR_LAYOUTS). Runs recorded before the flag existed used 'tf'. */
-  anchors: 'tf' | 'torchvision' | 'dense';
+  anchors: AnchorLayout;
   /** The training data (absolute paths). */
   data: DetectionSource;
   /** True when `data` is the procedural set the run generated into `<run>/data` (no --data). */
