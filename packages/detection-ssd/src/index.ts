@@ -1,6 +1,6 @@
 // @mobilenets/detection-ssd: SSD and SSDLite on a MobileNet backbone.
 export type { SsdConfig, SsdHead, SsdModel } from './ssd-model';
-export { EXTRA_LAYER_DEPTHS, SSD_ANCHORS_PER_LOCATION, SSD_OUTPUTS, SSD_TAPS, createSsd } from './ssd-model';
+export { EXTRA_LAYER_DEPTHS, SSD_ANCHORS_PER_LOCATION, SSD_FINE_TAPS, SSD_OUTPUTS, SSD_TAPS, createSsd } from './ssd-model';
 export type { Detection, ScoreFunction, SsdPostprocessOptions } from './postprocess';
 export { postprocessSsd, ssdScores } from './postprocess';
 export type { FaceApiDetectOptions, FaceApiDetection, RgbImage } from './face-api';

@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { mobilenetV1, mobilenetV2, profile } from '@mobilenets/backbone';
-import { createSsd } from './ssd-model';
+import { SSD_FINE_TAPS, SSD_TAPS, createSsd } from './ssd-model';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -48,6 +48,22 @@ describe('createSsd', () => {
     ssd.model.dispose();
   });
 
+  it.each([
+    ['v1', () => mobilenetV1({ widthMultiplier: 0.25, inputSize: 320, includeTop: false }), 'Conv2d_13_pointwise_2_Conv2d_2_3x3_s2_512'],
+    ['v2', () => mobilenetV2({ widthMultiplier: 0.5, inputSize: 320, includeTop: false }), 'layer_19_2_Conv2d_2_3x3_s2_512'],
+  ] as const)('%s with the stride-8 tap first: a 40×40 map at 320 before the usual six, extra layers still grown from the last tap', (arch, backbone, firstExtra) => {
+    const ssd = createSsd({ backbone: backbone(), classes: 3, head: 'ssd', taps: [SSD_FINE_TAPS[arch], ...SSD_TAPS[arch]], anchorsPerLocation: [3, 7, 6, 6, 6, 6, 6] });
+    expect(ssd.featureMapSizes).toEqual([[40, 40], [20, 20], [10, 10], [5, 5], [3, 3], [2, 2], [1, 1]]);
+    expect(ssd.anchors).toBe(40 * 40 * 3 + 20 * 20 * 7 + (100 + 25 + 9 + 4 + 1) * 6);
+    const names = ssd.model.layers.map((l) => l.name);
+    expect(names).toEqual(expect.arrayContaining([firstExtra, 'BoxPredictor_6_ClassPredictor']));
+    const [boxes, logits] = ssd.model.predict(tf.zeros([1, 320, 320, 3])) as tf.Tensor[];
+    expect(boxes.shape).toEqual([1, ssd.anchors, 4]);
+    expect(logits.shape).toEqual([1, ssd.anchors, 4]);
+    tf.dispose([boxes, logits]);
+    ssd.model.dispose();
+  });
+
   it('the predictors reshape cells row by row, anchors within a cell: a box code lands at its anchor index', () => {
     // One feature map cell (y, x) and anchor a of predictor 0 is anchor (y·W + x)·A + a, as the anchor generator orders them.
     const ssd = createSsd({ backbone: mobilenetV1({ widthMultiplier: 0.25, inputSize: 128, includeTop: false }), classes: 1, extraLayerDepths: [], anchorsPerLocation: [2, 3] });
@@ -73,6 +89,8 @@ describe('createSsd', () => {
     const body = mobilenetV1({ widthMultiplier: 0.25, inputSize: 128, includeTop: false });
     expect(() => createSsd({ backbone: body, classes: 0 })).toThrow('classes must be an integer ≥ 1');
     expect(() => createSsd({ backbone: body, classes: 2, anchorsPerLocation: [3, 6] })).toThrow('anchorsPerLocation must give a positive integer for each of the 6 feature maps');
+    expect(() => createSsd({ backbone: body, classes: 2, taps: [SSD_FINE_TAPS.v1, ...SSD_TAPS.v1] })).toThrow('anchorsPerLocation must give a positive integer for each of the 7 feature maps');
+    expect(() => createSsd({ backbone: body, classes: 2, taps: [] })).toThrow('taps must name at least one backbone end point');
     withTop.dispose();
     body.dispose();
   });

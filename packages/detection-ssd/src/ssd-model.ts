@@ -3,7 +3,9 @@
  * `ssd_mobilenet_v1` and `ssdlite_mobilenet_v2` (reference: shared/reference/detection.md §1.8–1.10):
  *
  *   feature maps   two taps of the backbone (V1: Conv2d_11_pointwise, Conv2d_13_pointwise; V2:
- *                  layer_15/expansion_output, layer_19), then one extra layer per entry of
+ *                  layer_15/expansion_output, layer_19) — optionally after a finer one at output stride 8
+ *                  (SSD_FINE_TAPS: V1 Conv2d_5_pointwise, V2 layer_8/expansion_output) for small
+ *                  objects, which TF's configs do not have — then one extra layer per entry of
  *                  EXTRA_LAYER_DEPTHS: a 1×1 conv to half the depth, then a 3×3 stride-2 conv
  *                  (SSDLite: 3×3 depthwise stride 2, then 1×1), each conv → BN → ReLU6;
  *   box predictors one per feature map: box encodings (4 a box) and class logits (classes + 1 with the
@@ -30,6 +32,13 @@ export const SSD_TAPS = {
   v2: ['layer_15/expansion_output', 'layer_19'],
 } as const;
 
+/**
+ * The output-stride-8 end point an SSD may tap before SSD_TAPS, by backbone family: the analogue of
+ * the stride-16 taps one stage earlier (V2: the expansion of the block whose depthwise conv halves the
+ * map, as layer_15's is). Its map is four times the first tap's: at 320, 40×40.
+ */
+export const SSD_FINE_TAPS = { v1: 'Conv2d_5_pointwise', v2: 'layer_8/expansion_output' } as const;
+
 export type SsdHead = 'ssd' | 'ssdlite';
 
 export interface SsdConfig {
@@ -39,8 +48,11 @@ export interface SsdConfig {
   classes: number;
   /** 'ssd' (1×1 conv predictors, full extra convs) or 'ssdlite' (depthwise-separable). Default 'ssd'. */
   head?: SsdHead;
-  /** The two backbone end points to tap. Default: SSD_TAPS for the backbone's family. */
-  taps?: readonly [string, string];
+  /**
+   * The backbone end points to tap, finest first; the extra layers grow from the last. Default:
+   * SSD_TAPS for the backbone's family (prepend SSD_FINE_TAPS' for a stride-8 map).
+   */
+  taps?: readonly string[];
   /** Extra feature-map depths after the taps. Default EXTRA_LAYER_DEPTHS. */
   extraLayerDepths?: readonly number[];
   /** Anchors per cell of each feature map (taps first). Default SSD_ANCHORS_PER_LOCATION. */
@@ -70,7 +82,7 @@ export interface SsdModel {
 /** The output names of the detector model. */
 export const SSD_OUTPUTS = { boxEncodings: 'BoxEncodings', classLogits: 'ClassLogits' } as const;
 
-function defaultTaps(backbone: tfl.LayersModel): readonly [string, string] {
+function defaultTaps(backbone: tfl.LayersModel): readonly string[] {
   const endpoints = new Set(listEndpoints(backbone));
   for (const taps of [SSD_TAPS.v1, SSD_TAPS.v2]) if (taps.every((t) => endpoints.has(t))) return taps;
   throw new RangeError(`createSsd: backbone '${backbone.name}' has neither V1's (${SSD_TAPS.v1.join(', ')}) nor V2's (${SSD_TAPS.v2.join(', ')}) end points. Pass taps.`);
@@ -80,7 +92,8 @@ function checkConfig(config: SsdConfig): void {
   const { classes, head = 'ssd' } = config;
   if (!Number.isInteger(classes) || classes < 1) throw new RangeError(`createSsd: classes must be an integer ≥ 1 (object classes, without the background). Received ${classes}.`);
   if (head !== 'ssd' && head !== 'ssdlite') throw new RangeError(`createSsd: head must be 'ssd' or 'ssdlite'. Received '${String(head)}'.`);
-  const maps = 2 + (config.extraLayerDepths ?? EXTRA_LAYER_DEPTHS).length;
+  if (config.taps !== undefined && config.taps.length === 0) throw new RangeError('createSsd: taps must name at least one backbone end point.');
+  const maps = (config.taps?.length ?? 2) + (config.extraLayerDepths ?? EXTRA_LAYER_DEPTHS).length;
   const perLocation = config.anchorsPerLocation ?? SSD_ANCHORS_PER_LOCATION;
   if (perLocation.length !== maps || !perLocation.every((a) => Number.isInteger(a) && a >= 1)) {
     throw new RangeError(`createSsd: anchorsPerLocation must give a positive integer for each of the ${maps} feature maps. Received [${perLocation.join(', ')}].`);
@@ -126,8 +139,8 @@ export function createSsd(config: SsdConfig): SsdModel {
   const depth = (d: number) => Math.max(Math.floor(d * depthMultiplier), minDepth);
 
   const maps: SymbolicTensor[] = taps.map((t) => t.output);
-  let x = maps[1];
-  const base = taps[1].endpoint.replace(/\//g, '_');
+  let x = maps[maps.length - 1];
+  const base = taps[taps.length - 1].endpoint.replace(/\//g, '_');
   (config.extraLayerDepths ?? EXTRA_LAYER_DEPTHS).forEach((layerDepth, k) => {
     x = extraLayer(x, base, k + 2, depth, layerDepth, head, settings);
     maps.push(x);
