@@ -48,6 +48,12 @@ export interface DetectionBatch {
   paths: string[];
   imageIds: number[];
   originalSizes: [number, number][];
+  /**
+   * Per image, when the batch shows whole images (no augmentation): its objects' areas in pixels of
+   * its size on disk — the data's own (COCO `area`), which COCO evaluation's size ranges read. Absent:
+   * evaluation uses the boxes' areas.
+   */
+  areas?: Float32Array[];
   /** Position of this batch in its epoch, counting skipped ones, when the source knows it. */
   index?: number;
 }

@@ -51,10 +51,14 @@ describe('detectionData', () => {
         expect(Array.from(b.ignore[k])).toEqual(Array.from(r.ignore));
         expect(b.boxesXyxy[k].length).toBe(r.boxesXyxy.length);
         b.boxesXyxy[k].forEach((v, c) => expect(Math.abs(v - r.boxesXyxy[c] / (c % 2 === 0 ? r.width : r.height))).toBeLessThan(1e-6));
+        // The annotation's own area (the generator's visible pixels, not the box's), at the size on disk.
+        expect(Array.from(b.areas![k])).toEqual(Array.from(r.areas!));
         objects += r.labels.length;
       });
     }
     expect(objects).toBeGreaterThan(10);
+    const boxArea = (r: DetectionRecord, k: number) => (r.boxesXyxy[4 * k + 2] - r.boxesXyxy[4 * k]) * (r.boxesXyxy[4 * k + 3] - r.boxesXyxy[4 * k + 1]);
+    expect(records.some((r) => Array.from(r.areas!).some((a, k) => a < boxArea(r, k)))).toBe(true);
   });
 
   it('evaluation batches are the same in every epoch; augmented ones are fixed by (seed, epoch)', async () => {
@@ -93,6 +97,7 @@ describe('detectionData', () => {
     let dropped = 0;
     for (let epoch = 0; epoch < 6; epoch++) {
       for (const b of await collect(data.batches({ epoch, batchSize: 5, seed: 4, skip: 0 }))) {
+        expect(b.areas).toBeUndefined(); // crops change what shows: no areas to evaluate by
         expect(Math.min(...b.images)).toBeGreaterThanOrEqual(-1);
         expect(Math.max(...b.images)).toBeLessThanOrEqual(1);
         b.boxesXyxy.forEach((boxes, k) => {

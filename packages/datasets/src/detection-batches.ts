@@ -78,6 +78,8 @@ export interface DetectionExample {
   /** The crop, in pixels of the original image, and whether it was mirrored. */
   region: { left: number; top: number; width: number; height: number };
   flip: boolean;
+  /** Without augmentation: the objects' areas in pixels of the original image (the record's, scaled to its size on disk). */
+  areas?: Float32Array;
 }
 
 interface ResolvedAugment {
@@ -144,7 +146,8 @@ export function detectionData(records: readonly DetectionRecord[], classes: read
         boxes[4 * k + c] = Math.min(1, Math.max(0, v / (c % 2 === 0 ? r.width : r.height)));
       }
     }
-    return { path: r.path, imageId: r.imageId, boxes, labels: Int32Array.from(r.labels), ignore: Uint8Array.from(r.ignore) };
+    if (r.areas !== undefined && r.areas.length !== n) throw bad(`expected an area per object. Received ${r.areas.length} areas for ${n} objects`);
+    return { path: r.path, imageId: r.imageId, width: r.width, height: r.height, boxes, labels: Int32Array.from(r.labels), ignore: Uint8Array.from(r.ignore), areas: r.areas };
   });
   const limiter = new Limiter(concurrency);
   const failed = new Set<string>();
@@ -159,7 +162,13 @@ export function detectionData(records: readonly DetectionRecord[], classes: read
     const originalSize: [number, number] = [width, height];
     if (!aug) {
       const image = await decodeRegion(item.path, { left: 0, top: 0, width, height }, inputSize, common);
-      return { pixels: image.pixels, boxesXyxy: Float32Array.from(item.boxes), labels: item.labels.slice(), ignore: item.ignore.slice(), originalSize, region: { left: 0, top: 0, width, height }, flip: false };
+      // Areas scale with the image when its size on disk is not the annotated one (EXIF rotation, resized copies).
+      const scale = (width / item.width) * (height / item.height);
+      const areas = Float32Array.from({ length: item.labels.length }, (_, k) => {
+        const [x1, y1, x2, y2] = item.boxes.subarray(4 * k, 4 * k + 4);
+        return item.areas === undefined ? (x2 - x1) * width * (y2 - y1) * height : item.areas[k] * scale;
+      });
+      return { pixels: image.pixels, boxesXyxy: Float32Array.from(item.boxes), labels: item.labels.slice(), ignore: item.ignore.slice(), originalSize, region: { left: 0, top: 0, width, height }, flip: false, areas };
     }
     const random = mulberry32(hashSeed(seed, epoch, index));
     const sampled = aug.crop ? sampleSsdCrop(item.boxes, random, aug.crop, item.ignore).window : null;
@@ -214,6 +223,7 @@ export function detectionData(records: readonly DetectionRecord[], classes: read
       paths: kept.map((i) => items[i].path),
       imageIds: kept.map((i) => items[i].imageId),
       originalSizes: examples.map((e) => e.originalSize),
+      ...(aug ? {} : { areas: examples.map((e) => e.areas ?? new Float32Array(0)) }),
       index: batch,
     };
   }

@@ -46,11 +46,25 @@ describe('readCocoDetection', () => {
     expect(Array.from(b.boxesXyxy)).toEqual([10, 5, 30, 35, 0, 0, 100, 50]);
     expect(Array.from(b.labels)).toEqual([1, 0]);
     expect(Array.from(b.ignore)).toEqual([0, 1]);
+    expect(Array.from(a.areas!)).toEqual([12]);
+    expect(Array.from(b.areas!)).toEqual([600, 5000]);
     expect(ds.missing).toEqual({ files: 1, examples: [path.join(dir, 'gone.png')] });
     expect(ds.warnings).toEqual(['1 annotation(s) with zero width or height left out.']);
   });
 
+  it('keeps each annotation\'s own area (a segmentation\'s, below the box\'s), and the box\'s where there is none', async () => {
+    const dir = path.join(tmp, 'coco-areas');
+    write(path.join(dir, 'a.png'), 'x');
+    const json = { images: [{ id: 1, file_name: 'a.png', width: 40, height: 40 }], categories: [{ id: 1, name: 'shape' }], annotations: [
+      { id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 10, 20], area: 57, iscrowd: 0 },
+      { id: 2, image_id: 1, category_id: 1, bbox: [5, 5, 4, 3], iscrowd: 0 },
+    ] };
+    const ds = await readCocoDetection(write(path.join(dir, 'instances.json'), JSON.stringify(json)));
+    expect(Array.from(ds.records[0].areas!)).toEqual([57, 12]);
+  });
+
   it.each([
+    ['negative area', (j: ReturnType<typeof coco>) => { j.annotations[2].area = -1; }, 'annotations[2].area: expected a finite number ≥ 0, received -1.'],
     ['bbox of 3 numbers', (j: ReturnType<typeof coco>) => { (j.annotations[2] as { bbox: number[] }).bbox = [1, 2, 3]; }, 'annotations[2].bbox: expected [x, y, width, height], 4 finite numbers with width and height ≥ 0, received [1,2,3].'],
     ['negative width', (j: ReturnType<typeof coco>) => { j.annotations[0].bbox = [1, 2, -3, 4]; }, 'annotations[0].bbox: expected [x, y, width, height]'],
     ['unknown image', (j: ReturnType<typeof coco>) => { j.annotations[1].image_id = 99; }, 'annotations[1].image_id: 99 is not the id of an entry in images.'],
@@ -92,6 +106,7 @@ describe('readVocDetection', () => {
     expect(Array.from(ds.records[0].boxesXyxy)).toEqual([0, 0, 10, 20, 4, 5, 50, 30]); // xmax 60 clipped to the width 50
     expect(Array.from(ds.records[0].labels)).toEqual([2, 1]);
     expect(Array.from(ds.records[0].ignore)).toEqual([0, 1]);
+    expect(Array.from(ds.records[0].areas!)).toEqual([200, 1150]); // VOC has no areas: the boxes'
     expect(ds.missing.files).toBe(1);
     expect(ds.warnings).toEqual(['1 box(es) reached outside their image and were clipped to it.']);
     const val = await readVocDetection(dir, { split: 'val' });

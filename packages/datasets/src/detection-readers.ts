@@ -23,6 +23,12 @@ export interface DetectionRecord {
   labels: Int32Array;
   /** 1 for objects evaluation ignores and training should not count as misses: COCO `iscrowd`, VOC `difficult`. */
   ignore: Uint8Array;
+  /**
+   * Objects' areas in pixels at the annotated size, what COCO evaluation's small / medium / large split
+   * reads: COCO's `area` field (a segmentation's pixels, which may be less than the box's), or the
+   * box's area where the file has none (VOC, or COCO without `area`). Absent: the boxes' areas.
+   */
+  areas?: Float64Array;
 }
 
 export interface DetectionDataset {
@@ -74,6 +80,7 @@ interface Accumulating {
   boxes: number[];
   labels: number[];
   ignore: number[];
+  areas: number[];
 }
 
 export interface ReadCocoOptions {
@@ -120,7 +127,7 @@ export async function readCocoDetection(file: string, options: ReadCocoOptions =
       path: path.resolve(imagesDir, image.file_name),
       width: numberField(file, image, `images[${i}]`, 'width', 1),
       height: numberField(file, image, `images[${i}]`, 'height', 1),
-      objects: { boxes: [], labels: [], ignore: [] },
+      objects: { boxes: [], labels: [], ignore: [], areas: [] },
     });
   });
 
@@ -146,6 +153,7 @@ export async function readCocoDetection(file: string, options: ReadCocoOptions =
     image.objects.boxes.push(x, y, x + w, y + h);
     image.objects.labels.push(label);
     image.objects.ignore.push(a.iscrowd === 1 || a.iscrowd === true ? 1 : 0);
+    image.objects.areas.push(a.area === undefined ? w * h : numberField(file, a, where, 'area', 0));
   });
   if (degenerate > 0) warnings.push(`${degenerate} annotation(s) with zero width or height left out.`);
 
@@ -163,7 +171,7 @@ export async function readCocoDetection(file: string, options: ReadCocoOptions =
 }
 
 function toRecord(file: string, imageId: number, width: number, height: number, objects: Accumulating): DetectionRecord {
-  return { path: file, imageId, width, height, boxesXyxy: Float64Array.from(objects.boxes), labels: Int32Array.from(objects.labels), ignore: Uint8Array.from(objects.ignore) };
+  return { path: file, imageId, width, height, boxesXyxy: Float64Array.from(objects.boxes), labels: Int32Array.from(objects.labels), ignore: Uint8Array.from(objects.ignore), areas: Float64Array.from(objects.areas) };
 }
 
 /** The text of the first `<tag>…</tag>` inside `xml`, or undefined. VOC files are flat enough for this. */
@@ -235,7 +243,7 @@ export async function readVocDetection(dir: string, options: ReadVocOptions = {}
       if (missing.examples.length < MAX_EXAMPLES) missing.examples.push(p.file);
       return;
     }
-    const objects: Accumulating = { boxes: p.objects.flatMap((o) => o.box), labels: p.objects.map((o) => classes.indexOf(o.name)), ignore: p.objects.map((o) => (o.difficult ? 1 : 0)) };
+    const objects: Accumulating = { boxes: p.objects.flatMap((o) => o.box), labels: p.objects.map((o) => classes.indexOf(o.name)), ignore: p.objects.map((o) => (o.difficult ? 1 : 0)), areas: p.objects.map((o) => (o.box[2] - o.box[0]) * (o.box[3] - o.box[1])) };
     records.push(toRecord(p.file, i + 1, p.width, p.height, objects));
   });
   return { classes, categoryIds: classes.map((_, i) => i + 1), records, missing, warnings };

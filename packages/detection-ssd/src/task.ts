@@ -249,6 +249,9 @@ function checkDetectionBatch(b: DetectionBatch, where: string): number {
   for (const field of ['boxesXyxy', 'labels', 'ignore'] as const) {
     if (!Array.isArray(b[field]) || b[field].length !== n) throw new RangeError(`${where}: batch.${field} must hold one array an image (${n}). Received ${Array.isArray(b[field]) ? b[field].length : typeof b[field]}.`);
   }
+  if (b.areas !== undefined && (!Array.isArray(b.areas) || b.areas.length !== n || b.areas.some((a, i) => a.length !== b.labels[i].length))) {
+    throw new RangeError(`${where}: batch.areas, when given, must hold an area per object of each image (${n} images).`);
+  }
   return n;
 }
 
@@ -326,7 +329,9 @@ export function ssdTask(options: SsdTaskOptions): Task<DetectionBatch, SsdValida
             const y1 = boxes[4 * g + 1] * h;
             const bw = (boxes[4 * g + 2] - boxes[4 * g]) * w;
             const bh = (boxes[4 * g + 3] - boxes[4 * g + 1]) * h;
-            annotations.push({ id: annotations.length + 1, image_id: id, category_id: label + 1, bbox: [x1, y1, bw, bh], area: bw * bh, iscrowd: b.ignore[i][g] ? 1 : 0 });
+            // The data's own area (COCO `area`) where the batch carries it, as pycocotools reads the size ranges.
+            const area = b.areas?.[i]?.[g] ?? bw * bh;
+            annotations.push({ id: annotations.length + 1, image_id: id, category_id: label + 1, bbox: [x1, y1, bw, bh], area, iscrowd: b.ignore[i][g] ? 1 : 0 });
           });
           const detections = postprocessSsd(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * width, (i + 1) * anchors * width), {
             anchorsCxcywh,

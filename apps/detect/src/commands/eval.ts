@@ -109,14 +109,15 @@ async function evaluate(o: EvalFlags): Promise<void> {
       const [codes, logits] = tf.tidy(() => (detector.model.predict(tf.tensor4d(b.images, b.shape)) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array));
       for (let i = 0; i < n; i++) {
         const record = byPath.get(b.paths[i])!;
-        const id = images.length + 1;
+        const id = record.imageId; // the data's own ids, so that --dt-out pairs with its ground-truth file
         const [w, h] = b.originalSizes?.[i] ?? [record.width, record.height];
         images.push({ id, width: w, height: h });
         // Ground truth from the annotations, scaled to the decoded size (they agree unless EXIF rotated the image).
         const [sx, sy] = [w / record.width, h / record.height];
         record.labels.forEach((label, g) => {
           const [x1, y1, x2, y2] = [record.boxesXyxy[4 * g] * sx, record.boxesXyxy[4 * g + 1] * sy, record.boxesXyxy[4 * g + 2] * sx, record.boxesXyxy[4 * g + 3] * sy];
-          annotations.push({ id: annotations.length + 1, image_id: id, category_id: categoryIds[label], bbox: [x1, y1, x2 - x1, y2 - y1], area: (x2 - x1) * (y2 - y1), iscrowd: record.ignore[g] });
+          const area = record.areas === undefined ? (x2 - x1) * (y2 - y1) : record.areas[g] * sx * sy; // COCO's own `area`, as pycocotools reads it
+          annotations.push({ id: annotations.length + 1, image_id: id, category_id: categoryIds[label], bbox: [x1, y1, x2 - x1, y2 - y1], area, iscrowd: record.ignore[g] });
         });
         const detections = postprocessSsd(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * width, (i + 1) * anchors * width), {
           anchorsCxcywh: detector.anchorsCxcywh, classes: classes.length, imageWidth: w, imageHeight: h, minScore: o.minScore, iouThreshold: detector.spec.nms.iouThreshold, maxDetections: 100, scoreFunction,
