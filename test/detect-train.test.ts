@@ -26,7 +26,7 @@ describe('mobilenet-detect train / eval (end to end)', () => {
   const tiny = ['--arch', 'v1', '--alpha', '0.25', '--input-size', '64', '--batch', '4', '--val-fraction', '0.25', '--warmup-steps', '0', '--seed', '3'];
   let before: string;
   beforeAll(() => {
-    json(detect('generate', '--out', data, '--images', '12', '--size', '96', '--classes', '2', '--seed', '4', '--json'));
+    json(detect('generate', '--out', data, '--images', '12', '--first-index', '20', '--size', '96', '--classes', '2', '--seed', '4', '--json')); // image ids 21–32
     before = hashTree(data);
   });
 
@@ -35,11 +35,11 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     const trained = json(detect('train', '--data', annotations, ...tiny, '--steps', '3', '--workers', '1', '--out', run, '--json'));
     expect(trained).toMatchObject({ steps: 3, stoppedBy: 'steps', model: 'ssdlite', arch: 'v1', inputSize: 64, classes: ['circle', 'square'], trainImages: 9, valImages: 3 });
     expect(trained.stats).toHaveLength(12);
-    expect(trained.anchorLayout).toBe('dense');
+    expect(trained.anchorLayout).toBe('fine');
     // 7 anchors a cell on the finest map, 6 on the others (input 64: maps 4, 2, 1, 1, 1, 1), in detector.json as box specs.
-    expect(trained.anchors).toBe(7 * 16 + 6 * (4 + 1 + 1 + 1 + 1));
+    expect(trained.anchors).toBe(3 * 64 + 7 * 16 + 6 * (4 + 1 + 1 + 1 + 1)); // the stride-8 map is 8 × 8 at 64 px
     const saved = JSON.parse(fs.readFileSync(path.join(run, 'model', 'detector.json'), 'utf8'));
-    expect(saved.anchors.generator.boxSpecs.map((specs: unknown[]) => specs.length)).toEqual([7, 6, 6, 6, 6, 6]);
+    expect(saved.anchors.generator.boxSpecs.map((specs: unknown[]) => specs.length)).toEqual([3, 7, 6, 6, 6, 6, 6]);
     expect(trained.anchorCoverage.all.boxes).toBeGreaterThan(0);
     expect(trained.anchorCoverage.all.covered).toBeLessThanOrEqual(trained.anchorCoverage.all.boxes);
     for (const f of ['model.json', 'weights.bin', 'detector.json']) expect(fs.existsSync(path.join(run, 'model', f))).toBe(true);
@@ -53,6 +53,9 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     const all = json(detect('eval', '--model', path.join(run, 'model'), '--data', annotations, '--dt-out', dt, '--json'));
     expect(all.images).toBe(12);
     expect(JSON.parse(fs.readFileSync(dt, 'utf8'))).toHaveLength(all.detections);
+    // The detections name the data's own image ids: coco-eval on the annotations file scores them alike.
+    const rescored = json(detect('coco-eval', '--gt', annotations, '--dt', dt, '--json'));
+    rescored.stats.forEach((v: number, i: number) => expect(v).toBeCloseTo(all.stats[i], 9));
     expect(hashTree(data)).toBe(before);
   });
 
@@ -117,7 +120,7 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     expect(changed.stderr).toContain('--alpha 0.5 conflicts with the run');
     const layout = detect('train', '--anchors', 'yolo', '--out', path.join(tmp, 'never'));
     expect(layout.status).toBe(2);
-    expect(layout.stderr).toContain("--anchors must be one of tf, torchvision, dense. Received 'yolo'.");
+    expect(layout.stderr).toContain("--anchors must be one of tf, torchvision, dense, fine. Received 'yolo'.");
     const size = detect('train', '--input-size', '100', '--out', path.join(tmp, 'never'));
     expect(size.status).toBe(2);
     expect(size.stderr).toContain('--input-size must be a multiple of 32');

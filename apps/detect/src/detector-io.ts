@@ -4,24 +4,38 @@ import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type SsdAnchorConfig, ssdAnchorsCxcywh, ssdAnchorsPerLocation, ssdBoxSpecs } from '@mobilenets/box-math';
 import { UsageError, buildMobileNet, describeModelLoadError, resolveModelFolder } from '@mobilenets/cli-kit';
-import { DETECTOR_JSON, type DetectorSpec, type SsdModel, createSsd, readDetectorSpec, ssdDetectorSpec } from '@mobilenets/detection-ssd';
+import { DETECTOR_JSON, type DetectorSpec, SSD_FINE_TAPS, SSD_TAPS, type SsdModel, createSsd, readDetectorSpec, ssdDetectorSpec } from '@mobilenets/detection-ssd';
 import { fileSystem } from '@mobilenets/runtime';
 
 /**
- * The anchor layouts `train --anchors` offers, as settings of box-math's SSD anchor generator (both:
- * scales 0.2–0.95 over the six feature maps, aspect ratios 1, 2, 1/2, 3, 1/3 and the interpolated square):
+ * The anchor layouts `train --anchors` offers: settings of box-math's SSD anchor generator, and whether
+ * the detector also taps the backbone's output-stride-8 map (detection-ssd's SSD_FINE_TAPS) for them.
+ * The generator's defaults: scales 0.2–0.95 over the six usual feature maps, aspect ratios 1, 2, 1/2,
+ * 3, 1/3 and the interpolated square.
  * - `tf`: TF's ssd_anchor_generator as ssd_mobilenet_v1 and ssdlite_mobilenet_v2 configure it — the
  *   finest map gets only 3 anchors (a 0.1 square, 0.2 wide and tall);
  * - `torchvision`: all 6 on every map, the finest included, as torchvision's DefaultBoxGenerator lays
  *   them out for SSDLite320 (which also clips them to the image; these are not clipped);
- * - `dense`: torchvision's 6 and TF's 0.1 square on the finest map (7 there), 6 on the others.
+ * - `dense`: torchvision's 6 and TF's 0.1 square on the finest map (7 there), 6 on the others;
+ * - `fine`: `dense`, after a stride-8 map (40×40 at 320) with three small squares, 0.04, 0.06 and
+ *   0.08 of the image — objects of 12 to 32 pixels at 320, which no stride-16 anchor reaches at IoU 0.5.
  */
-export type AnchorLayout = 'tf' | 'torchvision' | 'dense';
+export type AnchorLayout = 'tf' | 'torchvision' | 'dense' | 'fine';
 
-export const ANCHOR_LAYOUTS: Record<AnchorLayout, SsdAnchorConfig> = {
-  tf: {},
-  torchvision: { reduceBoxesInLowestLayer: false },
-  dense: { boxSpecs: ssdBoxSpecs({ reduceBoxesInLowestLayer: false }).map((specs, k) => (k === 0 ? [{ scale: 0.1, aspectRatio: 1 }, ...specs] : specs)) },
+export interface AnchorLayoutSpec {
+  generator: SsdAnchorConfig;
+  /** True when the layout's first anchors sit on the backbone's stride-8 map. */
+  fineMap: boolean;
+}
+
+const DENSE_BOX_SPECS = ssdBoxSpecs({ reduceBoxesInLowestLayer: false }).map((specs, k) => (k === 0 ? [{ scale: 0.1, aspectRatio: 1 }, ...specs] : specs));
+const FINE_MAP_SPECS = [0.04, 0.06, 0.08].map((scale) => ({ scale, aspectRatio: 1 }));
+
+export const ANCHOR_LAYOUTS: Record<AnchorLayout, AnchorLayoutSpec> = {
+  tf: { generator: {}, fineMap: false },
+  torchvision: { generator: { reduceBoxesInLowestLayer: false }, fineMap: false },
+  dense: { generator: { boxSpecs: DENSE_BOX_SPECS }, fineMap: false },
+  fine: { generator: { numLayers: 7, boxSpecs: [FINE_MAP_SPECS, ...DENSE_BOX_SPECS] }, fineMap: true },
 };
 
 /** What a run's detector is: the settings that build it. */
@@ -40,19 +54,21 @@ export interface DetectorDescription {
 export function buildDetector(d: DetectorDescription, seed: number | null): SsdModel {
   const backbone = buildMobileNet({ arch: d.arch, alpha: d.alpha, inputSize: d.inputSize, variant: 'standard', activation: 'relu6', top: false }, { seed });
   // The extra layers' depths scale with α, as TF's SSD feature extractors (and `mobilenet summary`) do.
-  const anchorsPerLocation = ssdAnchorsPerLocation(ANCHOR_LAYOUTS[d.anchors]);
-  return createSsd({ backbone, classes: d.classes.length, head: d.model, depthMultiplier: d.alpha, anchorsPerLocation, seed: seed === null ? null : seed + 1 });
+  const layout = ANCHOR_LAYOUTS[d.anchors];
+  const anchorsPerLocation = ssdAnchorsPerLocation(layout.generator);
+  const taps = layout.fineMap ? [SSD_FINE_TAPS[d.arch], ...SSD_TAPS[d.arch]] : SSD_TAPS[d.arch];
+  return createSsd({ backbone, classes: d.classes.length, head: d.model, taps, depthMultiplier: d.alpha, anchorsPerLocation, seed: seed === null ? null : seed + 1 });
 }
 
 /** The detector's anchors, normalised cxcywh in output order (box-math's SSD anchor generator in the description's layout, on the model's feature maps). */
 export function anchorsOf(ssd: Pick<SsdModel, 'featureMapSizes'>, d: Pick<DetectorDescription, 'anchors'>): Float64Array {
-  return ssdAnchorsCxcywh(ssd.featureMapSizes, ANCHOR_LAYOUTS[d.anchors]);
+  return ssdAnchorsCxcywh(ssd.featureMapSizes, ANCHOR_LAYOUTS[d.anchors].generator);
 }
 
 /** Writes `dir/model.json`, `dir/weights.bin` and `dir/detector.json` (detection-ssd's DetectorSpec: what loadDetector and predict read). */
 export async function saveDetector(dir: string, ssd: SsdModel, d: DetectorDescription): Promise<void> {
   await ssd.model.save(fileSystem(dir));
-  const spec = ssdDetectorSpec(ssd, { labels: d.classes, scoreFunction: d.scoreFunction, arch: d.arch, widthMultiplier: d.alpha, anchors: ANCHOR_LAYOUTS[d.anchors] });
+  const spec = ssdDetectorSpec(ssd, { labels: d.classes, scoreFunction: d.scoreFunction, arch: d.arch, widthMultiplier: d.alpha, anchors: ANCHOR_LAYOUTS[d.anchors].generator });
   fs.writeFileSync(path.join(dir, DETECTOR_JSON), `${JSON.stringify(spec, null, 1)}\n`);
 }
 

@@ -83,7 +83,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--arch <arch>', 'MobileNet version of the backbone (v2: the MobileNetV2 paper\'s SSDLite backbone)').argParser(parseChoiceOption('--arch', ['v1', 'v2'] as const)).default('v2'))
     .addOption(new Option('--alpha <α>', 'width multiplier α of the backbone').argParser(parseNumberOption('--alpha')).default(0.5))
     .addOption(new Option('--input-size <pixels>', 'network input side, a multiple of 32 (images are resized to it, aspect ratio not kept, as SSD does)').argParser(parseIntegerOption('--input-size', 64)).default(320))
-    .addOption(new Option('--anchors <layout>', "'tf' (TF's SSD anchor generator: 3 anchors a cell on the finest feature map, 6 on the others), 'torchvision' (6 on every map, as torchvision's SSDLite320) or 'dense' (torchvision's 6 and TF's small square: 7 on the finest map; the share of training boxes each layout reaches is printed at the start)").argParser(parseChoiceOption('--anchors', Object.keys(ANCHOR_LAYOUTS) as AnchorLayout[])).default('dense'))
+    .addOption(new Option('--anchors <layout>', "'tf' (TF's SSD anchor generator: 3 anchors a cell on the finest feature map, 6 on the others), 'torchvision' (6 on every map, as torchvision's SSDLite320), 'dense' (torchvision's 6 and TF's small square: 7 on the finest map) or 'fine' (dense, plus a stride-8 feature map with 3 small squares for objects of 12–32 px at 320); the share of training boxes each layout reaches is printed at the start").argParser(parseChoiceOption('--anchors', Object.keys(ANCHOR_LAYOUTS) as AnchorLayout[])).default('fine'))
     .option('--data <file.json>', 'COCO instances JSON of the training images (default: generate the procedural shapes set into <out>/data)')
     .option('--images <dir>', "folder --data's file_names are relative to (default: the JSON file's folder)")
     .option('--voc <dir>', 'a Pascal VOC folder (Annotations/, JPEGImages/) instead of --data')
@@ -253,8 +253,11 @@ async function trainInFolder(
     skippedImages += 1;
     log(`warning: skipped ${file}: ${error.message}`);
   };
-  const trainData = datasets.detectionData(trainRecords, classes, { inputSize: settings.inputSize, augment: settings.augment, prefetch: 2, onSkip });
-  const valData = valRecords.length > 0 ? datasets.detectionData(valRecords, classes, { inputSize: settings.inputSize, augment: false, prefetch: 2, onSkip }) : undefined;
+  // A whole batch of decodes in flight: sharp decodes the next batch on libuv's threads while a
+  // training step holds the main thread (onnxruntime's run is synchronous), instead of two at a time.
+  const concurrency = Math.max(2, settings.batch);
+  const trainData = datasets.detectionData(trainRecords, classes, { inputSize: settings.inputSize, augment: settings.augment, prefetch: 2, concurrency, onSkip });
+  const valData = valRecords.length > 0 ? datasets.detectionData(valRecords, classes, { inputSize: settings.inputSize, augment: false, prefetch: 2, concurrency, onSkip }) : undefined;
   if (valData === undefined) log('note: no validation images (give --val-data or --val-fraction > 0); mAP will not be measured');
 
   const description: DetectorDescription = { model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: settings.anchors, classes, scoreFunction: settings.scoreFunction };
