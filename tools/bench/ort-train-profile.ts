@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const inputSize = Number(flag('input-size', '224'));
   const batch = Number(flag('batch', '16'));
   const steps = Number(flag('steps', '3'));
-  const model = buildMobileNet({ arch, alpha, inputSize, classes: 10 } as Parameters<typeof buildMobileNet>[0]);
+  const model = buildMobileNet({ arch, alpha, inputSize, variant: 'standard', activation: 'relu6' }, { classes: 10 });
   const profile = await profileTrainingStep(model, { batch, steps, nchwc: !process.argv.includes('--no-nchwc') });
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify({ arch, alpha, inputSize, batch, ...profile })}\n`);

@@ -3,10 +3,11 @@
  * SSDLite run (tools/quality/ssdlite_torchvision.py), on one chart (SVG rendered to PNG with sharp, as
  * apps/classify/src/charts.ts does), and the points as a markdown table on stdout.
  *
- *   node -r ./tools/ts-register.js tools/quality/detection-curves.ts --ours RUN/metrics.jsonl \
- *     --torch TORCHRUN/metrics.jsonl --out curve.png [--ours-result train.json] [--ours-label '…'] [--title '…'] [--json]
+ *   node -r ./tools/ts-register.js tools/quality/detection-curves.ts --ours RUN/metrics.jsonl [--ours-label '…'] \
+ *     [--ours RUN2/metrics.jsonl --ours-label '…' …] --torch TORCHRUN/metrics.jsonl --out curve.png [--title '…'] [--json]
  *
- * Either log may be given alone. Each line of a log is read for an evaluation (lines without one are
+ * `--ours` may be given several times, each with its `--ours-label` in the same order; either side may
+ * be given alone. Each line of a log is read for an evaluation (lines without one are
  * skipped; so are lines that are not JSON, such as a line cut short by a crash):
  * - ssdlite_torchvision.py: {"minutes", "mAP", "AP50", …}; minutes is training time (evaluation excluded);
  * - the project's metrics log (packages/training/src/metrics-log.ts): {"type": "epoch", "time", "val":
@@ -60,6 +61,9 @@ export function readCurve(text: string): CurvePoint[] {
     const mAP = metric(val, 'mAP', 'AP');
     const AP50 = metric(val, 'AP50');
     if (mAP === undefined && AP50 === undefined) continue;
+    // The 'end' line repeats the last epoch's validation: one point, not two.
+    const last = points[points.length - 1];
+    if (o.type === 'end' && last !== undefined && last.mAP === mAP && last.AP50 === AP50) continue;
     const elapsed = num(o.elapsedSeconds) ?? num(val?.elapsedSeconds);
     let minutes: number | undefined;
     let clock: CurvePoint['clock'];
@@ -135,27 +139,21 @@ export function curvesSvg(runs: Run[], title: string): string {
   return out.join('\n');
 }
 
+const OURS_COLORS = ['#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e'];
+
 function main(argv: string[]): Promise<void> {
   const get = (name: string) => {
     const i = argv.indexOf(`--${name}`);
     return i < 0 ? undefined : argv[i + 1];
   };
-  const ours = get('ours');
+  const all = (name: string) => argv.flatMap((a, i) => (a === `--${name}` && i + 1 < argv.length ? [argv[i + 1]] : []));
+  const ours = all('ours');
+  const labels = all('ours-label');
   const torch = get('torch');
   const out = get('out') ?? 'detection-curves.png';
-  if (!ours && !torch) throw new Error('Give --ours RUN/metrics.jsonl and/or --torch TORCHRUN/metrics.jsonl.');
-  const runs: Run[] = [];
-  if (ours) {
-    const points = readCurve(fs.readFileSync(ours, 'utf8'));
-    // A log written before metrics logs had their 'end' line: the final validation from `train --json`'s output.
-    const result = get('ours-result');
-    if (result !== undefined) {
-      const r = JSON.parse(fs.readFileSync(result, 'utf8')) as { mAP?: number; AP50?: number; seconds?: number };
-      if (typeof r.mAP !== 'number' || typeof r.AP50 !== 'number' || typeof r.seconds !== 'number') throw new Error(`--ours-result ${result}: expected the JSON 'mobilenet-detect train --json' prints (mAP, AP50, seconds).`);
-      points.push({ minutes: r.seconds / 60, mAP: r.mAP, AP50: r.AP50, clock: 'wall' });
-    }
-    runs.push({ label: get('ours-label') ?? 'mobilenet-detect', color: '#1f77b4', points });
-  }
+  if (ours.length === 0 && !torch) throw new Error('Give --ours RUN/metrics.jsonl (one or more) and/or --torch TORCHRUN/metrics.jsonl.');
+  if (labels.length > ours.length) throw new Error(`${labels.length} --ours-label for ${ours.length} --ours: give one label a run, in the same order.`);
+  const runs: Run[] = ours.map((file, k) => ({ label: labels[k] ?? (ours.length === 1 ? 'mobilenet-detect' : `mobilenet-detect ${k + 1}`), color: OURS_COLORS[k % OURS_COLORS.length], points: readCurve(fs.readFileSync(file, 'utf8')) }));
   if (torch) runs.push({ label: 'torchvision SSDLite320-MobileNetV3-L', color: '#d62728', points: readCurve(fs.readFileSync(torch, 'utf8')) });
   for (const r of runs) if (r.points.length === 0) throw new Error(`No evaluations (mAP / AP50) found in the ${r.label} log.`);
   const title = get('title') ?? 'Held-out mAP (solid) and AP50 (dashed) against training time';
