@@ -123,15 +123,20 @@ export function curvesSvg(runs: Run[], title: string): string {
   }
   out.push(`<text x="${left + w / 2}" y="${height - 12}" text-anchor="middle" font-size="12">training minutes</text>`);
   out.push(`<text x="16" y="${top + h / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 16 ${top + h / 2})">held-out COCO AP</text>`);
+  // The legend sits lower right, where learning curves rising from the left leave the panel empty.
+  const entries = runs.length * 2;
+  const legendLeft = left + w - 380;
+  const legendTop = top + h - entries * 16 - 6;
+  out.push(`<rect x="${legendLeft - 6}" y="${legendTop - 4}" width="380" height="${entries * 16 + 6}" fill="white" fill-opacity="0.85"/>`);
   let legend = 0;
   for (const run of runs) {
     for (const [key, dash] of [['mAP', ''], ['AP50', ' stroke-dasharray="6 4"']] as const) {
       const pts = run.points.filter((p) => Number.isFinite(p[key]));
       if (pts.length > 1) out.push(`<polyline fill="none" stroke="${run.color}" stroke-width="2"${dash} points="${pts.map((p) => `${sx(p.minutes).toFixed(1)},${sy(p[key]).toFixed(1)}`).join(' ')}"/>`);
       for (const p of pts) out.push(`<circle cx="${sx(p.minutes).toFixed(1)}" cy="${sy(p[key]).toFixed(1)}" r="3" fill="${key === 'mAP' ? run.color : 'white'}" stroke="${run.color}"/>`);
-      const y = top + 14 + legend * 16;
-      out.push(`<line x1="${left + 10}" x2="${left + 34}" y1="${y - 4}" y2="${y - 4}" stroke="${run.color}" stroke-width="2"${dash}/>`);
-      out.push(`<text x="${left + 40}" y="${y}" font-size="11">${escape(`${run.label} ${key === 'mAP' ? 'mAP@[.5:.95]' : 'AP50'}`)}</text>`);
+      const y = legendTop + 10 + legend * 16;
+      out.push(`<line x1="${legendLeft}" x2="${legendLeft + 24}" y1="${y - 4}" y2="${y - 4}" stroke="${run.color}" stroke-width="2"${dash}/>`);
+      out.push(`<text x="${legendLeft + 30}" y="${y}" font-size="11">${escape(`${run.label} ${key === 'mAP' ? 'mAP@[.5:.95]' : 'AP50'}`)}</text>`);
       legend++;
     }
   }
