@@ -116,7 +116,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
         const [sx, sy] = [w / record.width, h / record.height];
         record.labels.forEach((label, g) => {
           const [x1, y1, x2, y2] = [record.boxesXyxy[4 * g] * sx, record.boxesXyxy[4 * g + 1] * sy, record.boxesXyxy[4 * g + 2] * sx, record.boxesXyxy[4 * g + 3] * sy];
-          const area = record.areas === undefined ? (x2 - x1) * (y2 - y1) : record.areas[g] * sx * sy; // COCO's own `area`, as pycocotools reads it
+          const area = b.areas?.[i][g] ?? (x2 - x1) * (y2 - y1); // the data's own `area` (COCO's), as pycocotools reads it, at the decoded size
           annotations.push({ id: annotations.length + 1, image_id: id, category_id: categoryIds[label], bbox: [x1, y1, x2 - x1, y2 - y1], area, iscrowd: record.ignore[g] });
         });
         const detections = postprocessSsd(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * width, (i + 1) * anchors * width), {
