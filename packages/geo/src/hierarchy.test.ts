@@ -24,7 +24,7 @@ const partition = (cells: GeoCell[]) => S2Partition.fromJson({ tMax: 100, tMin: 
 // quarter a, quarter b whole, and a cell deep in face 1.
 const coarse = partition([cell(face1), cell(face0)]);
 const middle = partition([cell(a), cell(b), cell(c), cell(d)]);
-const deep = face1.childBegin(5);
+const deep = face1.childBeginL(5);
 const fineCells = [...children(a).map((x) => cell(x)), cell(b), cell(deep)];
 const fine = partition(fineCells);
 

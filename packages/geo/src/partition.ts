@@ -56,10 +56,10 @@ export const S2_MAX_LEVEL = 30;
 
 /**
  * Thresholds for a dataset of `photos` photos, scaled from PlaNet's:
- * - tMax = max(10, round(√photos)). A partition has about 3 · photos / tMax cells (PlaNet: 26,263 cells
- *   for 91 M photos / 10,000; GeoEstimation: 12,893 for 4.7 M / 1,000), so √ makes the number of classes
- *   grow as the square root of the data: √91 M ≈ 9,539 gives back PlaNet's 10,000, 4.7 M photos get
- *   2,173 (between GeoEstimation's 2,000 and 5,000), 10,000 photos get 100 (about 300 cells).
+ * - tMax = max(10, round(√photos)). A partition has 2–3 · photos / tMax cells (PlaNet: 26,263 cells for
+ *   91 M photos / 10,000 = 2.9; GeoEstimation: 12,893 for 4.7 M / 1,000 = 2.7), so √ makes the number
+ *   of classes grow as the square root of the data: √91 M ≈ 9,539 gives back PlaNet's 10,000, 4.7 M
+ *   photos get 2,173 (between GeoEstimation's 2,000 and 5,000), 10,000 photos get 100 (a few hundred cells).
  * - tMin = max(2, round(tMax / 20)), GeoEstimation's fine ratio (50 / 1,000). PlaNet's 50 / 10,000 would
  *   keep single-photo cells on any dataset under 40,000 photos; a class needs a few photos to be learnt.
  */
@@ -115,12 +115,13 @@ function lonDifference(a: number, b: number): number {
   return d > 180 ? 360 - d : d;
 }
 
-/** A cell kept by the build: its id and the photos of the sorted ids in it. */
+/** A cell kept by the build: its id and how many photos it holds. */
 interface KeptCell {
   id: S2CellId;
   count: number;
 }
 
+/** The cells of a partition (class i is cells[i]) and the thresholds that made them; build it or read it from JSON. */
 export class S2Partition {
   readonly cells: readonly GeoCell[];
   readonly tMax: number;
@@ -150,7 +151,7 @@ export class S2Partition {
    * point's class: the index of its cell, or -1 when its cell was discarded (fewer than tMin photos).
    * Each point's leaf cell id is computed once and sorted, and a cell's photos are then a contiguous
    * range of the sorted ids (a cell's descendants span the id range [rangeMin, rangeMax]), so a million
-   * photos take about a second.
+   * photos take 1–2 s (Node 20, one core).
    */
   static build(points: readonly LatLonDegrees[], options: PartitionOptions): { partition: S2Partition; classOfPoint: Int32Array } {
     const where = 'S2Partition.build';
