@@ -42,5 +42,6 @@ describe('geoScores', () => {
     expect(() => geoScores([])).toThrow(/no errors/);
     expect(() => geoScores([1, -2])).toThrow(/non-negative/);
     expect(() => geoScores([1, NaN])).toThrow(/non-negative/);
+    expect(() => geoScores([5, 3, -2, 4])).toThrow(new RangeError('geoScores: errors must be non-negative km. Received -2 at index 2.'));
   });
 });

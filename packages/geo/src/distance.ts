@@ -50,10 +50,10 @@ export interface GeoScores {
 export function geoScores(errorsKm: ArrayLike<number>, radiiKm: readonly number[] = GEO_SCALES.map((s) => s.km)): GeoScores {
   const n = errorsKm.length;
   if (n === 0) throw new RangeError('geoScores: no errors to score (an empty set of photos).');
-  const sorted = Float64Array.from(errorsKm).sort();
   for (let i = 0; i < n; i++) {
-    if (!(sorted[i] >= 0)) throw new RangeError(`geoScores: errors must be non-negative km. Received ${errorsKm[i]} at index ${i}.`);
+    if (!(errorsKm[i] >= 0)) throw new RangeError(`geoScores: errors must be non-negative km. Received ${errorsKm[i]} at index ${i}.`);
   }
+  const sorted = Float64Array.from(errorsKm).sort();
   const withinKm: Record<string, number> = {};
   for (const radius of radiiKm) {
     let count = 0;

@@ -1,2 +1,13 @@
 export type { GeoScaleName, GeoScores, LatLonDegrees } from './distance';
 export { EARTH_RADIUS_KM, GEO_SCALES, geoScores, haversineKm } from './distance';
+export type { CellLocationMode } from './checks';
+export type { Vector3 } from './sphere';
+export { meanDirection, pointOfVector, slerp, unitVector } from './sphere';
+export type { GeoCell, PartitionOptions, S2PartitionJson } from './partition';
+export { S2Partition, S2_MAX_LEVEL, defaultThresholds } from './partition';
+export type { S2HierarchyJson } from './hierarchy';
+export { S2Hierarchy } from './hierarchy';
+export type { GeoPrediction, LocateOptions } from './locate';
+export { locate, mostPopulousCell } from './locate';
+export type { GeoEvaluateOptions, GeoImagePrediction, GeoTaskOptions, GeoValidation } from './task';
+export { evaluateGeo, geoTask } from './task';

@@ -1,0 +1,184 @@
+/**
+ * PlaNet's training task for the training core's `fit`: geolocation trained as classification over the
+ * cells of an {@link S2Partition}, measured in kilometres.
+ *
+ * Training is the classification task's, unchanged (a batch is images with their cell index as the
+ * label; softmax cross-entropy, optional label smoothing; training metric accuracy), and so is its
+ * worker module: data-parallel workers and the ONNX training engine (which compiles the classification
+ * loss) train a geolocation model as they train a classifier. Validation runs the model in inference
+ * mode, turns each image's cell probabilities into a place ({@link locate}) and scores the great-circle
+ * errors against the images' true locations: the shares within 1, 25, 200, 750 and 2500 km (street,
+ * city, region, country, continent), the median error, the cell accuracy and the cross-entropy — and the
+ * same scores for the "most populous cell" baseline on the same images. The best checkpoint has the
+ * lowest median error: it is the one summary of every image's error (the shares each look at one
+ * radius, and cell accuracy rewards a cell hit but not a near miss, and depends on the cells' size).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { ClassificationBatch, Task, TrainingData, ValidationResult, classificationTask } from '@mobilenets/training';
+import { CellLocationMode, checkMode, checkPoint, describe } from './checks';
+import { GEO_SCALES, GeoScores, LatLonDegrees, geoScores, haversineKm } from './distance';
+import { locate, mostPopulousCell } from './locate';
+import { S2Partition } from './partition';
+
+export interface GeoTaskOptions {
+  /** The cells the model classifies into (its output has one probability per cell). */
+  partition: S2Partition;
+  /** The true location of every validation image, by the path its batch gives. */
+  truth: ReadonlyMap<string, LatLonDegrees>;
+  /** Which location a predicted cell stands for: 'mean' of its photos (default) or S2 'center'. */
+  mode?: CellLocationMode;
+  /** The prediction averages the locations of the k most probable cells (see {@link locate}). Default 1. */
+  topK?: number;
+  /** Label smoothing ε of the training loss. Default 0. */
+  labelSmoothing?: number;
+}
+
+export interface GeoEvaluateOptions extends Omit<GeoTaskOptions, 'labelSmoothing'> {
+  /** Images per forward pass. Default 32. */
+  batchSize?: number;
+}
+
+/** One validation image. */
+export interface GeoImagePrediction {
+  path: string;
+  truth: LatLonDegrees;
+  predicted: LatLonDegrees;
+  /** The most probable cell. */
+  cell: number;
+  /** The image's label: the cell holding its true location, -1 when that place is in no cell of the partition. */
+  trueCell: number;
+  /** Great-circle distance from the true location to the predicted one (R = 6371 km). */
+  errorKm: number;
+  /** The most probable cell's probability. */
+  confidence: number;
+}
+
+export interface GeoValidation {
+  predictions: GeoImagePrediction[];
+  scores: GeoScores;
+  /** The scores of predicting the most populous cell for every image. */
+  baseline: GeoScores;
+}
+
+/** The validation metric's name for a radius: `within25km`. */
+const withinName = (km: number) => `within${km}km`;
+
+/** The probabilities a loss takes the log of are clipped to this, as the classification task's are. */
+const EPSILON = 1e-7;
+
+function checkOutputs(model: tfl.LayersModel, cells: number, where: string): void {
+  const shape = model.outputs[0]?.shape;
+  if (model.outputs.length !== 1 || shape.length !== 2 || shape[1] !== cells) {
+    throw new RangeError(
+      `${where}: the model '${model.name}' must have one output [batch, ${cells}] (a softmax over the partition's ${cells} cells); it has ${model.outputs.length} output(s), the first [${shape}].`,
+    );
+  }
+}
+
+function checkGeoOptions(options: GeoEvaluateOptions, where: string): Required<Omit<GeoEvaluateOptions, 'batchSize'>> {
+  const { partition, truth, mode = 'mean', topK = 1 } = options ?? ({} as GeoEvaluateOptions);
+  if (!(partition instanceof S2Partition)) throw new TypeError(`${where}: options.partition must be an S2Partition (S2Partition.build or fromJson). Received ${describe(partition)}.`);
+  if (typeof truth?.get !== 'function') throw new TypeError(`${where}: options.truth must be a Map from image path to its true location { lat, lon }. Received ${describe(truth)}.`);
+  checkMode(mode, where);
+  if (!Number.isInteger(topK) || topK < 1 || topK > partition.cells.length) {
+    throw new RangeError(`${where}: options.topK must be an integer in [1, ${partition.cells.length}] (the partition's cells). Received ${describe(topK)}.`);
+  }
+  return { partition, truth, mode, topK };
+}
+
+/** Checks a validation batch: as classification's, except that a label may be -1 (a place in no cell). */
+function checkGeoBatch(batch: ClassificationBatch, cells: number, where: string): void {
+  const { images, shape, labels, paths } = batch ?? ({} as ClassificationBatch);
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new TypeError(`${where}: batch.shape must be [batch, height, width, channels] of positive integers. Received ${describe(shape)}.`);
+  }
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (!(images instanceof Float32Array) || images.length !== size) {
+    throw new RangeError(`${where}: batch.images must be a Float32Array of ${size} values for shape [${shape}]. Received ${images?.constructor?.name ?? typeof images} of length ${images?.length}.`);
+  }
+  if (!Array.isArray(paths) || paths.length !== shape[0]) {
+    throw new RangeError(`${where}: batch.paths must name each of the ${shape[0]} images (the keys of options.truth). Received ${describe(paths)}.`);
+  }
+  if (!(labels instanceof Int32Array) || labels.length !== shape[0]) {
+    throw new RangeError(`${where}: batch.labels must be an Int32Array with one cell index per image (${shape[0]}). Received ${labels?.constructor?.name ?? typeof labels} of length ${labels?.length}.`);
+  }
+  labels.forEach((label, i) => {
+    if (label < -1 || label >= cells) throw new RangeError(`${where}: batch.labels[${i}] (${paths[i]}) is ${label}; expected a cell index in [0, ${cells}), or -1 for a place in no cell.`);
+  });
+}
+
+/**
+ * Measures a geolocation model on `data` (every batch once, in order, inference mode): each image's
+ * prediction and error, the scores, the baseline's scores, and the metrics `top1` (share of images whose
+ * most probable cell is their label, among images with a cell), `loss` (mean cross-entropy over the same
+ * images), `within1km` … `within2500km` and `medianKm`. `top1` and `loss` are NaN when no image has a
+ * cell. The task's `validate` is this function.
+ */
+export async function evaluateGeo(model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, options: GeoEvaluateOptions): Promise<ValidationResult<GeoValidation>> {
+  const where = 'geo validation';
+  const { partition, truth, mode, topK } = checkGeoOptions(options, where);
+  const { batchSize = 32 } = options;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${where}: batchSize must be an integer ≥ 1. Received ${describe(batchSize)}.`);
+  const cells = partition.cells.length;
+  checkOutputs(model, cells, where);
+  const baseline = mostPopulousCell(partition, mode);
+  const predictions: GeoImagePrediction[] = [];
+  const baselineErrors: number[] = [];
+  let labelled = 0;
+  let hits = 0;
+  let lossSum = 0;
+  for await (const batch of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
+    checkGeoBatch(batch, cells, where);
+    const probabilities = tf.tidy(() => (model.predict(tf.tensor4d(batch.images, batch.shape)) as tf.Tensor).dataSync() as Float32Array);
+    batch.labels.forEach((label, i) => {
+      const path = batch.paths[i];
+      const place = truth.get(path);
+      if (place === undefined) throw new RangeError(`${where}: image '${path}' has no true location in options.truth; it must hold every validation image's path.`);
+      checkPoint(place, `${where}: the true location of '${path}'`);
+      const row = probabilities.subarray(i * cells, (i + 1) * cells);
+      const p = locate(row, partition, { mode, topK, report: 1 });
+      if (label >= 0) {
+        labelled += 1;
+        if (p.cell === label) hits += 1;
+        lossSum -= Math.log(Math.min(1 - EPSILON, Math.max(EPSILON, row[label])));
+      }
+      predictions.push({ path, truth: { lat: place.lat, lon: place.lon }, predicted: p.location, cell: p.cell, trueCell: label, errorKm: haversineKm(place, p.location), confidence: p.confidence });
+      baselineErrors.push(haversineKm(place, baseline.location));
+    });
+  }
+  if (predictions.length === 0) throw new RangeError(`${where}: the data yielded no images; expected at least one batch.`);
+  const scores = geoScores(predictions.map((p) => p.errorKm));
+  const metrics: Record<string, number> = { top1: labelled > 0 ? hits / labelled : NaN, loss: labelled > 0 ? lossSum / labelled : NaN };
+  for (const { km } of GEO_SCALES) metrics[withinName(km)] = scores.withinKm[String(km)];
+  metrics.medianKm = scores.medianKm;
+  return { metrics, details: { predictions, scores, baseline: geoScores(baselineErrors) } };
+}
+
+/**
+ * The geolocation task: trains like {@link classificationTask} over the partition's cells (labels are
+ * cell indices, e.g. `classOfPoint` of {@link S2Partition.build}), validates with {@link evaluateGeo},
+ * and keeps the checkpoint with the lowest `medianKm`.
+ */
+export function geoTask(options: GeoTaskOptions): Task<ClassificationBatch, GeoValidation> {
+  const settings = checkGeoOptions(options, 'geoTask');
+  const classification = classificationTask({ labelSmoothing: options.labelSmoothing ?? 0 });
+  const cells = settings.partition.cells.length;
+  return {
+    name: 'geo',
+    best: { name: 'medianKm', mode: 'min' },
+    // The step is the classification task's: workers rebuild it from its own module.
+    worker: classification.worker,
+
+    check(model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, role: 'training' | 'validation'): void {
+      checkOutputs(model, cells, `geo ${role}`);
+      classification.check?.(model, data, role);
+    },
+
+    prepare: (batch: ClassificationBatch) => classification.prepare(batch),
+
+    loss: (model: tfl.LayersModel, batch: tf.NamedTensorMap) => classification.loss(model, batch),
+
+    validate: (model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, { batchSize }: { batchSize: number }) => evaluateGeo(model, data, { ...settings, batchSize }),
+  };
+}
