@@ -12,6 +12,7 @@ const BINS = {
   mobilenet: 'apps/mobilenet/bin/mobilenet.js',
   'mobilenet-classify': 'apps/classify/bin/mobilenet-classify.js',
   'mobilenet-detect': 'apps/detect/bin/mobilenet-detect.js',
+  'mobilenet-geo': 'apps/geo/bin/mobilenet-geo.js',
 } as const;
 
 const ROOT = path.join(__dirname, '..');

@@ -7,7 +7,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, progressLine } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
-import { hashSeed, mulberry32 } from '@mobilenets/random';
 import type { DetectionSource } from './run-settings';
 
 /** The procedural set a run generates when no --data is given: 600 training and 200 held-out images of 320 px. */
@@ -54,19 +53,6 @@ export async function readSource(source: DetectionSource, flag: string, log: (li
   if (dataset.warnings.length > 10) log(`${flag}: … and ${dataset.warnings.length - 10} more warnings`);
   if (dataset.records.length === 0) throw new UsageError(`${flag} ${where}: no images with annotations to use.`);
   return dataset;
-}
-
-/** A seeded split by image: `fraction` of the records (at least one, when fraction > 0) are held out. */
-export function holdOut<T>(records: readonly T[], fraction: number, seed: number): { train: T[]; val: T[] } {
-  if (fraction <= 0) return { train: [...records], val: [] };
-  const order = records.map((_, i) => i);
-  const random = mulberry32(hashSeed(seed, 0x5e7));
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  const held = new Set(order.slice(0, Math.max(1, Math.round(fraction * records.length))));
-  return { train: records.filter((_, i) => !held.has(i)), val: records.filter((_, i) => held.has(i)) };
 }
 
 /** Writes the default training and validation sets into `<dir>/train` and `<dir>/val` (the held-out images continue the seeded stream). */

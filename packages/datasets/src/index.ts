@@ -3,6 +3,7 @@ export { DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageDecodeError, decodeImage, de
 export type { ImageDataset, ImageRecord, ReadCsvOptions, ReadFolderOptions } from './readers';
 export { EmptyDatasetError, isImageFile, readCsvManifest, readImageFolder } from './readers';
 export type { SplitOptions } from './split';
+export { holdOut } from './split';
 export type { CsvRow } from './csv';
 export { parseCsv, parseCsvLine } from './csv';
 export type { AugmentOptions, AugmentParams } from './augment';

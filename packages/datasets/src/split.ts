@@ -4,7 +4,7 @@
  * go to validation. The rank depends on names only — not on the machine, the locale, the directory
  * listing order or where the dataset lives — and adding a file moves at most one other file.
  */
-import { hashSeed, hashString } from '@mobilenets/random';
+import { hashSeed, hashString, mulberry32 } from '@mobilenets/random';
 
 export interface SplitOptions {
   /** Fraction of each class held out for validation, in [0, 1). Default 0.2. */
@@ -38,4 +38,22 @@ export function splitClass<T>(items: readonly T[], key: (item: T) => string, val
     val: ranked.slice(0, count).sort(byKey).map((r) => r.item),
     train: ranked.slice(count).sort(byKey).map((r) => r.item),
   };
+}
+
+/**
+ * A seeded split of a list that has no classes (detection images, geotagged photos): a seeded shuffle
+ * picks `fraction` of the records (at least one when fraction > 0) for validation; both halves keep the
+ * records' order. The same records, fraction and seed give the same split.
+ */
+export function holdOut<T>(records: readonly T[], fraction: number, seed: number): { train: T[]; val: T[] } {
+  if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`holdOut: fraction must be in [0, 1). Received ${fraction}.`);
+  if (fraction === 0 || records.length === 0) return { train: [...records], val: [] };
+  const order = records.map((_, i) => i);
+  const random = mulberry32(hashSeed(seed, 0x5e7));
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const held = new Set(order.slice(0, Math.max(1, Math.round(fraction * records.length))));
+  return { train: records.filter((_, i) => !held.has(i)), val: records.filter((_, i) => held.has(i)) };
 }

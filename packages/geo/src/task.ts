@@ -37,6 +37,8 @@ export interface GeoTaskOptions {
 export interface GeoEvaluateOptions extends Omit<GeoTaskOptions, 'labelSmoothing'> {
   /** Images per forward pass. Default 32. */
   batchSize?: number;
+  /** Called after each batch with the images measured so far and the data's size. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** One validation image. */
@@ -76,7 +78,7 @@ function checkOutputs(model: tfl.LayersModel, cells: number, where: string): voi
   }
 }
 
-function checkGeoOptions(options: GeoEvaluateOptions, where: string): Required<Omit<GeoEvaluateOptions, 'batchSize'>> {
+function checkGeoOptions(options: GeoEvaluateOptions, where: string): Required<Omit<GeoEvaluateOptions, 'batchSize' | 'onProgress'>> {
   const { partition, truth, mode = 'mean', topK = 1 } = options ?? ({} as GeoEvaluateOptions);
   if (!(partition instanceof S2Partition)) throw new TypeError(`${where}: options.partition must be an S2Partition (S2Partition.build or fromJson). Received ${describe(partition)}.`);
   if (typeof truth?.get !== 'function') throw new TypeError(`${where}: options.truth must be a Map from image path to its true location { lat, lon }. Received ${describe(truth)}.`);
@@ -146,6 +148,7 @@ export async function evaluateGeo(model: tfl.LayersModel, data: TrainingData<Cla
       predictions.push({ path, truth: { lat: place.lat, lon: place.lon }, predicted: p.location, cell: p.cell, trueCell: label, errorKm: haversineKm(place, p.location), confidence: p.confidence });
       baselineErrors.push(haversineKm(place, baseline.location));
     });
+    options.onProgress?.(predictions.length, data.size);
   }
   if (predictions.length === 0) throw new RangeError(`${where}: the data yielded no images; expected at least one batch.`);
   const scores = geoScores(predictions.map((p) => p.errorKm));

@@ -8,7 +8,7 @@ import { UsageError, formatTable, isInsideFolder, progressLine } from '@mobilene
 import { postprocessSsd } from '@mobilenets/detection-ssd';
 import * as datasets from '@mobilenets/datasets';
 import { setup } from '@mobilenets/runtime';
-import { describeSource, holdOut, readSource, sourceFromFlags } from '../data';
+import { describeSource, readSource, sourceFromFlags } from '../data';
 import { loadSavedDetector } from '../detector-io';
 import { readDetectRun } from '../run-settings';
 
@@ -80,7 +80,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
         what = describeSource(run.val);
       } else {
         const set = await readSource(run.data, 'the run\'s data', log);
-        records = holdOut(set.records, run.valFraction, run.seed).val;
+        records = datasets.holdOut(set.records, run.valFraction, run.seed).val;
         what = `the ${records.length} images held out of ${describeSource(run.data)}`;
       }
       classes = run.classes;

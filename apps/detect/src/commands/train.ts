@@ -14,7 +14,7 @@ import {
   type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, epochSteps, lengthenCosinePlan, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
 } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
-import { describeSource, generateDefaultDetectionData, holdOut, readSource, sourceFolders, sourceFromFlags } from '../data';
+import { describeSource, generateDefaultDetectionData, readSource, sourceFolders, sourceFromFlags } from '../data';
 import { ANCHOR_LAYOUTS, type AnchorLayout, anchorsOf, buildDetector, saveDetector, type DetectorDescription } from '../detector-io';
 import { DETECT_APP, type DetectRunSettings, readDetectRun } from '../run-settings';
 
@@ -213,7 +213,7 @@ async function trainInFolder(
     if (unknown.length > 0) throw new UsageError(`--val-data ${describeSource(val)}: classes ${unknown.join(', ')} are not classes of the training data (${trainSet.classes.join(', ')}).`);
     valRecords = valSet.records.map((r) => ({ ...r, labels: Int32Array.from(r.labels, (l) => trainSet.classes.indexOf(valSet.classes[l])) }));
   } else {
-    ({ train: trainRecords, val: valRecords } = holdOut(trainSet.records, valFraction, seed));
+    ({ train: trainRecords, val: valRecords } = datasets.holdOut(trainSet.records, valFraction, seed));
   }
   if (trainRecords.length === 0) throw new UsageError(`--data ${describeSource(data)}: no training images left after holding out ${valRecords.length} for validation. Lower --val-fraction or give --val-data.`);
   const classes = trainSet.classes;
