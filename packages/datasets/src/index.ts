@@ -21,3 +21,6 @@ export type { DetectionAugmentOptions, DetectionBatch, DetectionData, DetectionD
 export { detectionData } from './detection-batches';
 export type { GeoBadRow, GeoCsv, GeoRecord, ReadGeoCsvOptions } from './geo-csv';
 export { GEO_CSV_COLUMNS, readGeoCsv } from './geo-csv';
+export type { GenerateGeoDatasetOptions, GeneratedGeoImage, GeoImageOptions, GeoPlace } from './generate-geo';
+export { GEO_MANIFEST, generateGeoDataset, renderGeoImage, sampleGeoPlace } from './generate-geo';
+export { POPULATION_EXPONENT } from './geo-world';
