@@ -89,7 +89,7 @@ function headerColumns(file: string, line: number, fields: string[]): Record<'pa
   const names = fields.map((f) => f.replace(/^\uFEFF/, '').trim().toLowerCase());
   const found = `Found the header '${fields.join(',')}'`;
   const columns = { path: -1, lat: -1, lon: -1 };
-  const missing: string[] = [];
+  const missing: ('path' | 'lat' | 'lon')[] = [];
   for (const key of ['path', 'lat', 'lon'] as const) {
     const at = names.flatMap((name, i) => (GEO_CSV_COLUMNS[key].includes(name) ? [i] : []));
     if (at.length > 1) {
