@@ -20,3 +20,8 @@ export type { BoxWindow, CroppedBoxes, SsdCrop, SsdCropOptions } from './detecti
 export { WHOLE_IMAGE, centreInside, cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, sampleSsdCrop, windowIoU } from './detection-augment';
 export type { DetectionAugmentOptions, DetectionBatch, DetectionData, DetectionDataOptions, DetectionExample } from './detection-batches';
 export { detectionData } from './detection-batches';
+export type { GeoBadRow, GeoCsv, GeoRecord, ReadGeoCsvOptions } from './geo-csv';
+export { GEO_CSV_COLUMNS, readGeoCsv } from './geo-csv';
+export type { GenerateGeoDatasetOptions, GeneratedGeoImage, GeoImageOptions, GeoPlace } from './generate-geo';
+export { GEO_MANIFEST, generateGeoDataset, renderGeoImage, sampleGeoPlace } from './generate-geo';
+export { POPULATION_EXPONENT } from './geo-world';

@@ -183,3 +183,72 @@ export function addNoise(canvas: Canvas, amplitude: number, random: Random): voi
     data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
   }
 }
+
+/** Blends `colour` into the pixel at byte offset `i` with weight `a` ∈ [0, 1]. */
+function blend(data: Uint8Array, i: number, colour: Rgb, a: number): void {
+  data[i] += (colour[0] - data[i]) * a;
+  data[i + 1] += (colour[1] - data[i + 1]) * a;
+  data[i + 2] += (colour[2] - data[i + 2]) * a;
+}
+
+/**
+ * Fills the axis-aligned rectangle [x0, x1) × [y0, y1) (in pixels, fractional edges allowed): each pixel
+ * gets `colour` with weight (the share of the pixel the rectangle covers) × alpha. Only the pixels it
+ * touches are visited, so a tall thin rectangle costs its own area.
+ */
+export function fillRect(canvas: Canvas, x0: number, y0: number, x1: number, y1: number, colour: Rgb, alpha = 1): void {
+  const { data, width, height } = canvas;
+  const left = Math.max(0, Math.floor(x0));
+  const right = Math.min(width, Math.ceil(x1));
+  const top = Math.max(0, Math.floor(y0));
+  const bottom = Math.min(height, Math.ceil(y1));
+  for (let y = top; y < bottom; y++) {
+    const coverY = Math.min(y + 1, y1) - Math.max(y, y0);
+    if (coverY <= 0) continue;
+    for (let x = left; x < right; x++) {
+      const coverX = Math.min(x + 1, x1) - Math.max(x, x0);
+      if (coverX > 0) blend(data, (y * width + x) * 3, colour, coverX * coverY * alpha);
+    }
+  }
+}
+
+/**
+ * Draws a shape whose signed distance is given in canvas pixels (`sdf(x, y)` at pixel centres x + ½,
+ * y + ½; e.g. a {@link polygonSdf} of pixel coordinates), anti-aliased over one pixel, visiting only the
+ * pixels of the box [x0, x1) × [y0, y1) that the shape must lie in.
+ */
+export function drawSdfInBox(canvas: Canvas, sdf: Sdf, colour: Rgb, box: readonly [number, number, number, number], alpha = 1): void {
+  const { data, width, height } = canvas;
+  const left = Math.max(0, Math.floor(box[0]));
+  const right = Math.min(width, Math.ceil(box[2]));
+  const top = Math.max(0, Math.floor(box[1]));
+  const bottom = Math.min(height, Math.ceil(box[3]));
+  for (let y = top; y < bottom; y++) {
+    for (let x = left; x < right; x++) {
+      const coverage = Math.min(Math.max(0.5 - sdf(x + 0.5, y + 0.5), 0), 1) * alpha;
+      if (coverage > 0) blend(data, (y * width + x) * 3, colour, coverage);
+    }
+  }
+}
+
+/** Draws the polygon [x0, y0, x1, y1, …] given in canvas pixels, anti-aliased (see {@link drawSdfInBox}). */
+export function fillPolygon(canvas: Canvas, points: readonly number[], colour: Rgb, alpha = 1): void {
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (let k = 0; k < points.length; k += 2) {
+    x0 = Math.min(x0, points[k]);
+    x1 = Math.max(x1, points[k]);
+    y0 = Math.min(y0, points[k + 1]);
+    y1 = Math.max(y1, points[k + 1]);
+  }
+  drawSdfInBox(canvas, polygonSdf(points), colour, [x0 - 1, y0 - 1, x1 + 1, y1 + 1], alpha);
+}
+
+/** Draws an ellipse centred at (cx, cy) with radii (rx, ry) in pixels, anti-aliased (approximate distance). */
+export function fillEllipse(canvas: Canvas, cx: number, cy: number, rx: number, ry: number, colour: Rgb, alpha = 1): void {
+  const r = Math.max(Math.min(rx, ry), 1e-6);
+  const sdf: Sdf = (x, y) => (Math.hypot((x - cx) / rx, (y - cy) / ry) - 1) * r;
+  drawSdfInBox(canvas, sdf, colour, [cx - rx - 1, cy - ry - 1, cx + rx + 1, cy + ry + 1], alpha);
+}
