@@ -10,7 +10,7 @@ import * as datasets from '@mobilenets/datasets';
 import type { GeoSource } from './run-settings';
 
 /** The procedural set a run generates when no --data is given. */
-export const GENERATED_GEO_DEFAULTS = { trainImages: 5000, valImages: 1000, size: 128 } as const;
+export const GENERATED_GEO_DEFAULTS = { trainImages: 20000, valImages: 2000, size: 128 } as const;
 
 /** Bad rows printed one by one; the rest are counted. */
 const SHOWN_BAD_ROWS = 10;

@@ -22,12 +22,12 @@ describe('sampleGeoPlace', () => {
     }
   });
 
-  it('draws cities in proportion to population^0.9: the 20 largest take their expected share, big cities far more photos than small ones', () => {
+  it('draws cities in proportion to population^1.2: the 20 largest take their expected share, big cities far more photos than small ones', () => {
     const { cities, probability } = citySamplingWeights();
     const order = cities.map((_, i) => i).sort((a, b) => cities[b].population - cities[a].population);
     const top20 = new Set(order.slice(0, 20).map((i) => cities[i].cityId));
     const expected = order.slice(0, 20).reduce((s, i) => s + probability(i), 0);
-    expect(expected).toBeGreaterThan(0.04); // Shanghai, Istanbul, … together ≈ 4.8 %
+    expect(expected).toBeGreaterThan(0.12); // Shanghai, Istanbul, … together ≈ 13.9 %
     const observed = places.filter((p) => top20.has(p.cityId)).length;
     const sd = Math.sqrt(SAMPLES * expected * (1 - expected));
     expect(Math.abs(observed - SAMPLES * expected)).toBeLessThan(4 * sd);
@@ -38,7 +38,7 @@ describe('sampleGeoPlace', () => {
     const perBig = places.filter((p) => p.cityPopulation >= 1e6).length / big;
     const perSmall = places.filter((p) => p.cityPopulation < 1e4).length / small;
     expect(perBig / perSmall).toBeGreaterThan(200);
-    expect(places.filter((p) => p.cityPopulation < 1e4).length).toBeGreaterThan(0.05 * SAMPLES); // but towns are not empty
+    expect(places.filter((p) => p.cityPopulation < 1e4).length).toBeGreaterThan(0.02 * SAMPLES); // but towns are not empty (4 % measured)
   });
 
   it('places photos a few km from the centre, farther in bigger cities, so street and city scales mean something', () => {

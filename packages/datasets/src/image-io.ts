@@ -247,13 +247,24 @@ export async function decodeRegion(input: string | Buffer | Uint8Array, region: 
 }
 
 /** Encodes 8-bit pixels (HWC, 1–4 channels, RGB by default) as a PNG file's bytes. */
-export async function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4 = 3): Promise<Buffer> {
-  if (!(pixels instanceof Uint8Array)) throw new TypeError(`encodePng: pixels must be a Uint8Array of 8-bit values. Received ${Object.prototype.toString.call(pixels)}.`);
+function checkRawPixels(what: string, pixels: Uint8Array, width: number, height: number, channels: number): void {
+  if (!(pixels instanceof Uint8Array)) throw new TypeError(`${what}: pixels must be a Uint8Array of 8-bit values. Received ${Object.prototype.toString.call(pixels)}.`);
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(`encodePng: width and height must be positive integers. Received ${width}×${height}.`);
+    throw new RangeError(`${what}: width and height must be positive integers. Received ${width}×${height}.`);
   }
   if (pixels.length !== width * height * channels) {
-    throw new RangeError(`encodePng: expected ${width}×${height}×${channels} = ${width * height * channels} values. Received ${pixels.length}.`);
+    throw new RangeError(`${what}: expected ${width}×${height}×${channels} = ${width * height * channels} values. Received ${pixels.length}.`);
   }
+}
+
+export async function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4 = 3): Promise<Buffer> {
+  checkRawPixels('encodePng', pixels, width, height, channels);
   return sharp(pixels, { raw: { width, height, channels } }).png({ compressionLevel: 6 }).toBuffer();
+}
+
+/** RGB (or grey) bytes as a baseline JPEG of the given quality (1–100). */
+export async function encodeJpeg(pixels: Uint8Array, width: number, height: number, channels: 1 | 3 = 3, quality = 90): Promise<Buffer> {
+  checkRawPixels('encodeJpeg', pixels, width, height, channels);
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new RangeError(`encodeJpeg: quality must be an integer in [1, 100]. Received ${quality}.`);
+  return sharp(pixels, { raw: { width, height, channels } }).jpeg({ quality }).toBuffer();
 }

@@ -1,5 +1,5 @@
 export type { DecodeOptions, DecodedImage, LoadOptions, Region, ResizeMode } from './image-io';
-export { DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageDecodeError, decodeImage, decodeRegion, encodePng, floatToUint8, imageSize, loadImage, uint8ToFloat } from './image-io';
+export { DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageDecodeError, decodeImage, decodeRegion, encodeJpeg, encodePng, floatToUint8, imageSize, loadImage, uint8ToFloat } from './image-io';
 export type { ImageDataset, ImageRecord, ReadCsvOptions, ReadFolderOptions } from './readers';
 export { EmptyDatasetError, isImageFile, readCsvManifest, readImageFolder } from './readers';
 export type { SplitOptions } from './split';

@@ -18,7 +18,7 @@ const MAX_SIZE = 1024;
 
 export function generateCommand(): Command {
   return new Command('generate')
-    .description('write the procedural geotagged photo set: <out>/images/<n>.png and <out>/photos.csv (path,lat,lon), photos placed by world population')
+    .description('write the procedural geotagged photo set: <out>/images/<n>.jpg and <out>/photos.csv (path,lat,lon), photos placed by world population')
     .requiredOption('--out <dir>', 'a new or empty folder')
     .addOption(new Option('--images <n>', 'how many photos').argParser(parseIntegerOption('--images', 1)).default(5000))
     .addOption(new Option('--size <pixels>', `photo side, 32 to ${MAX_SIZE}`).argParser(parseIntegerOption('--size', 32)).default(128))
@@ -29,7 +29,7 @@ export function generateCommand(): Command {
     .action(async (o: GenerateFlags) => {
       if (o.size > MAX_SIZE) throw new UsageError(`--size must be at most ${MAX_SIZE} pixels. Received ${o.size}.`);
       const dir = path.resolve(o.out);
-      checkOutputFolder('--out', dir, o.overwrite === true, 'generate writes images/<n>.png and photos.csv');
+      checkOutputFolder('--out', dir, o.overwrite === true, 'generate writes images/<n>.jpg and photos.csv');
       const progress = progressLine('generating', 'photos');
       let records: datasets.GeoRecord[];
       try {
