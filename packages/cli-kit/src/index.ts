@@ -13,3 +13,5 @@ export type { ModelFolder, ModelFolderKind } from './model-folder';
 export { CLASSIFIER_FOLDER, describeModelLoadError, resolveModelFolder } from './model-folder';
 export type { RunOptionSettings } from './run-options';
 export { addRunOptions } from './run-options';
+export type { RecordedSetting } from './resume';
+export { checkRecordedFlags, lengthenedCosineOnResume } from './resume';

@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, withRunFolder, classificationLoss, dataParallel, defaultWorkerCount, onnxTrainingRunner, planTrainingEngine, setup, writeRunRecord } from '@mobilenets/runtime';
 import {
-  ArchitectureOptions, UsageError, addArchitectureOptions, addRunOptions, formatDataWait, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder, rangeErrorsAsUsage,
+  ArchitectureOptions, UsageError, addArchitectureOptions, lengthenedCosineOnResume, addRunOptions, formatDataWait, formatDuration, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals, checkSeparateFolders, isInsideFolder, rangeErrorsAsUsage,
 } from '@mobilenets/cli-kit';
 import {
-  FitResult, Schedule, TrainingDivergedError, classificationTask, cosineFromPlan, lengthenCosinePlan, fit, linearWarmup, localRunner,
+  FitResult, Schedule, TrainingDivergedError, classificationTask, cosineFromPlan, fit, linearWarmup, localRunner,
   metricsLogCallback, paperSchedule,
 } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
@@ -219,11 +219,9 @@ async function trainInFolder(o: TrainFlags, command: Command, out: string, store
   if (recorded !== null && settings.schedule === 'cosine') {
     const total = (s: ClassifyRunSettings) => s.steps ?? (s.epochs === null ? null : s.epochs * stepsPerEpoch);
     const [before, after] = [total(recorded), total(settings)];
-    if (after !== before && after !== null) {
-      const at = await store.stepOf('last');
-      if (after <= at) throw new UsageError(`--resume: the run is already at step ${at}; --epochs/--steps must end after it (they give ${after} steps).`);
-      settings = { ...settings, cosineExtensions: lengthenCosinePlan(recorded.cosineExtensions, before ?? after, after, at) };
-      log(`--resume: the cosine schedule now ends at step ${after} instead of ${before}; from step ${at} the rate decays from its current value to 0 at the new end.`);
+    if (after !== null) {
+      const lengthened = await lengthenedCosineOnResume({ plan: recorded.cosineExtensions, before: before ?? after, after, lastStep: () => store.stepOf('last'), log });
+      if (lengthened !== null) settings = { ...settings, cosineExtensions: lengthened };
     }
   }
   await writeRunRecord(out, CLASSIFY_APP, settings);

@@ -7,11 +7,11 @@ import {
   FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, dataParallel, defaultWorkerCount, initFromModel, onnxTrainingRunner, planTrainingEngine, setup,
   ssdStepLoss, withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
-import { UsageError, addRunOptions, checkSeparateFolders, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
+import { type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { type AnchorCoverage, anchorCoverage, convertBoxes, formatAnchorCoverage } from '@mobilenets/box-math';
 import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
 import {
-  type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, epochSteps, lengthenCosinePlan, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
+  type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, epochSteps, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
 } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
 import { describeSource, generateDefaultDetectionData, readSource, sourceFolders, sourceFromFlags } from '../data';
@@ -58,7 +58,7 @@ interface TrainFlags {
 export const DEFAULT_LEARNING_RATES = { momentum: 0.025, rmsprop: 0.004, adam: 0.001 } as const;
 
 /** Settings --resume takes from the run folder; a flag that names another value is an error. */
-const RECORDED: { flag: string; key: keyof TrainFlags; setting: keyof DetectRunSettings }[] = [
+const RECORDED: RecordedSetting<TrainFlags, DetectRunSettings>[] = [
   { flag: '--model', key: 'model', setting: 'model' },
   { flag: '--arch', key: 'arch', setting: 'arch' },
   { flag: '--alpha', key: 'alpha', setting: 'alpha' },
@@ -179,12 +179,7 @@ async function train(o: TrainFlags, command: Command): Promise<void> {
 }
 
 function checkResumeFlags(recorded: DetectRunSettings, o: TrainFlags, command: Command, runDir: string): void {
-  for (const { flag, key, setting } of RECORDED) {
-    if (!given(command, key)) continue;
-    if (o[key] !== recorded[setting]) {
-      throw new UsageError(`${flag} ${String(o[key])} conflicts with the run in ${runDir}, which was trained with ${flag} ${String(recorded[setting])}. Leave ${flag} out to continue the run as it was, or start a new run with another --out.`);
-    }
-  }
+  checkRecordedFlags(recorded, o, command, runDir, RECORDED);
   if (given(command, 'init')) throw new UsageError('--init only starts a new run; --resume continues from the run\'s own checkpoint.');
 }
 
@@ -238,13 +233,8 @@ async function trainInFolder(
     checkResumeFlags(recorded, o, command, out);
     settings = { ...recorded, epochs: o.epochs ?? (o.steps !== undefined ? null : recorded.epochs), steps: o.steps ?? (o.epochs !== undefined ? null : recorded.steps), accumulate: o.accumulate };
     const total = (s: DetectRunSettings) => s.steps ?? s.epochs! * stepsPerEpoch;
-    const [before, after] = [total(recorded), total(settings)];
-    if (after !== before) {
-      const at = await store.stepOf('last');
-      if (after <= at) throw new UsageError(`--resume: the run is already at step ${at}; --epochs/--steps must end after it (they give ${after} steps).`);
-      settings = { ...settings, cosineExtensions: lengthenCosinePlan(recorded.cosineExtensions, before, after, at) };
-      log(`--resume: the cosine schedule now ends at step ${after} instead of ${before}; from step ${at} the rate decays from its current value to 0 at the new end.`);
-    }
+    const lengthened = await lengthenedCosineOnResume({ plan: recorded.cosineExtensions, before: total(recorded), after: total(settings), lastStep: () => store.stepOf('last'), log });
+    if (lengthened !== null) settings = { ...settings, cosineExtensions: lengthened };
   }
   await writeRunRecord(out, DETECT_APP, settings);
 
