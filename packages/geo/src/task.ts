@@ -19,6 +19,7 @@ import { ClassificationBatch, Task, TrainingData, ValidationResult, classificati
 import { CellLocationMode, checkMode, checkPoint, describe } from './checks';
 import { GEO_SCALES, GeoScores, LatLonDegrees, geoScores, haversineKm } from './distance';
 import { locate, mostPopulousCell } from './locate';
+import { S2Hierarchy } from './hierarchy';
 import { S2Partition } from './partition';
 
 export interface GeoTaskOptions {
@@ -34,7 +35,15 @@ export interface GeoTaskOptions {
   labelSmoothing?: number;
 }
 
-export interface GeoEvaluateOptions extends Omit<GeoTaskOptions, 'labelSmoothing'> {
+export interface GeoEvaluateOptions extends Omit<GeoTaskOptions, 'labelSmoothing' | 'partition'> {
+  /** The cells of a one-output model. Give this or `hierarchy`. */
+  partition?: S2Partition;
+  /**
+   * For a model with one softmax output per partition of the hierarchy (coarse → fine): each image's
+   * fine-cell scores are the product of its heads' probabilities ({@link S2Hierarchy.combine}),
+   * normalised to sum 1, and the image is located on the finest partition. Labels are fine cells.
+   */
+  hierarchy?: S2Hierarchy;
   /** Images per forward pass. Default 32. */
   batchSize?: number;
   /** Called after each batch with the images measured so far and the data's size. */
@@ -78,15 +87,39 @@ function checkOutputs(model: tfl.LayersModel, cells: number, where: string): voi
   }
 }
 
-function checkGeoOptions(options: GeoEvaluateOptions, where: string): Required<Omit<GeoEvaluateOptions, 'batchSize' | 'onProgress'>> {
-  const { partition, truth, mode = 'mean', topK = 1 } = options ?? ({} as GeoEvaluateOptions);
+/** Throws unless the model has one softmax output [batch, cells of p] per partition p of the hierarchy, coarse → fine. */
+export function checkHierarchyOutputs(model: tfl.LayersModel, hierarchy: S2Hierarchy, where: string): void {
+  const expected = hierarchy.partitions.map((p) => p.cells.length);
+  const shapes = model.outputs.map((o) => o.shape);
+  if (shapes.length !== expected.length || shapes.some((shape, p) => shape.length !== 2 || shape[1] !== expected[p])) {
+    throw new RangeError(
+      `${where}: the model '${model.name}' must have ${expected.length} outputs, one softmax per partition of the hierarchy (coarse → fine): ${expected.map((c) => `[batch, ${c}]`).join(', ')}; ` +
+        `it has ${shapes.length}: ${shapes.map((s) => `[${s}]`).join(', ')}.`,
+    );
+  }
+}
+
+interface CheckedGeoOptions {
+  partition: S2Partition;
+  hierarchy: S2Hierarchy | null;
+  truth: ReadonlyMap<string, LatLonDegrees>;
+  mode: CellLocationMode;
+  topK: number;
+}
+
+/** The options, checked; with a hierarchy, `partition` is its finest partition. */
+export function checkGeoOptions(options: GeoEvaluateOptions, where: string): CheckedGeoOptions {
+  const { hierarchy = null, truth, mode = 'mean', topK = 1 } = options ?? ({} as GeoEvaluateOptions);
+  if (hierarchy !== null && !(hierarchy instanceof S2Hierarchy)) throw new TypeError(`${where}: options.hierarchy must be an S2Hierarchy (new S2Hierarchy(partitions) or fromJson). Received ${describe(hierarchy)}.`);
+  if (hierarchy !== null && options.partition !== undefined) throw new TypeError(`${where}: give options.partition or options.hierarchy, not both (a hierarchy's cells are those of its finest partition).`);
+  const partition = hierarchy?.fine ?? options?.partition;
   if (!(partition instanceof S2Partition)) throw new TypeError(`${where}: options.partition must be an S2Partition (S2Partition.build or fromJson). Received ${describe(partition)}.`);
   if (typeof truth?.get !== 'function') throw new TypeError(`${where}: options.truth must be a Map from image path to its true location { lat, lon }. Received ${describe(truth)}.`);
   checkMode(mode, where);
   if (!Number.isInteger(topK) || topK < 1 || topK > partition.cells.length) {
     throw new RangeError(`${where}: options.topK must be an integer in [1, ${partition.cells.length}] (the partition's cells). Received ${describe(topK)}.`);
   }
-  return { partition, truth, mode, topK };
+  return { partition, hierarchy, truth, mode, topK };
 }
 
 /** Checks a validation batch: as classification's, except that a label may be -1 (a place in no cell). */
@@ -111,19 +144,43 @@ function checkGeoBatch(batch: ClassificationBatch, cells: number, where: string)
 }
 
 /**
+ * The model's fine-cell scores for a batch, row-major [images × fine cells], and its fine head's own
+ * probabilities (the loss is measured on them). One output: both are its softmax. A hierarchy's heads:
+ * the scores are the product of the heads' probabilities of each fine cell's ancestors (GeoEstimation),
+ * normalised to sum 1 per image (all-zero rows stay zero).
+ */
+function predictCells(model: tfl.LayersModel, hierarchy: S2Hierarchy | null, batch: ClassificationBatch): { scores: Float32Array; fine: Float32Array } {
+  const outputs = tf.tidy(() => {
+    const out = model.predict(tf.tensor4d(batch.images, batch.shape));
+    return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync() as Float32Array);
+  });
+  if (hierarchy === null) return { scores: outputs[0], fine: outputs[0] };
+  const images = batch.shape[0];
+  const scores = hierarchy.combine(outputs, images);
+  const cells = hierarchy.fine.cells.length;
+  for (let i = 0; i < images; i++) {
+    const row = scores.subarray(i * cells, (i + 1) * cells);
+    const sum = row.reduce((a, b) => a + b, 0);
+    if (sum > 0) for (let j = 0; j < cells; j++) row[j] /= sum;
+  }
+  return { scores, fine: outputs[outputs.length - 1] };
+}
+
+/**
  * Measures a geolocation model on `data` (every batch once, in order, inference mode): each image's
  * prediction and error, the scores, the baseline's scores, and the metrics `top1` (share of images whose
  * most probable cell is their label, among images with a cell), `loss` (mean cross-entropy over the same
- * images), `within1km` … `within2500km` and `medianKm`. `top1` and `loss` are NaN when no image has a
+ * images; with a hierarchy, of the fine head), `within1km` … `within2500km` and `medianKm`. `top1` and `loss` are NaN when no image has a
  * cell. The task's `validate` is this function.
  */
 export async function evaluateGeo(model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, options: GeoEvaluateOptions): Promise<ValidationResult<GeoValidation>> {
   const where = 'geo validation';
-  const { partition, truth, mode, topK } = checkGeoOptions(options, where);
+  const { partition, hierarchy, truth, mode, topK } = checkGeoOptions(options, where);
   const { batchSize = 32 } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${where}: batchSize must be an integer ≥ 1. Received ${describe(batchSize)}.`);
   const cells = partition.cells.length;
-  checkOutputs(model, cells, where);
+  if (hierarchy === null) checkOutputs(model, cells, where);
+  else checkHierarchyOutputs(model, hierarchy, where);
   const baseline = mostPopulousCell(partition, mode);
   const predictions: GeoImagePrediction[] = [];
   const baselineErrors: number[] = [];
@@ -132,7 +189,7 @@ export async function evaluateGeo(model: tfl.LayersModel, data: TrainingData<Cla
   let lossSum = 0;
   for await (const batch of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
     checkGeoBatch(batch, cells, where);
-    const probabilities = tf.tidy(() => (model.predict(tf.tensor4d(batch.images, batch.shape)) as tf.Tensor).dataSync() as Float32Array);
+    const { scores: probabilities, fine } = predictCells(model, hierarchy, batch);
     batch.labels.forEach((label, i) => {
       const path = batch.paths[i];
       const place = truth.get(path);
@@ -143,7 +200,7 @@ export async function evaluateGeo(model: tfl.LayersModel, data: TrainingData<Cla
       if (label >= 0) {
         labelled += 1;
         if (p.cell === label) hits += 1;
-        lossSum -= Math.log(Math.min(1 - EPSILON, Math.max(EPSILON, row[label])));
+        lossSum -= Math.log(Math.min(1 - EPSILON, Math.max(EPSILON, fine[i * cells + label])));
       }
       predictions.push({ path, truth: { lat: place.lat, lon: place.lon }, predicted: p.location, cell: p.cell, trueCell: label, errorKm: haversineKm(place, p.location), confidence: p.confidence });
       baselineErrors.push(haversineKm(place, baseline.location));
