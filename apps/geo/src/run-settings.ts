@@ -30,9 +30,9 @@ export interface GeoRunSettings {
   seed: number;
   /** The partition file the run was given (absolute), or null when the run built one from its training photos; either way the run's copy is `<run>/partition.json`. */
   partitionFrom: string | null;
-  /** Thresholds the run's partition was built with (null when it came from a file). */
-  tMax: number | null;
-  tMin: number | null;
+  /** Thresholds the run's partition was built with (null when it came from a file); lists, coarse to fine, for a hierarchy (one head per partition). */
+  tMax: number | number[] | null;
+  tMin: number | number[] | null;
   maxLevel: number | null;
   locate: LocateMode;
   topK: number;

@@ -10,6 +10,6 @@ export { S2Hierarchy } from './hierarchy';
 export type { GeoPrediction, LocateOptions } from './locate';
 export { locate, mostPopulousCell } from './locate';
 export type { GeoEvaluateOptions, GeoImagePrediction, GeoTaskOptions, GeoValidation } from './task';
-export { checkHierarchyOutputs, evaluateGeo, geoTask } from './task';
+export { checkHierarchyOutputs, evaluateGeo, geoTask, hierarchyScores } from './task';
 export type { GeoHierarchyStepOptions, GeoHierarchyTaskOptions } from './hierarchy-task';
 export { geoHierarchyStep, geoHierarchyTask, headLabelsName, headLossName } from './hierarchy-task';

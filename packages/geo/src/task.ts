@@ -155,15 +155,23 @@ function predictCells(model: tfl.LayersModel, hierarchy: S2Hierarchy | null, bat
     return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync() as Float32Array);
   });
   if (hierarchy === null) return { scores: outputs[0], fine: outputs[0] };
-  const images = batch.shape[0];
-  const scores = hierarchy.combine(outputs, images);
+  return { scores: hierarchyScores(hierarchy, outputs, batch.shape[0]), fine: outputs[outputs.length - 1] };
+}
+
+/**
+ * GeoEstimation's prediction from the heads' probabilities (`probabilities[p]`: partition p's softmax,
+ * row-major [images × cells of p]): each fine cell's product of its ancestors' probabilities
+ * ({@link S2Hierarchy.combine}), normalised to sum 1 per image (a row of zeros stays zero).
+ */
+export function hierarchyScores(hierarchy: S2Hierarchy, probabilities: readonly Float32Array[], images: number): Float32Array {
+  const scores = hierarchy.combine(probabilities, images);
   const cells = hierarchy.fine.cells.length;
   for (let i = 0; i < images; i++) {
     const row = scores.subarray(i * cells, (i + 1) * cells);
-    const sum = row.reduce((a, b) => a + b, 0);
+    const sum = row.reduce((x, y) => x + y, 0);
     if (sum > 0) for (let j = 0; j < cells; j++) row[j] /= sum;
   }
-  return { scores, fine: outputs[outputs.length - 1] };
+  return scores;
 }
 
 /**
@@ -239,6 +247,6 @@ export function geoTask(options: GeoTaskOptions): Task<ClassificationBatch, GeoV
 
     loss: (model: tfl.LayersModel, batch: tf.NamedTensorMap) => classification.loss(model, batch),
 
-    validate: (model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, { batchSize }: { batchSize: number }) => evaluateGeo(model, data, { ...settings, batchSize }),
+    validate: (model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, { batchSize }: { batchSize: number }) => evaluateGeo(model, data, { partition: settings.partition, truth: settings.truth, mode: settings.mode, topK: settings.topK, batchSize }),
   };
 }

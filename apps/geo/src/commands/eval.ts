@@ -66,7 +66,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
       const inside = [...new Set(photos.map((p) => path.dirname(p.path)))].find((d) => isInsideFolder(map, d));
       if (inside !== undefined) throw new UsageError(`--map ${o.map} is inside the data folder ${inside}: nothing is written into your data folders. Choose a file elsewhere.`);
     }
-    const { partition, description } = geo;
+    const { partition, hierarchy, description } = geo;
     const mode = o.locate ?? description.locate;
     const topK = o.topK ?? description.topK;
     const { records } = labelledRecords(photos, partition, 'nearest');
@@ -79,7 +79,8 @@ async function evaluate(o: EvalFlags): Promise<void> {
     const progress = progressLine('evaluating', 'photos');
     let result: Awaited<ReturnType<typeof evaluateGeo>>;
     try {
-      result = await evaluateGeo(geo.model, data, { partition, truth, mode, topK, batchSize: o.batch, onProgress: progress.update });
+      const cells = hierarchy === null ? { partition } : { hierarchy };
+      result = await evaluateGeo(geo.model, data, { ...cells, truth, mode, topK, batchSize: o.batch, onProgress: progress.update });
     } catch (error) {
       if (skipped === records.length) throw new Error(`${what}: none of the ${photos.length} photos could be read (see the warnings above).`);
       throw error;
@@ -90,11 +91,12 @@ async function evaluate(o: EvalFlags): Promise<void> {
       await writeSvgAsPng(predictionsMapSvg(details.predictions.map((p) => ({ truth: p.truth, predicted: p.predicted })), { title: `${details.predictions.length} photos of ${path.basename(what)}, median error ${details.scores.medianKm.toFixed(0)} km` }), path.resolve(o.map));
     }
     if (o.json) {
-      process.stdout.write(`${JSON.stringify({ ...geoJsonScores(details), top1: result.metrics.top1, skipped, locate: mode, topK, cells: partition.cells.length, data: what })}\n`);
+      const heads = hierarchy === null ? {} : { cellsPerPartition: hierarchy.partitions.map((p) => p.cells.length) };
+      process.stdout.write(`${JSON.stringify({ ...geoJsonScores(details), top1: result.metrics.top1, skipped, locate: mode, topK, cells: partition.cells.length, ...heads, data: what })}\n`);
       return;
     }
     process.stdout.write(
-      `${details.predictions.length} photos of ${what} (${skipped} skipped), ${partition.cells.length} cells, location = ${mode === 'mean' ? "mean of the cell's training photos" : "the cell's S2 centre"}${topK > 1 ? `, top ${topK} averaged` : ''}; cell top-1 ${(100 * result.metrics.top1).toFixed(1)}%\n` +
+      `${details.predictions.length} photos of ${what} (${skipped} skipped), ${partition.cells.length} cells${hierarchy === null ? '' : ` (the finest of ${hierarchy.partitions.length} partitions, scored by the product of the heads)`}, location = ${mode === 'mean' ? "mean of the cell's training photos" : "the cell's S2 centre"}${topK > 1 ? `, top ${topK} averaged` : ''}; cell top-1 ${(100 * result.metrics.top1).toFixed(1)}%\n` +
         `${formatScaleTable(details)}\n${o.map === undefined ? '' : `map: ${path.resolve(o.map)}\n`}`,
     );
   } finally {

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError, parseChoiceOption, parseIntegerOption } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
-import { locate, type GeoPrediction } from '@mobilenets/geo';
+import { hierarchyScores, locate, type GeoPrediction } from '@mobilenets/geo';
 import { setup } from '@mobilenets/runtime';
 import { loadGeoModel } from '../model-io';
 import type { LocateMode } from '../run-settings';
@@ -51,7 +51,12 @@ async function predict(images: string[], o: PredictFlags): Promise<void> {
         log(`warning: skipped ${image}: ${(error as Error).message}`);
         continue;
       }
-      const probabilities = tf.tidy(() => (geo.model.predict(tf.tensor4d(pixels, [1, inputSize, inputSize, 3])) as tf.Tensor).dataSync() as Float32Array);
+      const outputs = tf.tidy(() => {
+        const out = geo.model.predict(tf.tensor4d(pixels, [1, inputSize, inputSize, 3]));
+        return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync() as Float32Array);
+      });
+      // One head per partition: the fine cells' combined scores (product over the heads, normalised).
+      const probabilities = geo.hierarchy === null ? outputs[0] : hierarchyScores(geo.hierarchy, outputs, 1);
       located.push({ image, prediction: locate(probabilities, geo.partition, options) });
     }
   } finally {

@@ -1,4 +1,8 @@
-/** `mobilenet-geo train`: PlaNet on MobileNet — a classifier over the adaptive S2 cells of the training photos. */
+/**
+ * `mobilenet-geo train`: PlaNet on MobileNet — a classifier over the adaptive S2 cells of the training
+ * photos; or, with a hierarchy (a --t-max list, or --partition with a hierarchy file), GeoEstimation's
+ * classifier with one head per partition, trained on the sum of the heads' cross-entropies.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
@@ -10,11 +14,13 @@ import {
 import {
   type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, rangeErrorsAsUsage, stopOnSignals,
 } from '@mobilenets/cli-kit';
+import type { S2Hierarchy, S2Partition } from '@mobilenets/geo';
 import { type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, epochSteps, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
-import { S2Partition, defaultThresholds, geoTask, type GeoValidation } from '@mobilenets/geo';
+import { geoHierarchyTask, geoTask, type GeoValidation } from '@mobilenets/geo';
 import { generateDefaultGeoData, readGeoSource, sourceFolders, sourceFromFlags } from '../data';
-import { PARTITION_JSON, buildGeoClassifier, readPartitionFile, saveGeoModel, writeJsonFile, type GeoModelDescription } from '../model-io';
+import { type GeoCells, type Thresholds, buildCells, cellsJson, checkThresholdFlags, describeCells, parseThresholdsOption, partitionSettings, readCellsFile, recordedThresholds } from '../cells';
+import { PARTITION_JSON, buildGeoModel, saveGeoModel, writeJsonFile, type GeoModelDescription } from '../model-io';
 import { GEO_APP, type GeoRunSettings, type LocateMode, readGeoRun } from '../run-settings';
 import { cellLabels, formatGeoMetric, formatScaleTable, geoJsonScores, labelledRecords, writeRunMaps } from '../report';
 
@@ -28,8 +34,8 @@ interface TrainFlags {
   valImages?: string;
   valFraction: number;
   partition?: string;
-  tMax?: number;
-  tMin?: number;
+  tMax?: Thresholds;
+  tMin?: Thresholds;
   maxLevel: number;
   locate: LocateMode;
   topK: number;
@@ -64,8 +70,6 @@ const RECORDED: RecordedSetting<TrainFlags, GeoRunSettings>[] = [
   { flag: '--alpha', key: 'alpha', setting: 'alpha' },
   { flag: '--input-size', key: 'inputSize', setting: 'inputSize' },
   { flag: '--val-fraction', key: 'valFraction', setting: 'valFraction' },
-  { flag: '--t-max', key: 'tMax', setting: 'tMax' },
-  { flag: '--t-min', key: 'tMin', setting: 'tMin' },
   { flag: '--max-level', key: 'maxLevel', setting: 'maxLevel' },
   { flag: '--locate', key: 'locate', setting: 'locate' },
   { flag: '--top-k', key: 'topK', setting: 'topK' },
@@ -91,9 +95,9 @@ export function trainCommand(): Command {
     .option('--val-data <photos.csv>', 'CSV of validation photos (default: hold out --val-fraction of --data)')
     .option('--val-images <dir>', "folder --val-data's relative paths start from")
     .addOption(new Option('--val-fraction <f>', 'share of the training photos held out for validation when no --val-data is given').argParser(parseNumberOption('--val-fraction')).default(0.2))
-    .option('--partition <file.json>', "the cells, from 'mobilenet-geo partition' (default: partition the training photos with --t-max, --t-min and --max-level)")
-    .addOption(new Option('--t-max <n>', "split any cell holding more than n training photos (PlaNet: 10,000 of 91M photos; default scaled to the data: √photos, at least 10)").argParser(parseIntegerOption('--t-max', 1)))
-    .addOption(new Option('--t-min <n>', 'discard cells holding fewer than n photos, and their photos (PlaNet: 50; default t-max / 20, at least 2)').argParser(parseIntegerOption('--t-min', 1)))
+    .option('--partition <file.json>', "the cells, from 'mobilenet-geo partition': a partition, or a hierarchy (one head per partition) (default: partition the training photos with --t-max, --t-min and --max-level)")
+    .addOption(new Option('--t-max <n>', "split any cell holding more than n training photos (PlaNet: 10,000 of 91M photos; default scaled to the data: √photos, at least 10); a strictly decreasing list (400,200,100) trains one head per partition, coarse to fine (GeoEstimation)").argParser(parseThresholdsOption('--t-max')))
+    .addOption(new Option('--t-min <n>', 'discard cells holding fewer than n photos, and their photos (PlaNet: 50; default t-max / 20, at least 2); with a --t-max list, one value for all or one per partition').argParser(parseThresholdsOption('--t-min')))
     .addOption(new Option('--max-level <level>', 'deepest S2 level a cell may have (30: S2 leaf cells, about 1 cm)').argParser(parseIntegerOption('--max-level', 0)).default(30))
     .addOption(new Option('--locate <mode>', "where a predicted cell puts the photo: 'mean' of the cell's training photos (GeoEstimation) or the S2 cell's 'center'").argParser(parseChoiceOption('--locate', ['mean', 'center'] as const)).default('mean'))
     .addOption(new Option('--top-k <k>', 'average the locations of the k most probable cells, weighted by probability (1: the most probable cell)').argParser(parseIntegerOption('--top-k', 1)).default(1))
@@ -135,7 +139,7 @@ function checkFlags(o: TrainFlags, command: Command): void {
   if (o.accumulate > o.batch) throw new UsageError(`--accumulate (${o.accumulate}) cannot exceed --batch (${o.batch}): each micro-batch needs at least one image.`);
   if (o.inputSize % 32 !== 0) throw new UsageError(`--input-size must be a multiple of 32 (e.g. 128). Received ${o.inputSize}.`);
   if (o.maxLevel > 30) throw new UsageError(`--max-level must be in [0, 30] (S2's levels). Received ${o.maxLevel}.`);
-  if (o.tMax !== undefined && o.tMin !== undefined && o.tMin > o.tMax) throw new UsageError(`--t-min (${o.tMin}) must not exceed --t-max (${o.tMax}).`);
+  checkThresholdFlags(o.tMax, o.tMin);
   if (o.partition !== undefined) {
     for (const key of ['tMax', 'tMin', 'maxLevel'] as const) {
       if (given(command, key)) throw new UsageError(`--partition gives the cells; --${key === 'tMax' ? 't-max' : key === 'tMin' ? 't-min' : 'max-level'} only applies when the run partitions its training photos itself.`);
@@ -176,6 +180,14 @@ async function train(o: TrainFlags, command: Command): Promise<void> {
 
 function checkResumeFlags(recorded: GeoRunSettings, o: TrainFlags, command: Command, runDir: string): void {
   checkRecordedFlags(recorded, o, command, runDir, RECORDED);
+  // Thresholds may be lists (a hierarchy): compared by value.
+  for (const [flag, key] of [['--t-max', 'tMax'], ['--t-min', 'tMin']] as const) {
+    if (!given(command, key) || JSON.stringify(o[key]) === JSON.stringify(recorded[key])) continue;
+    throw new UsageError(
+      `${flag} ${String(o[key])} conflicts with the run in ${runDir}, which was trained with ${flag} ${String(recorded[key])}. ` +
+        `Leave ${flag} out to continue the run as it was, or start a new run with another --out.`,
+    );
+  }
   if (given(command, 'init')) throw new UsageError("--init only starts a new run; --resume continues from the run's own checkpoint.");
 }
 
@@ -202,22 +214,24 @@ async function trainInFolder(
   if (trainPhotos.length === 0) throw new UsageError(`--data ${data.csv}: no training photos left after holding out ${valPhotos.length} for validation. Lower --val-fraction or give --val-data.`);
 
   // The cells: the run's own copy, a given file, or a partition of the training photos.
+  // With a hierarchy, `partition` is its finest partition: the classes the photos are labelled with.
   const partitionFile = path.join(out, PARTITION_JSON);
-  let partition: S2Partition;
-  let thresholds: { tMax: number | null; tMin: number | null; maxLevel: number | null };
+  let cells: GeoCells;
+  let thresholds: { tMax: Thresholds | null; tMin: Thresholds | null; maxLevel: number | null };
   if (recorded !== null) {
-    partition = readPartitionFile(partitionFile, '--resume');
+    cells = readCellsFile(partitionFile, '--resume');
     thresholds = { tMax: recorded.tMax, tMin: recorded.tMin, maxLevel: recorded.maxLevel };
   } else if (o.partition !== undefined) {
-    partition = readPartitionFile(path.resolve(o.partition), '--partition');
+    cells = readCellsFile(path.resolve(o.partition), '--partition');
     thresholds = { tMax: null, tMin: null, maxLevel: null };
   } else {
-    const defaults = defaultThresholds(trainPhotos.length);
-    const options = { tMax: o.tMax ?? Math.max(defaults.tMax, o.tMin ?? 0), tMin: o.tMin ?? Math.min(defaults.tMin, o.tMax ?? Infinity), maxLevel: o.maxLevel };
-    partition = rangeErrorsAsUsage(() => S2Partition.build(trainPhotos, options).partition, '--t-max, --t-min, --max-level');
-    thresholds = options;
-    log(`partitioned the ${trainPhotos.length} training photos into ${partition.cells.length} S2 cells (t-max ${options.tMax}, t-min ${options.tMin}, max level ${options.maxLevel})`);
+    const options = partitionSettings(trainPhotos.length, o.tMax, o.tMin, o.maxLevel);
+    cells = buildCells(trainPhotos, options);
+    thresholds = recordedThresholds(options);
+    log(`partitioned the ${trainPhotos.length} training photos into ${describeCells(cells)} (t-max ${String(thresholds.tMax)}, t-min ${String(thresholds.tMin)}, max level ${o.maxLevel})`);
   }
+  const { partition, hierarchy } = cells;
+  if (hierarchy !== null && recorded === null && o.partition !== undefined) log(`--partition ${o.partition}: ${describeCells(cells)}`);
   if (partition.cells.length < 2) throw new UsageError(`the partition has ${partition.cells.length} cell; a classifier needs at least 2. Lower --t-max (or --t-min), or give more photos.`);
   const training = labelledRecords(trainPhotos, partition, 'drop');
   if (training.dropped > 0) log(`${training.dropped} of ${trainPhotos.length} training photos lie in no cell of the partition (discarded cells hold fewer than t-min photos) and are left out of training`);
@@ -237,7 +251,7 @@ async function trainInFolder(
       epochs: o.epochs ?? (o.steps === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
       init: o.init === undefined ? null : o.init === 'face-api' ? o.init : path.resolve(o.init),
     };
-    writeJsonFile(partitionFile, partition.toJson());
+    writeJsonFile(partitionFile, cellsJson(cells));
   } else {
     checkResumeFlags(recorded, o, command, out);
     settings = { ...recorded, epochs: o.epochs ?? (o.steps !== undefined ? null : recorded.epochs), steps: o.steps ?? (o.epochs !== undefined ? null : recorded.steps), accumulate: o.accumulate };
@@ -260,7 +274,7 @@ async function trainInFolder(
   const truth = new Map(valPhotos.map((p) => [p.path, { lat: p.lat, lon: p.lon }]));
 
   const description: GeoModelDescription = { arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, locate: settings.locate, topK: settings.topK };
-  const model = buildGeoClassifier(description, partition.cells.length, settings.seed);
+  const model = buildGeoModel(description, cells, settings.seed);
   try {
     let init: InitReport | null = null;
     if (settings.init !== null && recorded === null) {
@@ -273,9 +287,10 @@ async function trainInFolder(
       if (init.copied === 0) throw new UsageError(`--init ${settings.init}: none of its layers fits this ${settings.arch} α=${settings.alpha} model. Use the --arch and --alpha of the model you start from.`);
       log(`--init: copied ${init.copied} of ${init.layers} layers with weights from ${settings.init}`);
     }
-    const task = geoTask({ partition, truth, mode: settings.locate, topK: settings.topK, labelSmoothing: settings.labelSmoothing });
+    const geoOptions = { truth, mode: settings.locate, topK: settings.topK, labelSmoothing: settings.labelSmoothing };
+    const task = hierarchy === null ? geoTask({ partition, ...geoOptions }) : geoHierarchyTask({ hierarchy, ...geoOptions });
     const plan = rangeErrorsAsUsage(() => planTrainingEngine({ engine: o.engine, model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers }), `--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`}`);
-    log(`training engine: ${plan.runsOn}`);
+    log(`training engine: ${plan.runsOn}${plan.engine === 'onnx' && hierarchy !== null ? `; the loss (the sum of the ${hierarchy.partitions.length} heads' cross-entropies) runs in tfjs between the compiled forward and backward halves` : ''}`);
     if (plan.message !== null) log(plan.message);
     const stop = stopOnSignals(log);
     const metricsFile = path.join(out, 'metrics.jsonl');
@@ -285,7 +300,7 @@ async function trainInFolder(
       result = await fit(model, trainData, {
         task,
         runner: plan.engine === 'onnx'
-          ? onnxTrainingRunner({ loss: classificationLoss({ labelSmoothing: settings.labelSmoothing }) })
+          ? onnxTrainingRunner({ loss: hierarchy === null ? classificationLoss({ labelSmoothing: settings.labelSmoothing }) : 'split' })
           : plan.workers > 1 ? dataParallel({ workers: plan.workers, backend: runtime.backend }) : localRunner(),
         epochs: settings.epochs ?? undefined,
         steps: settings.steps ?? undefined,
@@ -314,10 +329,10 @@ async function trainInFolder(
       stop.dispose();
     }
     const modelDir = path.join(out, 'model');
-    await saveGeoModel(modelDir, model, partition, description);
+    await saveGeoModel(modelDir, model, cells, description);
     const details = (result.val?.details as GeoValidation | undefined) ?? null;
     const maps = await writeRunMaps(out, partition, details, log);
-    report(o, { result, settings, partition, details, trainImages: training.records.length, droppedImages: training.dropped, valImages: validation.records.length, skippedImages, init, engine: plan.engine, backend: plan.engine === 'onnx' ? 'onnxruntime' : runtime.backend, workers: plan.workers, out, modelDir, metricsFile, maps });
+    report(o, { result, settings, partition, hierarchy, details, trainImages: training.records.length, droppedImages: training.dropped, valImages: validation.records.length, skippedImages, init, engine: plan.engine, backend: plan.engine === 'onnx' ? 'onnxruntime' : runtime.backend, workers: plan.workers, out, modelDir, metricsFile, maps });
     const signal = stop.received();
     if (signal !== null) process.exitCode = signal === 'SIGINT' ? 130 : 143;
   } finally {
@@ -329,6 +344,7 @@ interface Outcome {
   result: FitResult;
   settings: GeoRunSettings;
   partition: S2Partition;
+  hierarchy: S2Hierarchy | null;
   details: GeoValidation | null;
   trainImages: number;
   droppedImages: number;
@@ -351,6 +367,7 @@ function report(o: TrainFlags, r: Outcome): void {
       ...(details === null ? { withinKm: null, medianKm: null, baseline: null } : geoJsonScores(details)),
       top1: result.val?.metrics.top1 ?? null,
       cells: r.partition.cells.length,
+      ...(r.hierarchy === null ? {} : { cellsPerPartition: r.hierarchy.partitions.map((p) => p.cells.length) }),
       steps: result.steps, epochs: result.epochs, stoppedBy: result.stoppedBy, resumedFrom: result.resumedFrom, seconds: result.seconds, timing: result.timing, best: result.best,
       arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, locate: settings.locate, topK: settings.topK,
       trainImages: r.trainImages, droppedImages: r.droppedImages, valImages: r.valImages, skippedImages: r.skippedImages, init: r.init, engine: r.engine, backend: r.backend, workers: r.workers, seed: settings.seed,
@@ -359,7 +376,7 @@ function report(o: TrainFlags, r: Outcome): void {
     return;
   }
   const lines = [
-    `trained MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px over ${r.partition.cells.length} S2 cells on ${r.trainImages} photos: ` +
+    `trained MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px over ${r.hierarchy === null ? `${r.partition.cells.length} S2 cells` : `${describeCells({ partition: r.partition, hierarchy: r.hierarchy })}, one head each,`} on ${r.trainImages} photos: ` +
       `${result.steps} steps, ${result.epochs} epoch${result.epochs === 1 ? '' : 's'} complete, in ${formatDuration(result.seconds)}` +
       `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.workers > 1 ? `${r.backend} × ${r.workers}` : r.backend}; stopped by ${result.stoppedBy}; ${formatDataWait(result.timing)}`,
   ];
