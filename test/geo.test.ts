@@ -94,6 +94,45 @@ describe('mobilenet-geo (end to end)', () => {
     expect(hashTree(data)).toBe(before);
   });
 
+  it('a hierarchy (--t-max 20,10): partition writes it, train fits one head per partition, eval matches validation, predict and resume work', () => {
+    const cells = path.join(tmp, 'hierarchy.json');
+    const written = json(geo('partition', '--data', csv, '--t-max', '20,10', '--t-min', '2', '--out', cells, '--no-map', '--json'));
+    const saved = JSON.parse(fs.readFileSync(cells, 'utf8')) as { partitions: { tMax: number; tMin: number; cells: unknown[] }[] };
+    expect(saved.partitions.map((p) => [p.tMax, p.tMin, p.cells.length])).toEqual(written.partitions.map((p: { tMax: number; tMin: number; cells: number }) => [p.tMax, p.tMin, p.cells]));
+    expect(saved.partitions.map((p) => p.tMax)).toEqual([20, 10]);
+    expect(written.cells).toBe(saved.partitions[1].cells.length);
+    expect(saved.partitions[0].cells.length).toBeLessThan(saved.partitions[1].cells.length);
+    const text = geo('partition', '--data', csv, '--t-max', '20,10', '--out', path.join(tmp, 'hierarchy2.json'), '--no-map');
+    expect(text.stdout).toMatch(/^a hierarchy of 2 partitions of 48 photos/);
+    expect(geo('partition', '--data', csv, '--t-max', '10,20', '--out', path.join(tmp, 'never.json')).stderr).toContain('must strictly decrease');
+
+    const run = path.join(tmp, 'hierarchy-run');
+    const flags = tiny.map((f) => (f === '12' ? '20,10' : f));
+    const trained = json(geo('train', '--data', csv, ...flags, '--steps', '3', '--out', run, '--json'));
+    expect(trained).toMatchObject({ steps: 3, stoppedBy: 'steps', valImages: 12 });
+    expect(trained.cellsPerPartition).toHaveLength(2);
+    expect(trained.cells).toBe(trained.cellsPerPartition[1]);
+    const model = JSON.parse(fs.readFileSync(path.join(run, 'model', 'model.json'), 'utf8'));
+    expect(model.modelTopology.config.output_layers.map((o: unknown[]) => o[0])).toEqual(['Predictions_p0', 'Predictions_p1']);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'model', 'geo.json'), 'utf8')).heads).toBe(2);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'model', 'partition.json'), 'utf8')).partitions).toHaveLength(2);
+    const step = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n').map((l) => (l ? JSON.parse(l) : {})).find((l) => l.type === 'step');
+    expect(Object.keys(step.losses)).toEqual(expect.arrayContaining(['crossEntropy0', 'crossEntropy1']));
+    const evaluated = json(geo('eval', '--model', run, '--json'));
+    expect(evaluated.withinKm).toEqual(trained.withinKm);
+    expect(evaluated.medianKm).toBeCloseTo(trained.medianKm, 6);
+    expect(evaluated.top1).toBeCloseTo(trained.top1, 9);
+    expect(evaluated.baseline).toEqual(trained.baseline);
+    const image = path.join(data, 'images', fs.readdirSync(path.join(data, 'images'))[0]);
+    const predicted = json(geo('predict', '--model', run, image, '--top', '2', '--json'));
+    expect(predicted.predictions[0].top[0].probability).toBeCloseTo(predicted.predictions[0].confidence, 6);
+    expect(predicted.predictions[0].top[0].probability + predicted.predictions[0].top[1].probability).toBeLessThanOrEqual(1 + 1e-6);
+    const resumed = json(geo('train', '--resume', run, '--steps', '4', '--t-max', '20,10', '--json'));
+    expect(resumed).toMatchObject({ steps: 4, resumedFrom: 3, cellsPerPartition: trained.cellsPerPartition });
+    expect(geo('train', '--resume', run, '--t-max', '20,9').stderr).toContain('--t-max 20,9 conflicts with the run');
+    expect(hashTree(data)).toBe(before);
+  }, 240_000);
+
   it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes to the losses of an uninterrupted run', async () => {
     const full = path.join(tmp, 'uninterrupted');
     json(geo('train', '--data', csv, ...tiny, '--steps', '6', '--val-every', '100', '--out', full, '--json'));
