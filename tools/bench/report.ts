@@ -24,8 +24,8 @@ A full run takes at most ~30 min on a 2-core machine (each section has a budget)
 Progress goes to stderr.
 
 Options:
-  --out DIR        where to write the report (default: bench-report/). A non-empty folder that does not
-                   hold a previous report is refused unless --overwrite.
+  --out DIR        where to write the report (default: bench-report/ in the current directory);
+                   a non-empty folder that holds no previous report is refused unless --overwrite
   --overwrite      write into --out even if it holds other files (the report's three files are replaced)
   --quick          smoke run (~1–2 min): two small models, one training config, one detector, few runs
   --json           also print the report's JSON object on stdout
@@ -134,11 +134,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const out = path.resolve(args.out);
+  // Under `npm run bench` the working directory is the workspace's root: relative paths are the caller's.
+  const base = process.env.npm_lifecycle_event === 'bench' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
+  const out = path.resolve(base, args.out);
   let report: BenchReport;
   if (args.render !== null) {
-    report = readReport(args.render);
-    if (path.resolve(args.render) !== path.join(out, 'report.json')) checkOutputFolder(out, args.overwrite);
+    const input = path.resolve(base, args.render);
+    report = readReport(input);
+    if (input !== path.join(out, 'report.json')) checkOutputFolder(out, args.overwrite);
   } else {
     checkOutputFolder(out, args.overwrite);
     const stopSignal = listenForStop();
