@@ -6,8 +6,7 @@ import * as fs from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatTable, parseIntegerOption, UsageError } from '@mobilenets/cli-kit';
-import * as tf from '@tensorflow/tfjs-core';
-import { availableBackends, calibrateRanges, createSession, exportOnnx, measureLatency, setup } from '@mobilenets/runtime';
+import { availableBackends, exportOnnx, measureLatency, randomCalibrationRanges, setup, timeOnnx } from '@mobilenets/runtime';
 
 interface BenchInferOptions extends ArchitectureOptions {
   onnx?: string;
@@ -44,18 +43,15 @@ export function benchInferCommand(): Command {
       try {
         const progress = (engine: string) => process.stderr.write(`timing ${engine} (${o.runs} runs)…\n`); // minutes on a slow machine: say what runs
         progress('onnxruntime');
-        const onnxMsPerImage = await timeOnnx(file, o.threads, o.runs);
+        const onnxMsPerImage = (await timeOnnx(file, { threads: o.threads, runs: o.runs })).msPerImage;
         let int8MsPerImage: number | null = null;
         if (o.int8) {
-          const size = model.inputs[0].shape[1] as number;
-          const calibration = [0, 1].map((k) => tf.randomUniform([4, size, size, 3], -1, 1, 'float32', k) as tf.Tensor4D);
-          const ranges = calibrateRanges(model, calibration);
-          tf.dispose(calibration);
+          const ranges = randomCalibrationRanges(model);
           temp ??= await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-bench-'));
           const int8File = path.join(temp, `${model.name}-int8.onnx`);
           await exportOnnx(model, int8File, { int8Ranges: ranges });
           progress('onnxruntime int8');
-          int8MsPerImage = await timeOnnx(int8File, o.threads, o.runs);
+          int8MsPerImage = (await timeOnnx(int8File, { threads: o.threads, runs: o.runs })).msPerImage;
         }
         const msPerImage: Record<string, number> = {};
         if (o.tfjs) {
@@ -72,27 +68,6 @@ export function benchInferCommand(): Command {
         if (temp) await fs.rm(temp, { recursive: true, force: true });
       }
     });
-}
-
-async function timeOnnx(file: string, threads: number, runs: number): Promise<number> {
-  const session = await createSession(file, { threads });
-  try {
-    const [input] = session.inputs;
-    const dims = input.dims.map((d) => (typeof d === 'number' ? d : 1)); // batch 1
-    const feeds = { [input.name]: { data: new Float32Array(dims.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i)), dims } };
-    for (let i = 0; i < 10; i++) await session.run(feeds);
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const start = process.hrtime.bigint();
-      await session.run(feeds);
-      times.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-    times.sort((a, b) => a - b);
-    const mid = times.length >> 1;
-    return times.length % 2 === 1 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
-  } finally {
-    await session.dispose();
-  }
 }
 
 function report(o: BenchInferOptions, file: string, model: tfl.LayersModel, onnxMsPerImage: number, msPerImage: Record<string, number>, int8MsPerImage: number | null): void {
