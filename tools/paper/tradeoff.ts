@@ -22,7 +22,8 @@ import { Command, Option } from 'commander';
 import { mobilenetV1, profile } from '@mobilenets/backbone';
 import { UsageError, exitWithUsageStatus, formatMillions, formatTable, parseIntegerOption, reportError } from '@mobilenets/cli-kit';
 import { setup } from '@mobilenets/runtime';
-import { type TradeoffPoint, accuracyVsMultAddsSvg, accuracyVsParamsSvg, writeSvgAsPng } from './tradeoff-plots';
+import { scatterPlotPng } from '../plot';
+import { type TradeoffPoint, accuracyVsMultAdds, accuracyVsParams } from './tradeoff-plots';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLASSIFY = path.join(ROOT, 'apps', 'classify', 'bin', 'mobilenet-classify.js');
@@ -269,10 +270,10 @@ async function run(o: Flags): Promise<void> {
   for (const [i, { alpha, size }] of grid.entries()) results.push(await trainOne(out, data, settings, alpha, size, i, grid.length));
 
   const points: TradeoffPoint[] = results.map((r) => ({ alpha: r.alpha, inputSize: r.inputSize, multAdds: r.multAdds, params: r.params, top1: r.top1 }));
-  const caption = `MobileNetV1 from scratch, ${o.classes}-class generated shapes (${o.imagesPerClass} images per class, 20 % held out), ${o.epochs} epoch${o.epochs === 1 ? "" : "s"} each`;
+  const caption = `MobileNetV1 from scratch, ${o.classes} generated classes × ${o.imagesPerClass}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'} each`;
   writeFileAtomic(path.join(out, 'tradeoff.csv'), csv(results));
-  await writeSvgAsPng(accuracyVsMultAddsSvg(points, caption), path.join(out, 'accuracy-vs-multadds.png'));
-  await writeSvgAsPng(accuracyVsParamsSvg(points, caption), path.join(out, 'accuracy-vs-params.png'));
+  writeFileAtomic(path.join(out, 'accuracy-vs-multadds.png'), await scatterPlotPng(accuracyVsMultAdds(points, `Top-1 against Mult-Adds: ${caption}`)));
+  writeFileAtomic(path.join(out, 'accuracy-vs-params.png'), await scatterPlotPng(accuracyVsParams(points, `Top-1 against parameters: ${caption}`)));
   const rho = spearman(results.map((r) => r.multAdds), results.map((r) => r.top1));
   const slope = slopePerDecade(results);
 
