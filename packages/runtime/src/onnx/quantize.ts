@@ -16,9 +16,18 @@ export interface ActivationRange {
 }
 
 /**
- * int8 weights, symmetric per output channel (scale max|w|/127), and int32 biases with scale
- * inputScale · weightScale, each behind a DequantizeLinear: the weight/bias half of the QDQ Conv pattern.
- * `w` is in ONNX order, output channel first.
+ * The largest weight code: 7 bits of the int8 range (onnxruntime's `reduce_range`). On x86 processors
+ * without VNNI (AVX2, and AVX-512 before VNNI), onnxruntime's uint8 × int8 kernels add pairs of products
+ * in 16 bits, which saturate when 255 · 127 · 2 > 32767: measured on an AVX2 machine, the trained V1 of
+ * export.test.ts came out 0.13 relative off fp32 with full-range weights and 0.04 on AVX-512 VNNI.
+ * With codes in ±63 a pair stays below 32767 on every machine, for half a bit of weight resolution.
+ */
+export const INT8_WEIGHT_MAX_CODE = 63;
+
+/**
+ * int8 weights, symmetric per output channel (scale max|w| / INT8_WEIGHT_MAX_CODE), and int32 biases with
+ * scale inputScale · weightScale, each behind a DequantizeLinear: the weight/bias half of the QDQ Conv
+ * pattern. `w` is in ONNX order, output channel first.
  */
 export function quantizedConvWeights(name: string, w: Float32Array, bias: Float32Array, dims: number[], inputScale: number, g: OnnxGraphBuilder): [string, string] {
   const cout = dims[0];
@@ -30,8 +39,8 @@ export function quantizedConvWeights(name: string, w: Float32Array, bias: Float3
   for (let o = 0; o < cout; o++) {
     let max = 0;
     for (let q = 0; q < per; q++) max = Math.max(max, Math.abs(w[o * per + q]));
-    wScale[o] = max > 0 ? max / 127 : 1;
-    for (let q = 0; q < per; q++) wq[o * per + q] = Math.max(-127, Math.min(127, Math.round(w[o * per + q] / wScale[o])));
+    wScale[o] = max > 0 ? max / INT8_WEIGHT_MAX_CODE : 1;
+    for (let q = 0; q < per; q++) wq[o * per + q] = Math.max(-INT8_WEIGHT_MAX_CODE, Math.min(INT8_WEIGHT_MAX_CODE, Math.round(w[o * per + q] / wScale[o])));
     bScale[o] = inputScale * wScale[o];
     bq[o] = Math.round(bias[o] / bScale[o]);
   }
