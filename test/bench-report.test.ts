@@ -16,7 +16,7 @@ const REPORT = {
   kind: 'mobilenets-bench-report',
   date: '2026-12-01T10:00:00.000Z',
   quick: false,
-  machine: { cpu: 'Test CPU', cores: 2, memoryGiB: 8, os: 'Linux', node: 'v20.0.0', onnxruntime: '1.30.0', tfjs: '4.22.0', tfjsBackends: ['wasm', 'cpu'], loadAverageAtStart: 0.1 },
+  machine: { cpu: 'Test CPU', vectorExtensions: ['avx', 'avx2', 'fma'], cores: 2, memoryGiB: 8, os: 'Linux', node: 'v20.0.0', onnxruntime: '1.30.0', tfjs: '4.22.0', tfjsBackends: ['wasm', 'cpu'], loadAverageAtStart: 0.1 },
   sections: [
     { section: 'inference', seconds: 90, budgetSeconds: 600, skipped: [] },
     { section: 'training', seconds: 30, budgetSeconds: 600, skipped: ['V1 1.0-224 b16: tfjs wasm, 2 workers'] },
@@ -64,6 +64,7 @@ describe('npm run bench (tools/bench/report.ts)', () => {
     expect(fs.readdirSync(out).sort()).toEqual(['latency-vs-multadds.png', 'report.json', 'report.md']);
     const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
     expect(md).toContain('| CPU | Test CPU |');
+    expect(md).toContain('| vector extensions | avx, avx2, fma |');
     expect(md).toContain('| training | 30.0 s | 10 min 0 s | V1 1.0-224 b16: tfjs wasm, 2 workers |');
     expect(md).toContain('| model | Mult-Adds | params | onnxruntime fp32 ms | onnxruntime int8 ms | × fp32 | tfjs wasm ms | × fp32 | tfjs cpu ms | × fp32 |');
     expect(md).toContain('| V1 1.0-224 | 569.0M | 4.20M | 2.00 | 1.00 | 0.50× | 20.0 | 10× | — | — |');

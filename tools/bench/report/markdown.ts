@@ -29,6 +29,7 @@ function machineSection(r: BenchReport): string {
   const m = r.machine;
   const rows: [string, string][] = [
     ['CPU', m.cpu],
+    ...(m.vectorExtensions === undefined ? [] : [['vector extensions', m.vectorExtensions.join(', ') || 'none found'] as [string, string]]),
     ['cores', `${m.cores}`],
     ['memory', `${m.memoryGiB.toFixed(1)} GiB`],
     ['OS', m.os],

@@ -1,4 +1,5 @@
 /** A whole run: the machine, then the three sections in turn, each against its budget. */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { availableBackends, engineVersions, setup } from '@mobilenets/runtime';
 import { measureDetectionLatency } from '../detection-latency';
@@ -8,10 +9,23 @@ import { Section } from './section';
 import { measureTraining } from './training';
 import { REPORT_KIND, type BenchReport, type Machine } from './types';
 
+/** The SIMD flags of /proc/cpuinfo that matter to onnxruntime's and wasm's kernels, or undefined off Linux. */
+function vectorExtensions(): string[] | undefined {
+  let cpuinfo: string;
+  try {
+    cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const flags = new Set((/^(?:flags|Features)\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? '').trim().split(/\s+/));
+  return [...flags].filter((f) => /^(sse4_2|avx|avx2|fma|f16c|avx512(f|bw|vl|_vnni|_bf16|_fp16)|avx_vnni|amx_\w+|asimd|asimddp|sve|i8mm)$/.test(f)).sort();
+}
+
 function machine(): Machine {
   const versions = engineVersions();
   return {
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    vectorExtensions: vectorExtensions(),
     cores: os.availableParallelism(),
     memoryGiB: os.totalmem() / 2 ** 30,
     os: `${os.type()} ${os.release()} ${os.arch()}`,

@@ -6,6 +6,11 @@ export const REPORT_KIND = 'mobilenets-bench-report';
 
 export interface Machine {
   cpu: string;
+  /**
+   * The processor's SIMD extensions that set onnxruntime's kernels (avx2, avx512f, avx512_vnni, …), from
+   * /proc/cpuinfo; absent where that file is not readable.
+   */
+  vectorExtensions?: string[];
   cores: number;
   memoryGiB: number;
   os: string;
