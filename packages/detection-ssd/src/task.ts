@@ -26,6 +26,7 @@ import {
 } from '@mobilenets/box-math';
 import type { DetectionBatch } from '@mobilenets/contracts';
 import type { StepBatch, Task, TaskLoss, TrainingData, ValidationResult } from '@mobilenets/training';
+import { predictOutputs } from '@mobilenets/training';
 import { postprocessSsd, type ScoreFunction } from './postprocess';
 
 /** Options of {@link ssdTask}. Everything but the anchors has TF's / torchvision's SSD default. */
@@ -309,16 +310,13 @@ export function ssdTask(options: SsdTaskOptions): Task<DetectionBatch, SsdValida
       return ssdLoss(boxEncodings, classLogits, boxTargets, classTargets, o);
     },
 
-    async validate(model: tfl.LayersModel, data: TrainingData<DetectionBatch>, { batchSize }): Promise<ValidationResult<SsdValidationDetails>> {
+    async validate(model: tfl.LayersModel, data: TrainingData<DetectionBatch>, { batchSize, predict }): Promise<ValidationResult<SsdValidationDetails>> {
       const images: { id: number }[] = [];
       const annotations: object[] = [];
       const results: { image_id: number; category_id: number; bbox: number[]; score: number }[] = [];
       for await (const b of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
         const n = checkDetectionBatch(b, 'ssdTask.validate');
-        const [codes, logits] = tf.tidy(() => {
-          const outputs = model.predict(tf.tensor4d(b.images, b.shape)) as tf.Tensor[];
-          return outputs.map((t) => t.dataSync() as Float32Array);
-        });
+        const [codes, logits] = await predictOutputs(model, b.images, b.shape, predict);
         for (let i = 0; i < n; i++) {
           const id = images.length + 1; // own ids: batches' imageIds need not be unique across a validation set
           images.push({ id });

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ClassificationBatch, Task, TrainingData, ValidationResult, classificationTask } from '@mobilenets/training';
+import { ClassificationBatch, Predict, Task, TrainingData, ValidateOptions, ValidationResult, classificationTask, predictOutputs } from '@mobilenets/training';
 import { CellLocationMode, checkMode, checkPoint, describe } from './checks';
 import { GEO_SCALES, GeoScores, LatLonDegrees, geoScores, haversineKm } from './distance';
 import { locate, mostPopulousCell } from './locate';
@@ -46,6 +46,8 @@ export interface GeoEvaluateOptions extends Omit<GeoTaskOptions, 'labelSmoothing
   hierarchy?: S2Hierarchy;
   /** Images per forward pass. Default 32. */
   batchSize?: number;
+  /** Runs the model's forward pass elsewhere (the training engine's, see Predict); default model.predict on tfjs. */
+  predict?: Predict;
   /** Called after each batch with the images measured so far and the data's size. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -149,11 +151,8 @@ function checkGeoBatch(batch: ClassificationBatch, cells: number, where: string)
  * the scores are the product of the heads' probabilities of each fine cell's ancestors (GeoEstimation),
  * normalised to sum 1 per image (all-zero rows stay zero).
  */
-function predictCells(model: tfl.LayersModel, hierarchy: S2Hierarchy | null, batch: ClassificationBatch): { scores: Float32Array; fine: Float32Array } {
-  const outputs = tf.tidy(() => {
-    const out = model.predict(tf.tensor4d(batch.images, batch.shape));
-    return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync() as Float32Array);
-  });
+async function predictCells(model: tfl.LayersModel, hierarchy: S2Hierarchy | null, batch: ClassificationBatch, predict?: Predict): Promise<{ scores: Float32Array; fine: Float32Array }> {
+  const outputs = await predictOutputs(model, batch.images, batch.shape, predict);
   if (hierarchy === null) return { scores: outputs[0], fine: outputs[0] };
   return { scores: hierarchyScores(hierarchy, outputs, batch.shape[0]), fine: outputs[outputs.length - 1] };
 }
@@ -197,7 +196,7 @@ export async function evaluateGeo(model: tfl.LayersModel, data: TrainingData<Cla
   let lossSum = 0;
   for await (const batch of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
     checkGeoBatch(batch, cells, where);
-    const { scores: probabilities, fine } = predictCells(model, hierarchy, batch);
+    const { scores: probabilities, fine } = await predictCells(model, hierarchy, batch, options.predict);
     batch.labels.forEach((label, i) => {
       const path = batch.paths[i];
       const place = truth.get(path);
@@ -247,6 +246,6 @@ export function geoTask(options: GeoTaskOptions): Task<ClassificationBatch, GeoV
 
     loss: (model: tfl.LayersModel, batch: tf.NamedTensorMap) => classification.loss(model, batch),
 
-    validate: (model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, { batchSize }: { batchSize: number }) => evaluateGeo(model, data, { partition: settings.partition, truth: settings.truth, mode: settings.mode, topK: settings.topK, batchSize }),
+    validate: (model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, { batchSize, predict }: ValidateOptions) => evaluateGeo(model, data, { partition: settings.partition, truth: settings.truth, mode: settings.mode, topK: settings.topK, batchSize, predict }),
   };
 }

@@ -5,6 +5,7 @@ import { FitState, StepInfo, TrainingDivergedError, epochSteps, fit } from './fi
 import { metricsLogCallback } from './metrics-log';
 import { constantSchedule, exponentialDecay } from './schedules';
 import { MemoryCheckpointStore, memoryData, tinyClassifier } from './testing';
+import { StepRunnerFactory, localRunner } from './runner';
 
 beforeAll(async () => {
   tf.env().set('PROD', true); // no tfjs-node advert
@@ -262,4 +263,74 @@ describe('fit: learning and saving', () => {
     store.dispose();
     model.dispose();
   });
+});
+
+describe('fit: validation on the runner engine (StepRunner.inference)', () => {
+  /** localRunner with an inference whose predict says class 0 with certainty for every image; null: inference returns undefined. */
+  function runnerWithInference(log: { opened: number; disposed: number; images: number[] }, available: boolean): StepRunnerFactory {
+    return async (context) => {
+      const inner = await localRunner()(context);
+      return {
+        step: (batch, o) => inner.step(batch, o),
+        sync: (o) => inner.sync(o),
+        dispose: () => inner.dispose(),
+        inference: () => {
+          if (!available) return undefined;
+          log.opened += 1;
+          return {
+            predict: async (_images, shape) => {
+              log.images.push(shape[0]);
+              const out = new Float32Array(shape[0] * 3);
+              for (let i = 0; i < shape[0]; i++) out[i * 3] = 1;
+              return [out];
+            },
+            dispose: async () => void (log.disposed += 1),
+          };
+        },
+      };
+    };
+  }
+
+  it("the task validates through the runner's predict, opened and disposed once per validation", async () => {
+    const log = { opened: 0, disposed: 0, images: [] as number[] };
+    const model = tinyClassifier();
+    const r = await fit(model, memoryData(12), { ...recipe, epochs: 2, validation: memoryData(9), validationBatchSize: 4, runner: runnerWithInference(log, true) });
+    // memoryData labels i % 3: 3 of the 9 images are class 0, the only class this predict ever names.
+    expect(r.history.map((h) => h.val?.top1)).toEqual([3 / 9, 3 / 9]);
+    expect(r.val!.metrics.loss).toBeCloseTo((6 * -Math.log(1e-7) + 3 * -Math.log(1 - 1e-7)) / 9, 5);
+    expect(log).toEqual({ opened: 2, disposed: 2, images: [4, 4, 1, 4, 4, 1] });
+    model.dispose();
+  });
+
+  it('a runner whose inference cannot run the model (undefined) validates on tfjs, as a runner without one', async () => {
+    const log = { opened: 0, disposed: 0, images: [] as number[] };
+    const a = tinyClassifier();
+    const b = tinyClassifier();
+    const ra = await fit(a, memoryData(12), { ...recipe, epochs: 2, validation: memoryData(9), runner: runnerWithInference(log, false) });
+    const rb = await fit(b, memoryData(12), { ...recipe, epochs: 2, validation: memoryData(9) });
+    expect(log.opened).toBe(0);
+    expect(ra.history.map((h) => h.val)).toEqual(rb.history.map((h) => h.val));
+    a.dispose();
+    b.dispose();
+  });
+});
+
+it("once the model holds a step's weights, later syncs at that step ask for the optimizer only (recomputed statistics stay in the model and checkpoints)", async () => {
+  const calls: { step: number; weights?: boolean; optimizer?: boolean }[] = [];
+  let step = 0;
+  const recording: StepRunnerFactory = async (context) => {
+    const inner = await localRunner()(context);
+    return {
+      step: (batch, o) => ((step = o.step + 1), inner.step(batch, o)),
+      sync: (o) => (calls.push({ step, ...o }), inner.sync(o)),
+      dispose: () => inner.dispose(),
+    };
+  };
+  const model = tinyClassifier();
+  const store = new MemoryCheckpointStore();
+  await fit(model, memoryData(8), { ...recipe, epochs: 1, validation: memoryData(6), runner: recording, checkpoints: { store, everySteps: 100 } });
+  // Validation takes the weights; the best and last checkpoints and the end take the optimizer only.
+  expect(calls).toEqual([{ step: 2, weights: true, optimizer: false }, { step: 2, weights: false, optimizer: true }]);
+  store.dispose();
+  model.dispose();
 });

@@ -382,8 +382,13 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     for (const c of callbacks) await (c[hook] as ((a: typeof arg) => void | Promise<void>) | undefined)?.call(c, arg);
   };
   const sync = async (withOptimizer: boolean) => {
-    if (runner === null || (weightsSynced === state.step && (!withOptimizer || optimizerSynced === state.step))) return;
-    await runner.sync({ optimizer: withOptimizer });
+    if (runner === null) return;
+    const weights = weightsSynced !== state.step;
+    const optimizer = withOptimizer && optimizerSynced !== state.step;
+    if (!weights && !optimizer) return;
+    // Weights handed over at this step already may since hold fit's own statistics (recomputed for
+    // validation): those stay, in the model and in the checkpoints, and only the optimizer state follows.
+    await runner.sync({ weights, optimizer });
     weightsSynced = state.step;
     if (withOptimizer) optimizerSynced = state.step;
   };
@@ -417,7 +422,12 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     await sync(false);
     const run = async () => {
       await recomputeStatistics();
-      return task.validate(model, validation, { batchSize: options.validationBatchSize ?? batchSize });
+      const inference = runner?.inference?.(model);
+      try {
+        return await task.validate(model, validation, { batchSize: options.validationBatchSize ?? batchSize, predict: inference?.predict });
+      } finally {
+        await inference?.dispose();
+      }
     };
     return ema === null ? run() : ema.withAveraged(run);
   };

@@ -1,10 +1,10 @@
-export type { BestMetric, HostTensor, HostTensors, StepBatch, Task, TaskLoss, TaskModule, TaskStep, ValidationResult } from './task';
-export { checkStepBatch, shareSizes, sliceBatch, splitBatch, toTensors } from './task';
+export type { BestMetric, HostTensor, HostTensors, Predict, StepBatch, Task, TaskLoss, TaskModule, TaskStep, ValidateOptions, ValidationResult } from './task';
+export { checkStepBatch, predictOutputs, shareSizes, sliceBatch, splitBatch, toTensors } from './task';
 export type { BatchGradients, StepOptions, StepResult, TrainStepOptions } from './step';
 export { WEIGHT_DECAY_LOSS, applyGradients, batchGradients, combineGradients, decayedWeights, trainStep, trainableVariables, weightDecayPenalty, withDropoutSeed } from './step';
 export type { ClassificationTaskOptions } from './classification-task';
 export { classificationTask, crossEntropy } from './classification-task';
-export type { RunnerContext, RunnerStepOptions, StepRunner, StepRunnerFactory } from './runner';
+export type { RunnerContext, RunnerInference, RunnerStepOptions, StepRunner, StepRunnerFactory } from './runner';
 export { localRunner, setLearningRate, stepSeed } from './runner';
 export type { BatchNormStatisticsOptions } from './batch-norm-statistics';
 export { batchNormLayers, recomputeBatchNormStatistics } from './batch-norm-statistics';

@@ -74,3 +74,49 @@ describe('evaluate', () => {
     model.dispose();
   });
 });
+
+describe('evaluate with a predict function (a forward pass outside tfjs)', () => {
+  it('measures the rows predict returns, not model.predict; ties rank the lower class first, as tf.topk', async () => {
+    const model = lookupModel([[0, 0, 0, 0, 0, 0]]); // 6 outputs; never run
+    const rows = [
+      [0.2, 0.2, 0.2, 0.2, 0.1, 0.1], // label 5: four-way tie on top → class 0 predicted; 5 is 6th by index → miss top-5
+      [0.1, 0.1, 0.1, 0.1, 0.1, 0.5], // label 5: hit
+      [0.3, 0.3, 0.1, 0.1, 0.1, 0.1], // label 1: tie 0/1 → 0 predicted, in top 5
+    ];
+    const labels = [5, 5, 1];
+    const data: ClassificationData = {
+      classes: 6,
+      size: 3,
+      async *batches(): AsyncIterable<ClassificationBatch> {
+        yield { images: new Float32Array(3), labels: Int32Array.from(labels), shape: [3, 1, 1, 1], paths: ['a', 'b', 'c'] } as ClassificationBatch;
+      },
+    };
+    const seen: number[][] = [];
+    const r = await evaluate(model, data, {
+      predict: async (_images, shape) => {
+        seen.push([...shape]);
+        return [Float32Array.from(rows.flat())];
+      },
+    });
+    expect(seen).toEqual([[3, 1, 1, 1]]);
+    expect(r.top1).toBeCloseTo(1 / 3, 10);
+    expect(r.top5).toBeCloseTo(2 / 3, 10);
+    expect(r.confusion[5]).toEqual([1, 0, 0, 0, 0, 1]);
+    expect(r.confusion[1]).toEqual([1, 0, 0, 0, 0, 0]);
+    expect(r.loss).toBeCloseTo(-(Math.log(0.1) + Math.log(0.5) + Math.log(0.3)) / 3, 5);
+    model.dispose();
+  });
+
+  it('names the mismatch when predict returns the wrong number of values', async () => {
+    const model = lookupModel([[0, 0, 0]]);
+    const data: ClassificationData = {
+      classes: 3,
+      size: 2,
+      async *batches(): AsyncIterable<ClassificationBatch> {
+        yield { images: new Float32Array(2), labels: Int32Array.of(0, 1), shape: [2, 1, 1, 1], paths: ['a', 'b'] } as ClassificationBatch;
+      },
+    };
+    await expect(evaluate(model, data, { predict: async () => [new Float32Array(5)] })).rejects.toThrow(/gave 5 values for 2 images × 3 classes/);
+    model.dispose();
+  });
+});

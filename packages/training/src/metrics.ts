@@ -1,7 +1,7 @@
 /** Classification metrics: top-1/top-5 accuracy, cross-entropy, per-class accuracy and the confusion matrix. */
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ClassificationData, checkBatch } from './data';
+import { type Predict, predictOutputs } from './task';
 
 export interface ClassAccuracy {
   /** Top-1 accuracy on this class's images (NaN when there are none). */
@@ -27,11 +27,28 @@ export interface EvaluationResult {
 export interface EvaluateOptions {
   /** Default 32. */
   batchSize?: number;
+  /** Runs the model's forward pass elsewhere (the training engine's, see Predict); default model.predict on tfjs. */
+  predict?: Predict;
+}
+
+/** Indices of the k largest values of row `r` of `values` (rows of `width`), largest first; ties keep the lower index first. */
+function topIndices(values: Float32Array, r: number, width: number, k: number): number[] {
+  const best: number[] = [];
+  for (let c = 0; c < width; c++) {
+    const v = values[r * width + c];
+    let at = best.length;
+    while (at > 0 && v > values[r * width + best[at - 1]]) at -= 1;
+    if (at < k) {
+      best.splice(at, 0, c);
+      if (best.length > k) best.pop();
+    }
+  }
+  return best;
 }
 
 /** Runs `model` (inference mode) over every batch of `data` once, in order, and measures it. */
 export async function evaluate(model: tfl.LayersModel, data: ClassificationData, options: EvaluateOptions = {}): Promise<EvaluationResult> {
-  const { batchSize = 32 } = options;
+  const { batchSize = 32, predict } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`evaluate: batchSize must be an integer ≥ 1. Received ${batchSize}.`);
   const classes = data.classes;
   const outputs = (model.outputs[0].shape as number[])[1];
@@ -46,19 +63,16 @@ export async function evaluate(model: tfl.LayersModel, data: ClassificationData,
   let count = 0;
   for await (const batch of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
     checkBatch(batch, classes, 'evaluate');
-    const { indices, logP } = tf.tidy(() => {
-      const x = tf.tensor4d(batch.images, batch.shape);
-      const probabilities = model.predict(x) as tf.Tensor2D;
-      const labels = tf.tensor1d(batch.labels, 'int32');
-      const picked = tf.sum(tf.mul(probabilities, tf.oneHot(labels, classes)), -1);
-      return { indices: tf.topk(probabilities, k).indices.arraySync() as number[][], logP: tf.log(tf.clipByValue(picked, 1e-7, 1 - 1e-7)).dataSync() };
-    });
+    const [probabilities] = await predictOutputs(model, batch.images, batch.shape, predict);
+    if (probabilities.length !== batch.labels.length * classes) {
+      throw new RangeError(`evaluate: the model's forward pass gave ${probabilities.length} values for ${batch.labels.length} images × ${classes} classes.`);
+    }
     batch.labels.forEach((label, i) => {
-      const ranked = indices[i];
+      const ranked = topIndices(probabilities, i, classes, k);
       confusion[label][ranked[0]] += 1;
       if (ranked[0] === label) top1 += 1;
       if (ranked.includes(label)) top5 += 1;
-      lossSum -= logP[i];
+      lossSum -= Math.log(Math.min(Math.max(probabilities[i * classes + label], 1e-7), 1 - 1e-7));
     });
     count += batch.labels.length;
   }

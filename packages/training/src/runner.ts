@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { hashSeed } from '@mobilenets/random';
 import { StepResult, trainStep } from './step';
-import type { StepBatch, Task } from './task';
+import type { Predict, StepBatch, Task } from './task';
 
 export interface RunnerStepOptions {
   /** Learning rate of this step. */
@@ -22,9 +22,24 @@ export interface StepRunner {
   /**
    * Makes fit's model hold the trained weights (moving statistics included) and, with
    * `optimizer: true`, fit's optimizer hold the optimizer state — before validation, averaging or a checkpoint.
+   * `weights: false` leaves the model alone (fit asks for the optimizer only when the model already holds
+   * this step's weights and may since have changed them: recomputed moving statistics). Default true.
    */
-  sync(options?: { optimizer?: boolean }): Promise<void>;
+  sync(options?: { weights?: boolean; optimizer?: boolean }): Promise<void>;
   /** Frees what the runner holds (threads, replicas); fit's model and optimizer stay. */
+  dispose(): Promise<void>;
+  /**
+   * Optional: the forward pass of `model` as it is now (weights and moving statistics) on the runner's
+   * own engine, for validation — fit asks for it after sync (with the averaged weights under EMA) and
+   * hands `predict` to the task's validate. Without it, or when it returns undefined (a model its engine
+   * cannot run), validation predicts on tfjs.
+   */
+  inference?(model: tfl.LayersModel): RunnerInference | undefined;
+}
+
+/** A model's forward pass on a runner's engine; dispose() frees it. */
+export interface RunnerInference {
+  predict: Predict;
   dispose(): Promise<void>;
 }
 

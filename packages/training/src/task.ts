@@ -78,8 +78,33 @@ export interface Task<Batch = unknown, Details = unknown> extends TaskStep {
   check?(model: tfl.LayersModel, data: TrainingData<Batch>, role: 'training' | 'validation'): void;
   /** A batch as the data yields it → named host arrays. Throws a clear error for a malformed batch. */
   prepare(batch: Batch): StepBatch;
-  /** Measures the model (inference mode) on every batch of `data` once. */
-  validate(model: tfl.LayersModel, data: TrainingData<Batch>, options: { batchSize: number }): Promise<ValidationResult<Details>>;
+  /**
+   * Measures the model (inference mode) on every batch of `data` once — through `options.predict` when
+   * given (the same forward pass on the training engine, see {@link predictOutputs}).
+   */
+  validate(model: tfl.LayersModel, data: TrainingData<Batch>, options: ValidateOptions): Promise<ValidationResult<Details>>;
+}
+
+/**
+ * The model's forward pass in inference mode on one batch of NHWC images, run outside tfjs (the onnx
+ * training engine runs it on onnxruntime: StepRunner.inference). Resolves to the model's outputs as host
+ * arrays, in model.outputs order, each row-major in the tfjs layout.
+ */
+export type Predict = (images: Float32Array, shape: readonly [number, number, number, number]) => Promise<Float32Array[]>;
+
+export interface ValidateOptions {
+  batchSize: number;
+  /** Runs the forward pass elsewhere; without it the model predicts on tfjs. */
+  predict?: Predict;
+}
+
+/** A single-input model's outputs for one batch of images: through `predict` when given, else model.predict on tfjs. */
+export async function predictOutputs(model: tfl.LayersModel, images: Float32Array, shape: readonly [number, number, number, number], predict?: Predict): Promise<Float32Array[]> {
+  if (predict !== undefined) return predict(images, shape);
+  return tf.tidy(() => {
+    const out = model.predict(tf.tensor4d(images, [...shape]));
+    return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync() as Float32Array);
+  });
 }
 
 /** tfjs tensors for host arrays (int32 for Int32Array). The caller disposes them. */

@@ -8,8 +8,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { hashSeed, mulberry32 } from '@mobilenets/random';
-import type { RunnerContext, StepBatch, StepResult, StepRunner, StepRunnerFactory } from '@mobilenets/training';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { RunnerContext, RunnerInference, StepBatch, StepResult, StepRunner, StepRunnerFactory } from '@mobilenets/training';
 import { checkStepBatch, stepSeed } from '@mobilenets/training';
+import { modelToOnnx } from '../onnx/export';
 import { CompiledStep, compileTrainingStep } from './compile';
 import type { LayerEmitter } from './emitter';
 import type { StepLoss } from './losses';
@@ -83,18 +85,49 @@ export class OnnxTrainingRunner implements StepRunner {
     return new OnnxTrainingRunner(context, options, optimizer, weights, slots, iterations, nchwcBlock);
   }
 
-  private async compile(loss: StepLoss, shapes: Record<string, readonly number[]>): Promise<CompiledSession> {
-    const compiled = compileTrainingStep(this.context.model, {
-      loss, optimizer: this.optimizer, weightDecay: this.context.weightDecay, batchShapes: shapes, emitters: this.options.emitters, nchwcBlock: this.nchwcBlock,
-    });
-    const session = await ort.InferenceSession.create(compiled.bytes, {
+  private sessionOptions(): ort.InferenceSession.SessionOptions {
+    return {
       intraOpNumThreads: this.options.threads ?? 2,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       extra: { session: { intra_op: { allow_spinning: this.options.spin === true ? '1' : '0' } } },
+    };
+  }
+
+  private async compile(loss: StepLoss, shapes: Record<string, readonly number[]>): Promise<CompiledSession> {
+    const compiled = compileTrainingStep(this.context.model, {
+      loss, optimizer: this.optimizer, weightDecay: this.context.weightDecay, batchShapes: shapes, emitters: this.options.emitters, nchwcBlock: this.nchwcBlock,
     });
+    const session = await ort.InferenceSession.create(compiled.bytes, this.sessionOptions());
     return { compiled, session };
+  }
+
+  /**
+   * Validation's forward pass on onnxruntime: `model` as it is now, exported for inference (../onnx/export.ts:
+   * batch norm folded, dropout dropped), one session opened at the first batch. Where the exporter has no
+   * converter for one of the model's layers (or the model takes more than one input), undefined: tfjs predicts.
+   */
+  inference(model: tfl.LayersModel): RunnerInference | undefined {
+    if (model.inputs.length !== 1) return undefined;
+    let bytes: Uint8Array;
+    try {
+      bytes = modelToOnnx(model);
+    } catch {
+      return undefined;
+    }
+    let session: Promise<ort.InferenceSession> | null = null;
+    const open = () => (session ??= ort.InferenceSession.create(bytes, this.sessionOptions()));
+    return {
+      predict: async (images, shape) => {
+        const s = await open();
+        const results = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', images, [...shape]) });
+        return s.outputNames.map((name) => results[name].data as Float32Array);
+      },
+      dispose: async () => {
+        if (session !== null) await (await session).release();
+      },
+    };
   }
 
   private sessionsFor(batch: StepBatch): Promise<StepSessions> {
@@ -191,11 +224,13 @@ export class OnnxTrainingRunner implements StepRunner {
     return read;
   }
 
-  async sync(options: { optimizer?: boolean } = {}): Promise<void> {
+  async sync(options: { weights?: boolean; optimizer?: boolean } = {}): Promise<void> {
     const { model, optimizer } = this.context;
-    const tensors = this.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
-    model.setWeights(tensors);
-    tf.dispose(tensors);
+    if (options.weights !== false) {
+      const tensors = this.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
+      model.setWeights(tensors);
+      tf.dispose(tensors);
+    }
     if (options.optimizer) {
       const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
       const incoming = [

@@ -158,12 +158,14 @@ export class DataParallelRunner implements StepRunner {
   }
 
   /** fit's model gets the replicas' weights; with optimizer: true, fit's optimizer gets their state. */
-  async sync(options: { optimizer?: boolean } = {}): Promise<void> {
+  async sync(options: { weights?: boolean; optimizer?: boolean } = {}): Promise<void> {
     const { model, optimizer } = this.context;
-    const { weights } = await this.handles[0].request({ type: 'weights' }, 'weights');
-    const tensors = weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
-    model.setWeights(tensors);
-    tf.dispose(tensors);
+    if (options.weights !== false) {
+      const { weights } = await this.handles[0].request({ type: 'weights' }, 'weights');
+      const tensors = weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
+      model.setWeights(tensors);
+      tf.dispose(tensors);
+    }
     if (options.optimizer) {
       const { state } = await this.handles[0].request({ type: 'optimizer' }, 'optimizer');
       const previous = await optimizer.getWeights();
