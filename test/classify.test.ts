@@ -50,6 +50,15 @@ describe('mobilenet-classify (end to end)', () => {
     expect(fs.readFileSync(path.join(out, 'learning-curve.png')).subarray(1, 4).toString()).toBe('PNG');
   });
 
+  it("eval --run scores the saved model on the run's held-out images as training's validation did (its recomputed batch-norm statistics are the model's)", () => {
+    const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const trained = lines.find((l) => l.type === 'epoch').val;
+    const r = json(classify('eval', '--run', out, '--json'));
+    expect(r.count).toBe(6);
+    expect(r.top1).toBe(trained.top1);
+    expect(r.loss).toBeCloseTo(trained.loss, 4);
+  });
+
   it('eval --json gives top-1, top-5, per-class accuracy and a confusion matrix (and its PNG where --plot says, never in the model folder)', () => {
     const modelFiles = fs.readdirSync(path.join(out, 'model')).sort();
     const png = path.join(tmp, 'confusion.png');
