@@ -51,3 +51,34 @@ describe('recomputeBatchNormStatistics', () => {
     plain.dispose();
   });
 });
+
+describe('recomputeBatchNormStatistics with moments from an engine', () => {
+  it("averages the engine's per-batch statistics into every layer's moving mean and variance, over the same batches", async () => {
+    const model = tinyClassifier();
+    const [layer] = batchNormLayers(model);
+    const seenExamples: number[] = [];
+    let k = 0;
+    const seen = await recomputeBatchNormStatistics(model, classificationTask(), memoryData(10), {
+      examples: 10, batchSize: 4, epoch: 0, seed: 3,
+      moments: async (batch) => {
+        seenExamples.push(batch.examples);
+        k += 1;
+        return [{ mean: Float32Array.from([k, 2 * k, 0, 1]), variance: Float32Array.from([k * k, 1, 1, 3]) }];
+      },
+    });
+    expect(seen).toBe(10);
+    expect(seenExamples).toEqual([4, 4, 2]); // the task's prepared batches, the short last one included
+    const read = (which: string) => Array.from(layer.weights.find((w) => w.originalName.endsWith(which))!.read().dataSync());
+    expect(read('moving_mean')).toEqual([2, 4, 0, 1]); // (1 + 2 + 3) / 3
+    expect(read('moving_variance').map((v) => Number(v.toFixed(5)))).toEqual([4.66667, 1, 1, 3]); // (1 + 4 + 9) / 3
+    model.dispose();
+  });
+
+  it('names the layer when the engine gives the wrong number of layers or channels', async () => {
+    const model = tinyClassifier();
+    const options = { examples: 4, batchSize: 4, epoch: 0, seed: 0 };
+    await expect(recomputeBatchNormStatistics(model, classificationTask(), memoryData(4), { ...options, moments: async () => [] })).rejects.toThrow(/gave 0 layers' statistics for the model's 1 batch-norm layers/);
+    await expect(recomputeBatchNormStatistics(model, classificationTask(), memoryData(4), { ...options, moments: async () => [{ mean: new Float32Array(3), variance: new Float32Array(3) }] })).rejects.toThrow(/layer 'Conv_a_BatchNorm' has 4 channels; the engine gave 3 means/);
+    model.dispose();
+  });
+});

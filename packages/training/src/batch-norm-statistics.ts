@@ -29,6 +29,27 @@ export interface BatchNormStatisticsOptions {
   /** Which batches: the epoch and seed passed to `data.batches` (a shuffled epoch, so the examples are a random sample). */
   epoch: number;
   seed: number;
+  /**
+   * Computes a prepared batch's statistics elsewhere (a training engine: StepRunner.batchMoments); default:
+   * the task's forward pass on tfjs. Their running mean becomes the moving statistics, as on tfjs.
+   */
+  moments?: BatchMoments;
+}
+
+/** One batch-norm layer's statistics over a batch: per channel, the mean and the variance as the layer's moving variance averages it. */
+export interface LayerMoments {
+  mean: Float32Array;
+  variance: Float32Array;
+}
+
+/** The batch statistics of every layer of batchNormLayers(model), in that order, for one prepared batch — in training mode, weights unchanged. */
+export type BatchMoments = (batch: StepBatch) => Promise<LayerMoments[]>;
+
+/** A batch-norm layer's moving mean or variance variable. */
+export function movingStatistic(layer: tfl.layers.Layer, which: 'moving_mean' | 'moving_variance'): tfl.LayersModel['weights'][number] {
+  const v = layer.weights.find((w) => w.originalName.split('/').pop() === which);
+  if (v === undefined) throw new TypeError(`batch-norm statistics: layer '${layer.name}' has no ${which}.`);
+  return v;
 }
 
 /**
@@ -43,7 +64,8 @@ export async function recomputeBatchNormStatistics<Batch>(
   data: TrainingData<Batch>,
   options: BatchNormStatisticsOptions,
 ): Promise<number> {
-  const { examples = 512, batchSize, epoch, seed } = options;
+  const { examples = 512, batchSize, epoch, seed, moments } = options;
+  if (moments !== undefined) return recomputeFromMoments(model, task, data, moments, { examples, batchSize, epoch, seed });
   const layers = batchNormLayers(model) as unknown as MomentumLayer[];
   if (layers.length === 0) return 0;
   const saved = layers.map((l) => l.momentum);
@@ -66,5 +88,51 @@ export async function recomputeBatchNormStatistics<Batch>(
   } finally {
     layers.forEach((l, i) => (l.momentum = saved[i]));
   }
+  return seen;
+}
+
+/** recomputeBatchNormStatistics with the batches' statistics from `moments`: their running mean (in doubles), written once at the end. */
+async function recomputeFromMoments<Batch>(
+  model: tfl.LayersModel,
+  task: { prepare(batch: Batch): StepBatch },
+  data: TrainingData<Batch>,
+  moments: BatchMoments,
+  { examples, batchSize, epoch, seed }: Required<Omit<BatchNormStatisticsOptions, 'moments'>>,
+): Promise<number> {
+  const layers = batchNormLayers(model);
+  if (layers.length === 0) return 0;
+  const sums = layers.map((l) => {
+    const channels = movingStatistic(l, 'moving_mean').shape[0] as number;
+    return { mean: new Float64Array(channels), variance: new Float64Array(channels) };
+  });
+  let seen = 0;
+  let batches = 0;
+  for await (const batch of data.batches({ epoch, batchSize, seed, skip: 0, shuffle: true })) {
+    const prepared = task.prepare(batch);
+    const stats = await moments(prepared);
+    if (stats.length !== layers.length) throw new RangeError(`batch-norm statistics: the engine gave ${stats.length} layers' statistics for the model's ${layers.length} batch-norm layers.`);
+    stats.forEach((s, l) => {
+      const sum = sums[l];
+      if (s.mean.length !== sum.mean.length || s.variance.length !== sum.variance.length) {
+        throw new RangeError(`batch-norm statistics: layer '${layers[l].name}' has ${sum.mean.length} channels; the engine gave ${s.mean.length} means and ${s.variance.length} variances.`);
+      }
+      for (let c = 0; c < sum.mean.length; c++) {
+        sum.mean[c] += s.mean[c];
+        sum.variance[c] += s.variance[c];
+      }
+    });
+    batches += 1;
+    seen += prepared.examples;
+    if (seen >= examples) break;
+  }
+  if (batches === 0) return 0;
+  layers.forEach((l, i) => {
+    for (const [which, values] of [['moving_mean', sums[i].mean], ['moving_variance', sums[i].variance]] as const) {
+      const v = movingStatistic(l, which);
+      const averaged = tf.tensor(Float32Array.from(values, (x) => x / batches), v.shape as number[]);
+      v.write(averaged);
+      averaged.dispose();
+    }
+  });
   return seen;
 }

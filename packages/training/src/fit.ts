@@ -415,7 +415,12 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
   };
   const recomputeStatistics = async () => {
     if (statisticsExamples === false) return;
-    await recomputeBatchNormStatistics(model, task, data, { examples: statisticsExamples, batchSize, epoch: Math.max(0, state.epoch - 1), seed });
+    const engine = runner?.batchMoments?.(model);
+    try {
+      await recomputeBatchNormStatistics(model, task, data, { examples: statisticsExamples, batchSize, epoch: Math.max(0, state.epoch - 1), seed, moments: engine?.moments });
+    } finally {
+      await engine?.dispose();
+    }
   };
   const validate = async (): Promise<ValidationResult | null> => {
     if (validation === undefined) return null;

@@ -4,10 +4,11 @@ export type { BatchGradients, StepOptions, StepResult, TrainStepOptions } from '
 export { WEIGHT_DECAY_LOSS, applyGradients, batchGradients, combineGradients, decayedWeights, trainStep, trainableVariables, weightDecayPenalty, withDropoutSeed } from './step';
 export type { ClassificationTaskOptions } from './classification-task';
 export { classificationTask, crossEntropy } from './classification-task';
-export type { RunnerContext, RunnerInference, RunnerStepOptions, StepRunner, StepRunnerFactory } from './runner';
+export type { RunnerBatchMoments, RunnerContext, RunnerInference, RunnerStepOptions, StepRunner, StepRunnerFactory } from './runner';
 export { localRunner, setLearningRate, stepSeed } from './runner';
 export type { BatchNormStatisticsOptions } from './batch-norm-statistics';
-export { batchNormLayers, recomputeBatchNormStatistics } from './batch-norm-statistics';
+export type { BatchMoments, LayerMoments } from './batch-norm-statistics';
+export { batchNormLayers, movingStatistic, recomputeBatchNormStatistics } from './batch-norm-statistics';
 export type { OptimizerSpec } from './optimizers';
 export { PAPER_RMSPROP, optimizerFromSpec, optimizerSpec, paperOptimizer } from './optimizers';
 export type { BatchOptions, ClassificationBatch, ClassificationData, TrainingData } from './data';

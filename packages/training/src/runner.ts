@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { hashSeed } from '@mobilenets/random';
 import { StepResult, trainStep } from './step';
+import type { BatchMoments } from './batch-norm-statistics';
 import type { Predict, StepBatch, Task } from './task';
 
 export interface RunnerStepOptions {
@@ -35,6 +36,18 @@ export interface StepRunner {
    * cannot run), validation predicts on tfjs.
    */
   inference?(model: tfl.LayersModel): RunnerInference | undefined;
+  /**
+   * Optional: the batch-norm layers' batch statistics of `model` as it is now, computed on the runner's
+   * engine, for recomputing the moving statistics before validation (recomputeBatchNormStatistics).
+   * Without it, or when it returns undefined, the task's forward pass runs on tfjs.
+   */
+  batchMoments?(model: tfl.LayersModel): RunnerBatchMoments | undefined;
+}
+
+/** Batch statistics on a runner's engine; dispose() frees what computing them holds. */
+export interface RunnerBatchMoments {
+  moments: BatchMoments;
+  dispose(): Promise<void>;
 }
 
 /** A model's forward pass on a runner's engine; dispose() frees it. */

@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { hashSeed, mulberry32 } from '@mobilenets/random';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { RunnerContext, RunnerInference, StepBatch, StepResult, StepRunner, StepRunnerFactory } from '@mobilenets/training';
-import { checkStepBatch, stepSeed } from '@mobilenets/training';
+import type { RunnerBatchMoments, RunnerContext, RunnerInference, StepBatch, StepResult, StepRunner, StepRunnerFactory } from '@mobilenets/training';
+import { batchNormLayers, checkStepBatch, movingStatistic, stepSeed } from '@mobilenets/training';
 import { modelToOnnx } from '../onnx/export';
 import { CompiledStep, compileTrainingStep } from './compile';
 import type { LayerEmitter } from './emitter';
@@ -51,6 +51,8 @@ type StepSessions = { kind: 'whole'; step: CompiledSession } | { kind: 'split'; 
 
 export class OnnxTrainingRunner implements StepRunner {
   private readonly sessions = new Map<string, Promise<StepSessions>>();
+  /** Forward halves for batch statistics (batchMoments), by batch shape. */
+  private readonly forwardSessions = new Map<string, Promise<CompiledSession>>();
 
   private constructor(
     private readonly context: RunnerContext,
@@ -104,6 +106,57 @@ export class OnnxTrainingRunner implements StepRunner {
   }
 
   /**
+   * Batch-norm statistics on onnxruntime: the forward half of a split step (training mode, the batch's
+   * statistics; compiled once per batch shape and kept) fed `model`'s current weights with every moving
+   * statistic set to 0, so that each layer's new moving value, 0 − (0 − batch)·(1 − momentum), is its
+   * batch statistic times (1 − momentum). Only for the model this runner trains (the same layers and weights
+   * list; under EMA it holds the averaged weights); undefined for another model or one without batch norm.
+   */
+  batchMoments(model: tfl.LayersModel): RunnerBatchMoments | undefined {
+    if (model !== this.context.model) return undefined;
+    const layers = batchNormLayers(model);
+    if (layers.length === 0) return undefined;
+    const index = new Map(model.weights.map((w, i) => [w, i]));
+    const statistics = layers.map((l) => ({
+      momentum: (l as unknown as { momentum: number }).momentum,
+      mean: index.get(movingStatistic(l, 'moving_mean')) as number,
+      variance: index.get(movingStatistic(l, 'moving_variance')) as number,
+    }));
+    const weights = model.weights.map((w) => w.read().dataSync().slice() as Float32Array);
+    for (const s of statistics) {
+      weights[s.mean] = new Float32Array(weights[s.mean].length);
+      weights[s.variance] = new Float32Array(weights[s.variance].length);
+    }
+    const modelInputs = this.options.modelInputs ?? ['images'];
+    return {
+      moments: async (batch) => {
+        const inputs: StepBatch = { examples: batch.examples, tensors: Object.fromEntries(modelInputs.map((name) => [name, batch.tensors[name]])) };
+        const { compiled, session } = await this.forwardSession(modelInputs, inputs);
+        const results = await session.run(this.feeds(compiled, inputs, 0, 0, weights));
+        const read = (i: number, momentum: number) => {
+          const output = compiled.weightOutputs.get(i);
+          if (output === undefined) throw new Error(`onnxruntime batch statistics: the forward graph does not update weight ${i} (${model.weights[i].name}).`);
+          return (results[output].data as Float32Array).map((v) => v / (1 - momentum));
+        };
+        return statistics.map((s) => ({ mean: read(s.mean, s.momentum), variance: read(s.variance, s.momentum) }));
+      },
+      dispose: async () => {},
+    };
+  }
+
+  /** The forward half of a split step for these model inputs' shapes (compiled at the first use, kept until dispose). */
+  private forwardSession(modelInputs: readonly string[], batch: StepBatch): Promise<CompiledSession> {
+    const shapes: Record<string, readonly number[]> = Object.fromEntries(Object.entries(batch.tensors).map(([name, t]) => [name, t.shape]));
+    const key = JSON.stringify(shapes);
+    let entry = this.forwardSessions.get(key);
+    if (entry === undefined) {
+      entry = this.compile(splitForwardLoss(modelInputs), shapes);
+      this.forwardSessions.set(key, entry);
+    }
+    return entry;
+  }
+
+  /**
    * Validation's forward pass on onnxruntime: `model` as it is now, exported for inference (../onnx/export.ts:
    * batch norm folded, dropout dropped), one session opened at the first batch. Where the exporter has no
    * converter for one of the model's layers (or the model takes more than one input), undefined: tfjs predicts.
@@ -152,11 +205,11 @@ export class OnnxTrainingRunner implements StepRunner {
     return entry;
   }
 
-  /** The feeds of a compiled step: weights, slots, the optimizer's scalars, the batch's tensors and the dropout masks. */
-  private feeds(compiled: CompiledStep, batch: StepBatch, lr: number, step: number): Record<string, ort.Tensor> {
+  /** The feeds of a compiled step: weights (the runner's, or `weights`), slots, the optimizer's scalars, the batch's tensors and the dropout masks. */
+  private feeds(compiled: CompiledStep, batch: StepBatch, lr: number, step: number, weights: Float32Array[] = this.weights): Record<string, ort.Tensor> {
     const { model } = this.context;
     const feeds: Record<string, ort.Tensor> = {};
-    for (const [i, input] of compiled.weightInputs) feeds[input] = new ort.Tensor('float32', this.weights[i], model.weights[i].shape as number[]);
+    for (const [i, input] of compiled.weightInputs) feeds[input] = new ort.Tensor('float32', weights[i], model.weights[i].shape as number[]);
     compiled.slotInputs.forEach((inputs, k) => {
       for (const [t, input] of inputs) feeds[input] = new ort.Tensor('float32', this.slots[k][t], model.trainableWeights[t].shape as number[]);
     });
@@ -247,6 +300,9 @@ export class OnnxTrainingRunner implements StepRunner {
   async dispose(): Promise<void> {
     const sessions = await Promise.all(this.sessions.values());
     this.sessions.clear();
+    const forwards = await Promise.all(this.forwardSessions.values());
+    this.forwardSessions.clear();
+    await Promise.all(forwards.map((c) => c.session.release()));
     await Promise.all(sessions.flatMap((s) => (s.kind === 'whole' ? [s.step] : [s.forward, s.backward])).map((c) => c.session.release()));
   }
 }
