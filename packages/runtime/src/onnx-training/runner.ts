@@ -146,8 +146,7 @@ export class OnnxTrainingRunner implements StepRunner {
 
   /** The forward half of a split step for these model inputs' shapes (compiled at the first use, kept until dispose). */
   private forwardSession(modelInputs: readonly string[], batch: StepBatch): Promise<CompiledSession> {
-    const shapes: Record<string, readonly number[]> = Object.fromEntries(Object.entries(batch.tensors).map(([name, t]) => [name, t.shape]));
-    const key = JSON.stringify(shapes);
+    const { shapes, key } = batchShapes(batch);
     let entry = this.forwardSessions.get(key);
     if (entry === undefined) {
       entry = this.compile(splitForwardLoss(modelInputs), shapes);
@@ -184,8 +183,7 @@ export class OnnxTrainingRunner implements StepRunner {
   }
 
   private sessionsFor(batch: StepBatch): Promise<StepSessions> {
-    const shapes: Record<string, readonly number[]> = Object.fromEntries(Object.entries(batch.tensors).map(([name, t]) => [name, t.shape]));
-    const key = JSON.stringify(shapes);
+    const { shapes, key } = batchShapes(batch);
     let entry = this.sessions.get(key);
     if (entry === undefined) {
       const { loss } = this.options;
@@ -305,6 +303,12 @@ export class OnnxTrainingRunner implements StepRunner {
     await Promise.all(forwards.map((c) => c.session.release()));
     await Promise.all(sessions.flatMap((s) => (s.kind === 'whole' ? [s.step] : [s.forward, s.backward])).map((c) => c.session.release()));
   }
+}
+
+/** The shapes of a batch's tensors, and the key of the graphs compiled for them (shapes are static in a graph). */
+function batchShapes(batch: StepBatch): { shapes: Record<string, readonly number[]>; key: string } {
+  const shapes: Record<string, readonly number[]> = Object.fromEntries(Object.entries(batch.tensors).map(([name, t]) => [name, t.shape]));
+  return { shapes, key: JSON.stringify(shapes) };
 }
 
 /** A step's result: its loss is the sum of the named parts. */
