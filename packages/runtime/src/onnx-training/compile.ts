@@ -267,9 +267,10 @@ class StepCompiler implements StepContext {
     const slotInputs = optimizer.slots.map(() => new Map<number, string>());
     const slotOutputs = optimizer.slots.map(() => new Map<number, string>());
     const weightOutputs = new Map<number, string>();
+    const modelWeights = model.weights; // tfjs-layers builds the list anew from every layer at each access
     for (const [i, g] of [...this.gradients].sort((a, b) => a[0] - b[0])) {
       const t = this.trainableIndex.get(i) as number;
-      const shape = model.weights[i].shape as number[];
+      const shape = modelWeights[i].shape as number[];
       const slots = optimizer.slots.map((_slot, k) => {
         const input = graph.addInput(`s${k}_${t}`, shape);
         slotInputs[k].set(t, input);
@@ -280,7 +281,7 @@ class StepCompiler implements StepContext {
       weightOutputs.set(i, graph.addOutputRenamed(next.weight, `new_w${i}`, shape));
       next.slots.forEach((s, k) => slotOutputs[k].set(t, graph.addOutputRenamed(s, `new_s${k}_${t}`, shape)));
     }
-    for (const [i, value] of this.updates) weightOutputs.set(i, graph.addOutput(value, `new_w${i}`, model.weights[i].shape as number[]));
+    for (const [i, value] of this.updates) weightOutputs.set(i, graph.addOutput(value, `new_w${i}`, modelWeights[i].shape as number[]));
 
     // Layers may write a tensor in two forms (plain and blocked) or one a later layer computes another
     // way (a batch norm's output that a ReLU6 fuses): what no output needs goes.

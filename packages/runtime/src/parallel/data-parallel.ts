@@ -162,7 +162,8 @@ export class DataParallelRunner implements StepRunner {
     const { model, optimizer } = this.context;
     if (options.weights !== false) {
       const { weights } = await this.handles[0].request({ type: 'weights' }, 'weights');
-      const tensors = weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
+      const variables = model.weights; // built anew from every layer at each access: read once
+      const tensors = weights.map((w, i) => tf.tensor(w, variables[i].shape as number[]));
       model.setWeights(tensors);
       tf.dispose(tensors);
     }

@@ -58,7 +58,8 @@ async function init(message: InitMessage): Promise<void> {
   installFusedLayers(); // the backbone's layer classes, which the topology names
   const task = loadTask(message.task);
   const model = await tfl.models.modelFromJSON(JSON.parse(message.topology));
-  model.setWeights(message.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[])));
+  const variables = model.weights; // built anew from every layer at each access: read once
+  model.setWeights(message.weights.map((w, i) => tf.tensor(w, variables[i].shape as number[])));
   const optimizer = optimizerFromSpec(message.optimizer, 'training worker');
   if (message.optimizer.state.length > 0) {
     const state = message.optimizer.state.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape) }));
