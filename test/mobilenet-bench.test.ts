@@ -2,7 +2,7 @@ import { runCli } from './run-cli';
 
 describe('mobilenet bench train (end to end)', () => {
   it('--json reports images/s, the backend, a kernel breakdown and no leaked tensors; progress goes to stderr', () => {
-    const r = runCli('mobilenet', ['bench', 'train', '--arch', 'v1', '--alpha', '0.25', '--input-size', '32', '--batch', '4', '--steps', '2', '--warmup', '1', '--cpu-batch', '2', '--json']);
+    const r = runCli('mobilenet', ['bench', 'train', '--engine', 'tfjs', '--arch', 'v1', '--alpha', '0.25', '--input-size', '32', '--batch', '4', '--steps', '2', '--warmup', '1', '--cpu-batch', '2', '--json']);
     expect(r.status).toBe(0);
     // stderr (not a terminal here): each phase as it starts and ends.
     expect(r.stderr.split('\n').filter((l) => l !== '')).toEqual([
@@ -54,7 +54,7 @@ describe('mobilenet bench train (end to end)', () => {
   });
 
   it('refuses a model that does not fit even one image at a time, before training, with the input size that fits', () => {
-    const r = runCli('mobilenet', ['bench', 'train', '--arch', 'v1', '--alpha', '1', '--input-size', '4096', '--batch', '1', '--no-cpu', '--json']);
+    const r = runCli('mobilenet', ['bench', 'train', '--engine', 'tfjs', '--arch', 'v1', '--alpha', '1', '--input-size', '4096', '--batch', '1', '--no-cpu', '--json']);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(
@@ -64,7 +64,7 @@ describe('mobilenet bench train (end to end)', () => {
   });
 
   it('trains V2 over two data-parallel workers with accumulation', () => {
-    const r = runCli('mobilenet', ['bench', 'train', '--arch', 'v2', '--alpha', '0.35', '--input-size', '32', '--batch', '8', '--steps', '2', '--warmup', '1', '--workers', '2', '--accumulate', '2', '--no-cpu', '--json']);
+    const r = runCli('mobilenet', ['bench', 'train', '--engine', 'tfjs', '--arch', 'v2', '--alpha', '0.35', '--input-size', '32', '--batch', '8', '--steps', '2', '--warmup', '1', '--workers', '2', '--accumulate', '2', '--no-cpu', '--json']);
     expect(r.status).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.workers).toBe(2);
@@ -72,8 +72,23 @@ describe('mobilenet bench train (end to end)', () => {
     expect(Number.isFinite(result.lastLoss)).toBe(true);
   });
 
+  it('measures the apps\' engine by default (onnx, or MOBILENETS_TRAINER), and refuses tfjs layout options without --engine tfjs', () => {
+    const byDefault = runCli('mobilenet', ['bench', 'train', '--arch', 'v1', '--alpha', '0.25', '--input-size', '32', '--batch', '4', '--steps', '1', '--warmup', '0', '--json']);
+    expect(byDefault.status).toBe(0);
+    expect(JSON.parse(byDefault.stdout)).toMatchObject({ engine: 'onnx', backend: 'onnxruntime' });
+    const workers = runCli('mobilenet', ['bench', 'train', '--arch', 'v1', '--alpha', '0.25', '--input-size', '32', '--batch', '4', '--workers', '2', '--steps', '1']);
+    expect(workers.status).toBe(2);
+    expect(workers.stderr).toContain('--workers 2: tfjs engine option, but this measures the onnxruntime engine (the default). Add --engine tfjs');
+    const env = runCli('mobilenet', ['bench', 'train', '--arch', 'v1', '--alpha', '0.25', '--input-size', '32', '--batch', '4', '--steps', '1', '--warmup', '0', '--no-cpu', '--json'], { MOBILENETS_TRAINER: 'tfjs' });
+    expect(env.status).toBe(0);
+    expect(JSON.parse(env.stdout)).toMatchObject({ engine: 'tfjs', backend: 'wasm' });
+    const bad = runCli('mobilenet', ['bench', 'train', '--arch', 'v1', '--alpha', '0.25', '--input-size', '32', '--steps', '1'], { MOBILENETS_TRAINER: 'gpu' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("MOBILENETS_TRAINER=gpu: expected 'ort'");
+  });
+
   it('rejects a batch that cannot be split', () => {
-    const r = runCli('mobilenet', ['bench', 'train', '--alpha', '0.25', '--input-size', '32', '--batch', '2', '--workers', '2', '--accumulate', '2', '--no-cpu', '--steps', '1', '--warmup', '0']);
+    const r = runCli('mobilenet', ['bench', 'train', '--engine', 'tfjs', '--alpha', '0.25', '--input-size', '32', '--batch', '2', '--workers', '2', '--accumulate', '2', '--no-cpu', '--steps', '1', '--warmup', '0']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('a batch of 2 cannot be split over 2 workers × 2 micro-batches');
   });

@@ -31,6 +31,8 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${arch} α=${alpha} ${inputSize}px batch ${batch}: ${profile.msPerStep.toFixed(0)} ms/step with profiling on (${profile.imagesPerSecond.toFixed(1)} images/s)\n\n`);
   process.stdout.write(`${formatTable(profile.byRole, columns)}\n\n${formatTable(profile.byOperator.slice(0, 15), columns)}\n`);
+  const nodes = Number(flag('nodes', '0'));
+  if (nodes > 0) process.stdout.write(`\n${formatTable(profile.byNode.slice(0, nodes), columns)}\n`);
 }
 
 main().catch((error) => {

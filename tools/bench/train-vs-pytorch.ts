@@ -93,7 +93,8 @@ function parseConfig(name: string): Config {
 function stepsFor(c: Config, quick: boolean): { steps: number; warmup: number } {
   const small = c.alpha * c.alpha * c.inputSize * c.inputSize * c.batch < 0.1 * 224 * 224 * 16;
   if (quick) return { steps: small ? 5 : 2, warmup: 1 };
-  return { steps: small ? 20 : 6, warmup: small ? 3 : 2 };
+  // About 10 s of timed steps a side: with 3 s (20 steps at 0.25-128) a round's ratio moved by ±0.1 on a quiet machine.
+  return { steps: small ? 60 : 10, warmup: small ? 5 : 2 };
 }
 
 const median = (xs: number[]) => {

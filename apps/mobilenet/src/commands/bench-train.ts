@@ -1,8 +1,8 @@
 /** `mobilenet bench train`: training images/s on random data, per-kernel breakdown, and the cpu backend for scale. */
 import { spawnSync } from 'node:child_process';
 import { Command, Option } from 'commander';
-import { BACKEND_PREFERENCE, BackendName, StepProfile, StepProfilePart, TrainBenchResult, TrainingBatchPlan, benchmarkTraining, profileTrainingStep } from '@mobilenets/runtime';
-import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatTable, parseChoiceOption, parseIntegerOption } from '@mobilenets/cli-kit';
+import { BACKEND_PREFERENCE, BackendName, StepProfile, StepProfilePart, TRAINING_ENGINE_ENV, TrainBenchResult, TrainingBatchPlan, benchmarkTraining, defaultTrainingEngine, profileTrainingStep } from '@mobilenets/runtime';
+import { addArchitectureOptions, ArchitectureOptions, buildMobileNet, formatTable, parseChoiceOption, parseIntegerOption, rangeErrorsAsUsage, UsageError } from '@mobilenets/cli-kit';
 import { benchProgress } from '../bench-progress';
 
 interface BenchTrainOptions extends ArchitectureOptions {
@@ -15,7 +15,7 @@ interface BenchTrainOptions extends ArchitectureOptions {
   cpu: boolean;
   cpuBatch?: number;
   json?: boolean;
-  engine: 'tfjs' | 'onnx' | 'both';
+  engine?: 'tfjs' | 'onnx' | 'both';
   spin?: boolean;
   profile?: boolean;
   splitLoss?: boolean;
@@ -34,15 +34,17 @@ export function benchTrainCommand(): Command {
         parseIntegerOption('--accumulate', 1),
       ),
     )
-    .addOption(new Option('--engine <name>', "tfjs: tfjs autodiff on the backend (in process or --workers); onnx: the onnxruntime training engine (steps compiled to ONNX, native kernels); both: one after the other, each in its own process (its own peak RSS), and their ratio").argParser(parseChoiceOption('--engine', ['tfjs', 'onnx', 'both'] as const)).default('tfjs'))
+    .addOption(new Option('--engine <name>', `tfjs: tfjs autodiff on the backend (in process or --workers); onnx: the onnxruntime training engine (steps compiled to ONNX, native kernels); both: one after the other, each in its own process (its own peak RSS), and their ratio. Default: the engine the training apps use (onnx, or the ${TRAINING_ENGINE_ENV} environment variable: ort or tfjs)`).argParser(parseChoiceOption('--engine', ['tfjs', 'onnx', 'both'] as const)))
     .option('--profile', "onnx engine: also profile the compiled step with onnxruntime's profiler (time by role and by operator)")
     .option('--spin', "onnx engine: onnxruntime's threads spin while waiting (10–20 % faster on an idle machine, much slower on a busy one)")
     .option('--split-loss', "onnx engine: the step split around the task's tfjs loss (a compiled forward half, then the backward half), as for a loss without a step-graph form: what the split costs")
     .option('--no-cpu', "tfjs engine: skip the cpu backend's measurement (the onnx engine never takes it: minutes per step at 224 px, and no kernel of its own to scale)")
     .addOption(new Option('--cpu-batch <n>', 'batch for the (slow) cpu measurement; default min(batch, 4)').argParser(parseIntegerOption('--cpu-batch', 1)))
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  mobilenet bench train --arch v1 --alpha 0.25 --input-size 128 --batch 32\n  mobilenet bench train --arch v1 --alpha 1 --input-size 224 --batch 16 --workers 2 --json\n\nBefore training, the step\'s peak memory is estimated: a batch that does not fit (the wasm heap\'s 4 GiB, or\nthe memory available) is split into accumulated micro-batches, and said so on stderr.')
+    .addHelpText('after', '\nExamples:\n  mobilenet bench train --arch v1 --alpha 0.25 --input-size 128 --batch 32\n  mobilenet bench train --arch v1 --alpha 1 --input-size 224 --batch 16 --json\n  mobilenet bench train --engine tfjs --workers 2 --arch v1 --alpha 0.25 --input-size 128\n\nBefore training, the step\'s peak memory is estimated: a batch that does not fit (the wasm heap\'s 4 GiB, or\nthe memory available) is split into accumulated micro-batches, and said so on stderr.')
     .action(async (o: BenchTrainOptions) => {
+      o.engine ??= rangeErrorsAsUsage(() => defaultTrainingEngine(), TRAINING_ENGINE_ENV);
+      if (o.engine === 'onnx') refuseTfjsOnlyOptions(o);
       if (o.engine === 'both') {
         benchBothEngines(o);
         return;
@@ -81,6 +83,22 @@ export function benchTrainCommand(): Command {
     });
 }
 
+/**
+ * The onnx engine runs the whole batch as one graph on onnxruntime's threads: the tfjs engine's layout
+ * options would be silently ignored, so naming one without `--engine tfjs` is a usage error.
+ */
+function refuseTfjsOnlyOptions(o: BenchTrainOptions): void {
+  const named = [
+    o.workers !== 1 ? `--workers ${o.workers}` : null,
+    o.accumulate !== undefined ? `--accumulate ${o.accumulate}` : null,
+    o.backend !== undefined ? `--backend ${o.backend}` : null,
+    o.cpuBatch !== undefined ? `--cpu-batch ${o.cpuBatch}` : null,
+  ].filter((x): x is string => x !== null);
+  if (named.length > 0) {
+    throw new UsageError(`${named.join(', ')}: tfjs engine option${named.length > 1 ? 's' : ''}, but this measures the onnxruntime engine (the default). Add --engine tfjs (or --engine both) to measure the tfjs engine.`);
+  }
+}
+
 /** The compiled step's time by role and by operator (the 12 largest). */
 function describeProfile(p: StepProfile): string {
   const columns = [
@@ -111,7 +129,7 @@ function benchBothEngines(o: BenchTrainOptions): void {
   };
   const run = (engine: 'onnx' | 'tfjs'): TrainBenchResult & { profile?: StepProfile | null } => {
     // The onnx engine runs each step on onnxruntime's threads (no workers, no accumulation); the cpu backend's scale is the tfjs run's.
-    const own = engine === 'onnx' ? [...without(['--engine', '--json', '--workers', '--accumulate', '--backend'], ['--engine', '--workers', '--accumulate', '--backend']), '--no-cpu'] : without(['--engine', '--json', '--profile', '--spin', '--split-loss'], ['--engine']);
+    const own = engine === 'onnx' ? [...without(['--engine', '--json', '--workers', '--accumulate', '--backend', '--cpu-batch'], ['--engine', '--workers', '--accumulate', '--backend', '--cpu-batch']), '--no-cpu'] : without(['--engine', '--json', '--profile', '--spin', '--split-loss'], ['--engine']);
     const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...own, '--engine', engine, '--json'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     if (child.status !== 0) throw new Error(`mobilenet bench train --engine ${engine} failed (exit ${child.status ?? child.signal}); see its messages above.`);
     return JSON.parse(child.stdout.trim().split('\n').pop() as string);

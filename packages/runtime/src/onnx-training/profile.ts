@@ -26,6 +26,8 @@ export interface StepProfile {
   imagesPerSecond: number;
   byRole: StepProfilePart[];
   byOperator: StepProfilePart[];
+  /** The 100 slowest nodes, slowest first, each named `node (Operator, role)`. */
+  byNode: StepProfilePart[];
 }
 
 const ROLES: [RegExp, string][] = [
@@ -61,9 +63,11 @@ export async function profileTrainingStep(model: tfl.LayersModel, options: { bat
     });
     const zeros = (shape: number[]) => new Float32Array(shape.reduce((a, b) => a * b, 1));
     const feeds: Record<string, ort.Tensor> = {};
-    for (const [i, input] of compiled.weightInputs) feeds[input] = new ort.Tensor('float32', model.weights[i].read().dataSync() as Float32Array, model.weights[i].shape as number[]);
+    const variables = model.weights; // tfjs-layers builds these lists anew at each access: read once
+    const trainable = model.trainableWeights;
+    for (const [i, input] of compiled.weightInputs) feeds[input] = new ort.Tensor('float32', variables[i].read().dataSync() as Float32Array, variables[i].shape as number[]);
     compiled.slotInputs.forEach((inputs) => {
-      for (const [t, input] of inputs) feeds[input] = new ort.Tensor('float32', zeros(model.trainableWeights[t].shape as number[]), model.trainableWeights[t].shape as number[]);
+      for (const [t, input] of inputs) feeds[input] = new ort.Tensor('float32', zeros(trainable[t].shape as number[]), trainable[t].shape as number[]);
     });
     for (const input of Object.values(compiled.scalarInputs)) feeds[input] = new ort.Tensor('float32', Float32Array.of(0.01), []);
     feeds[compiled.batchInputs.images] = new ort.Tensor('float32', uniformArray(batch * imageShape.reduce((a, b) => a * b, 1), 1, -1, 1), [batch, ...imageShape]);
@@ -86,6 +90,7 @@ export async function profileTrainingStep(model: tfl.LayersModel, options: { bat
     const profiledRuns = timed === -Infinity ? steps + 1 : steps;
     const byRole = new Map<string, number>();
     const byOperator = new Map<string, number>();
+    const byNode = new Map<string, number>();
     let total = 0;
     for (const e of events) {
       if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
@@ -93,10 +98,12 @@ export async function profileTrainingStep(model: tfl.LayersModel, options: { bat
       const role = roleOf(e.name.slice(0, -'_kernel_time'.length), op);
       byRole.set(role, (byRole.get(role) ?? 0) + e.dur);
       byOperator.set(op, (byOperator.get(op) ?? 0) + e.dur);
+      const node = `${e.name.slice(0, -'_kernel_time'.length)} (${op}, ${role})`;
+      byNode.set(node, (byNode.get(node) ?? 0) + e.dur);
       total += e.dur;
     }
     const parts = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, msPerStep: us / 1000 / profiledRuns, percent: (100 * us) / total }));
-    return { msPerStep, imagesPerSecond: (1000 * batch) / msPerStep, byRole: parts(byRole), byOperator: parts(byOperator) };
+    return { msPerStep, imagesPerSecond: (1000 * batch) / msPerStep, byRole: parts(byRole), byOperator: parts(byOperator), byNode: parts(byNode).slice(0, 100) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
