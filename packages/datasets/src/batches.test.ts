@@ -122,3 +122,48 @@ describe('classificationData', () => {
     await expect(data.batches({ epoch: 0, batchSize: 0, seed: 0, skip: 0 })[Symbol.asyncIterator]().next()).rejects.toThrow(/batchSize must be an integer ≥ 1/);
   });
 });
+
+describe('classificationData cacheBytes', () => {
+  /** A copy of the test images in a folder of its own (the tests delete files). */
+  function copyRecords(): { records: ImageRecord[]; folder: string } {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'mobilenets-batches-cache-'));
+    return { folder, records: records.map((r) => ({ path: path.join(folder, path.basename(r.path)), label: r.label })).map((r, i) => (fs.copyFileSync(records[i].path, r.path), r)) };
+  }
+  const epoch = (data: ReturnType<typeof classificationData>, e: number) => collect(data.batches({ epoch: e, batchSize: 4, seed: 3, skip: 0 }));
+
+  it('keeps decoded images: a later epoch needs no file, and its pixels are those of an uncached loader', async () => {
+    const { records: copies, folder } = copyRecords();
+    try {
+      const plain = classificationData(copies, classes, { inputSize: 12, augment: {} });
+      const expected = [await epoch(plain, 0), await epoch(plain, 1)];
+      const skipped: string[] = [];
+      const cached = classificationData(copies, classes, { inputSize: 12, augment: {}, cacheBytes: 1 << 20, onSkip: (p) => skipped.push(p) });
+      const first = await epoch(cached, 0);
+      for (const r of copies) fs.rmSync(r.path); // every file gone: epoch 1 can only come from memory
+      const second = await epoch(cached, 1);
+      expect(skipped).toEqual([]);
+      for (const [got, want] of [[first, expected[0]], [second, expected[1]]]) {
+        expect(got.map((b) => b.paths)).toEqual(want.map((b) => b.paths));
+        got.forEach((b, k) => expect(b.images).toEqual(want[k].images));
+      }
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps no more than cacheBytes: with room for 3 images (20 × 16 × 3 bytes each), 3 survive their files', async () => {
+    const { records: copies, folder } = copyRecords();
+    try {
+      const skipped: string[] = [];
+      const cached = classificationData(copies, classes, { inputSize: 12, augment: {}, cacheBytes: 3 * 20 * 16 * 3 + 100, onSkip: (p) => skipped.push(p) });
+      await epoch(cached, 0);
+      for (const r of copies) fs.rmSync(r.path);
+      const second = await epoch(cached, 1);
+      expect(second.reduce((n, b) => n + b.shape[0], 0)).toBe(3);
+      expect(skipped).toHaveLength(7);
+      expect(() => classificationData(copies, classes, { inputSize: 12, cacheBytes: -1 })).toThrow('classificationData: cacheBytes must be an integer ≥ 0. Received -1.');
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});

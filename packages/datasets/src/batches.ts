@@ -6,7 +6,7 @@
  * `concurrency` decodes at a time; only those batches are ever in memory.
  */
 import { applyPixelAugmentation, resolveAugmentOptions, sampleAugmentation, type AugmentOptions } from './augment';
-import { decodeRegion, imageSize, loadImage, type DecodeOptions } from './image-io';
+import { decodeSource, imageSize, loadImage, regionOfSource, type DecodedSource, type DecodeOptions } from './image-io';
 import { Limiter } from './limiter';
 import { hashSeed, mulberry32, permutation } from '@mobilenets/random';
 import type { ImageRecord } from './readers';
@@ -41,6 +41,12 @@ export interface ClassificationDataOptions {
   prefetch?: number;
   /** Images decoded at the same time. Default 2. */
   concurrency?: number;
+  /**
+   * With augmentation: decoded images kept in memory between epochs, up to this many bytes (3 per pixel),
+   * first come first kept. A kept image's crops are cut without decoding its file again — the same pixels,
+   * so a resumed run (which starts with none kept) sees what the uninterrupted one did. Default 0: none.
+   */
+  cacheBytes?: number;
   /**
    * Called once per file that fails to decode (the example is left out of its batch; the file is not
    * tried again in later epochs). Default: a process warning.
@@ -133,8 +139,9 @@ export function classificationData(records: readonly ImageRecord[], classes: rea
   const what = 'classificationData';
   if (!Array.isArray(records)) throw new TypeError(`${what}: records must be an array of { path, label }. Received ${typeof records}.`);
   if (!Array.isArray(classes) || classes.length === 0) throw new RangeError(`${what}: classes must be a non-empty array of class names. Received ${JSON.stringify(classes)}.`);
-  const { inputSize, augment = false, prefetch = 2, concurrency = 2, onSkip = defaultOnSkip, decode = {} } = options;
+  const { inputSize, augment = false, prefetch = 2, concurrency = 2, cacheBytes = 0, onSkip = defaultOnSkip, decode = {} } = options;
   checkInteger(what, 'inputSize', inputSize, 1);
+  checkInteger(what, 'cacheBytes', cacheBytes, 0);
   checkInteger(what, 'prefetch', prefetch, 0);
   checkInteger(what, 'concurrency', concurrency, 1);
   const augmentOptions = augment === false ? null : resolveAugmentOptions(augment);
@@ -149,6 +156,20 @@ export function classificationData(records: readonly ImageRecord[], classes: rea
   const sizes = new Map<string, { width: number; height: number }>(); // oriented sizes, from the first epoch's headers
   const perImage = inputSize * inputSize * 3;
   const { resize, centralFraction, ...common } = decode;
+  const sources = new Map<string, DecodedSource>();
+  let sourceBytes = 0;
+
+  /** The file decoded, from memory when kept; kept when the budget allows. */
+  async function source(path: string): Promise<DecodedSource> {
+    const known = sources.get(path);
+    if (known) return known;
+    const decoded = await decodeSource(path, common);
+    if (sourceBytes + decoded.data.length <= cacheBytes) {
+      sources.set(path, decoded);
+      sourceBytes += decoded.data.length;
+    }
+    return decoded;
+  }
 
   async function example(index: number, seed: number, epoch: number): Promise<Float32Array> {
     const { path } = items[index];
@@ -157,7 +178,7 @@ export function classificationData(records: readonly ImageRecord[], classes: rea
       let dims = sizes.get(path);
       if (!dims) sizes.set(path, (dims = await imageSize(path, common)));
       const params = sampleAugmentation(dims.width, dims.height, mulberry32(hashSeed(seed, epoch, index)), augmentOptions);
-      const image = await decodeRegion(path, params.crop, inputSize, common);
+      const image = await regionOfSource(await source(path), params.crop, inputSize);
       return applyPixelAugmentation(image.pixels, image.width, image.height, params);
     }
     return (await loadImage(path, { ...common, size: inputSize, resize, centralFraction })).pixels;

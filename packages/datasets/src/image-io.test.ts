@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import sharp from 'sharp';
-import { DEFAULT_MAX_PIXELS, ImageDecodeError, decodeImage, encodePng, floatToUint8, imageSize, loadImage, uint8ToFloat } from './image-io';
+import { DEFAULT_MAX_PIXELS, ImageDecodeError, decodeImage, decodeRegion, decodeSource, encodePng, floatToUint8, imageSize, loadImage, regionOfSource, uint8ToFloat } from './image-io';
 
 let dir: string;
 beforeAll(() => {
@@ -179,5 +179,22 @@ describe('encodePng and the byte conversions', () => {
 
   it('clamps floats outside [-1, 1]', () => {
     expect(Array.from(floatToUint8(Float32Array.from([-2, 2, 0])))).toEqual([0, 255, 128]);
+  });
+});
+
+describe('decodeSource and regionOfSource', () => {
+  it("a crop of the kept source equals decodeRegion's from the encoded bytes, RGBA and grey included; a crop outside it is an error naming the image", async () => {
+    const rgba = new Uint8Array(9 * 7 * 4).map((_, i) => (i * 37) % 256);
+    const grey = new Uint8Array(9 * 7).map((_, i) => (i * 11) % 256);
+    const inputs = [await encodePng(rgba, 9, 7, 4), await sharp(Buffer.from(grey), { raw: { width: 9, height: 7, channels: 1 } }).jpeg().toBuffer()];
+    for (const input of inputs) {
+      const source = await decodeSource(input, { name: 'pic.png' });
+      expect([source.width, source.height, source.data.length, source.name]).toEqual([9, 7, 9 * 7 * 3, 'pic.png']);
+      for (const region of [{ left: 0, top: 0, width: 9, height: 7 }, { left: 2, top: 1, width: 5, height: 6 }]) {
+        expect((await regionOfSource(source, region, 4)).pixels).toEqual((await decodeRegion(input, region, 4)).pixels);
+      }
+      await expect(regionOfSource(source, { left: 5, top: 0, width: 5, height: 7 }, 4)).rejects.toThrow('pic.png: the crop 5×7 at (5, 0) leaves the 9×7 image');
+    }
+    await expect(regionOfSource(await decodeSource(inputs[0]), { left: -1, top: 0, width: 2, height: 2 }, 4)).rejects.toThrow(RangeError);
   });
 });

@@ -234,16 +234,60 @@ export async function imageSize(input: string | Buffer | Uint8Array, options: Pi
 }
 
 /**
+ * An image decoded once, before any crop: EXIF-oriented, transparency composited, 8-bit sRGB, 3 channels
+ * (HWC, row-major). {@link decodeRegion} cuts every augmentation crop from one; keeping it spares the
+ * file's decoding in later epochs.
+ */
+export interface DecodedSource {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** The name errors give (the path, or '<buffer>'). */
+  name: string;
+}
+
+/** Decodes a whole image to a {@link DecodedSource}, with {@link loadImage}'s pixel limit and errors. */
+export async function decodeSource(input: string | Buffer | Uint8Array, options: Omit<DecodeOptions, 'size' | 'resize' | 'centralFraction'> = {}): Promise<DecodedSource> {
+  checkOptions('decodeSource', options);
+  const name = options.name ?? (typeof input === 'string' ? input : '<buffer>');
+  try {
+    const { data, width, height } = await finish(pipeline(input, options), name);
+    return { data, width, height, name };
+  } catch (error) {
+    throw await explain(input, name, options.maxPixels ?? DEFAULT_MAX_PIXELS, error);
+  }
+}
+
+/**
+ * The `region` of a decoded image (in oriented coordinates) resized to exactly `size × size` (stretched:
+ * the region's aspect ratio is the caller's choice), in [-1, 1]. The augmentation's crop-and-resize.
+ */
+export async function regionOfSource(source: DecodedSource, region: Region, size: number): Promise<DecodedImage> {
+  checkSize('regionOfSource', size);
+  checkRegion('regionOfSource', region);
+  const { left, top, width, height } = region;
+  if (left + width > source.width || top + height > source.height) {
+    throw new ImageDecodeError(source.name, `the crop ${width}×${height} at (${left}, ${top}) leaves the ${source.width}×${source.height} image`);
+  }
+  const data = await sharp(source.data, { raw: { width: source.width, height: source.height, channels: 3 } }).extract(region).resize(size, size, { fit: 'fill' }).raw().toBuffer();
+  return { pixels: uint8ToFloat(data), width: size, height: size };
+}
+
+function checkRegion(what: string, { left, top, width, height }: Region): void {
+  if (![left, top, width, height].every(Number.isInteger) || left < 0 || top < 0 || width < 1 || height < 1) {
+    throw new RangeError(`${what}: region must have integer left, top ≥ 0 and width, height ≥ 1. Received ${JSON.stringify({ left, top, width, height })}.`);
+  }
+}
+
+/**
  * Decodes the `region` of an image (in oriented coordinates) resized to exactly `size × size`
- * (stretched: the region's aspect ratio is the caller's choice). The augmentation's crop-and-resize.
+ * (stretched: the region's aspect ratio is the caller's choice): {@link decodeSource}, then
+ * {@link regionOfSource} — so a crop from a kept source has the same pixels as one from the file.
  */
 export async function decodeRegion(input: string | Buffer | Uint8Array, region: Region, size: number, options: Omit<DecodeOptions, 'size' | 'resize' | 'centralFraction'> = {}): Promise<DecodedImage> {
   checkOptions('decodeRegion', { ...options, size });
-  const { left, top, width, height } = region;
-  if (![left, top, width, height].every(Number.isInteger) || left < 0 || top < 0 || width < 1 || height < 1) {
-    throw new RangeError(`decodeRegion: region must have integer left, top ≥ 0 and width, height ≥ 1. Received ${JSON.stringify(region)}.`);
-  }
-  return decode(input, { ...options, size, resize: 'stretch' }, region);
+  checkRegion('decodeRegion', region);
+  return regionOfSource(await decodeSource(input, options), region, size);
 }
 
 /** Encodes 8-bit pixels (HWC, 1–4 channels, RGB by default) as a PNG file's bytes. */
