@@ -61,7 +61,7 @@ export type { StepOps, Value as StepValue } from './onnx-training/ops';
 export type { CompileStepOptions, CompiledStep } from './onnx-training/compile';
 export { compileTrainingStep } from './onnx-training/compile';
 export type { OnnxTrainingOptions } from './onnx-training/runner';
-export { OnnxTrainingRunner, dropoutMask, onnxTrainingRunner } from './onnx-training/runner';
+export { DEFAULT_TRAINING_THREADS, OnnxTrainingRunner, dropoutMask, onnxTrainingRunner } from './onnx-training/runner';
 export { NCHWC_DOMAIN, nchwcBlockSize } from './onnx-training/nchwc';
 export type { StepProfile, StepProfilePart } from './onnx-training/profile';
 export { profileTrainingStep } from './onnx-training/profile';

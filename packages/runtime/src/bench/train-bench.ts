@@ -14,7 +14,7 @@ import { dataParallel } from '../parallel/data-parallel';
 import { wasmHeapBytes } from '../memory/heap-size';
 import { MemoryLimits, TrainingBatchPlan, planTrainingBatch } from '../memory/plan';
 import { classificationLoss } from '../onnx-training/losses';
-import { onnxTrainingRunner } from '../onnx-training/runner';
+import { DEFAULT_TRAINING_THREADS, onnxTrainingRunner } from '../onnx-training/runner';
 
 export interface TrainBenchOptions {
   /** Builds the model to train (called once per backend). Its input is [batch, H, W, C], output [batch, classes]. */
@@ -186,7 +186,7 @@ export async function benchmarkTraining(options: TrainBenchOptions): Promise<Tra
     engine: onnx ? 'onnx' : 'tfjs',
     backend: onnx ? 'onnxruntime' : runtime.backend,
     workers: onnx ? 1 : options.workers,
-    threadsPerWorker: onnx ? 2 : runtime.threads,
+    threadsPerWorker: onnx ? DEFAULT_TRAINING_THREADS : runtime.threads,
     batch: options.batch,
     accumulate: plan?.accumulate ?? 1,
     steps: options.steps,

@@ -14,6 +14,7 @@ import { compileTrainingStep } from './compile';
 import { classificationLoss } from './losses';
 import { nchwcBlockSize } from './nchwc';
 import { stepOptimizer } from './optimizers';
+import { DEFAULT_TRAINING_THREADS } from './runner';
 
 export interface StepProfilePart {
   name: string;
@@ -59,7 +60,7 @@ export async function profileTrainingStep(model: tfl.LayersModel, options: { bat
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mobilenets-step-profile-'));
   try {
     const session = await ort.InferenceSession.create(compiled.bytes, {
-      intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'step'),
+      intraOpNumThreads: DEFAULT_TRAINING_THREADS, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'step'),
     });
     const zeros = (shape: number[]) => new Float32Array(shape.reduce((a, b) => a * b, 1));
     const feeds: Record<string, ort.Tensor> = {};

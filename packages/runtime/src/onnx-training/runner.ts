@@ -19,6 +19,9 @@ import { nchwcBlockSize } from './nchwc';
 import { StepOptimizer, stepOptimizer } from './optimizers';
 import { splitBackwardLoss, splitForwardLoss, splitGradientInput } from './split';
 
+/** onnxruntime's intra-op threads when the options name none: these machines' two cores. */
+export const DEFAULT_TRAINING_THREADS = 2;
+
 export interface OnnxTrainingOptions {
   /**
    * The task's loss in step-graph form (e.g. `classificationLoss()` for `classificationTask()`), or
@@ -28,7 +31,7 @@ export interface OnnxTrainingOptions {
   loss: StepLoss | 'split';
   /** With loss 'split': the batch tensors the model's inputs take, in order. Default ['images']. */
   modelInputs?: readonly string[];
-  /** Intra-op threads; default 2 (these machines' cores). */
+  /** Intra-op threads; default {@link DEFAULT_TRAINING_THREADS}. */
   threads?: number;
   /**
    * Let onnxruntime's threads spin while waiting for work: 10–20 % faster on an idle machine, about
@@ -99,7 +102,7 @@ export class OnnxTrainingRunner implements StepRunner {
 
   private sessionOptions(): ort.InferenceSession.SessionOptions {
     return {
-      intraOpNumThreads: this.options.threads ?? 2,
+      intraOpNumThreads: this.options.threads ?? DEFAULT_TRAINING_THREADS,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
