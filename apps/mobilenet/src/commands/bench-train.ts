@@ -83,6 +83,9 @@ export function benchTrainCommand(): Command {
     });
 }
 
+/** The tfjs engine's layout flags, each with a value: refused on the onnx engine, left out of `--engine both`'s onnx run. */
+const TFJS_ONLY_FLAGS = ['--workers', '--accumulate', '--backend', '--cpu-batch'];
+
 /**
  * The onnx engine runs the whole batch as one graph on onnxruntime's threads: the tfjs engine's layout
  * options would be silently ignored, so naming one without `--engine tfjs` is a usage error.
@@ -129,7 +132,7 @@ function benchBothEngines(o: BenchTrainOptions): void {
   };
   const run = (engine: 'onnx' | 'tfjs'): TrainBenchResult & { profile?: StepProfile | null } => {
     // The onnx engine runs each step on onnxruntime's threads (no workers, no accumulation); the cpu backend's scale is the tfjs run's.
-    const own = engine === 'onnx' ? [...without(['--engine', '--json', '--workers', '--accumulate', '--backend', '--cpu-batch'], ['--engine', '--workers', '--accumulate', '--backend', '--cpu-batch']), '--no-cpu'] : without(['--engine', '--json', '--profile', '--spin', '--split-loss'], ['--engine']);
+    const own = engine === 'onnx' ? [...without(['--engine', '--json', ...TFJS_ONLY_FLAGS], ['--engine', ...TFJS_ONLY_FLAGS]), '--no-cpu'] : without(['--engine', '--json', '--profile', '--spin', '--split-loss'], ['--engine']);
     const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...own, '--engine', engine, '--json'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     if (child.status !== 0) throw new Error(`mobilenet bench train --engine ${engine} failed (exit ${child.status ?? child.signal}); see its messages above.`);
     return JSON.parse(child.stdout.trim().split('\n').pop() as string);
