@@ -523,6 +523,32 @@ const zeroPadding: LayerEmitter = (layer, [x], ctx) => {
   };
 };
 
+/**
+ * UpSampling2D, nearest neighbour by whole factors (each pixel repeated fh × fw times; tfjs' and ONNX's
+ * nearest agree exactly at whole factors). Forward: Reshape to [n, c, h, 1, w, 1], Expand, Reshape;
+ * backward: the sum of each fh × fw block of the incoming gradient.
+ */
+const upSampling: LayerEmitter = (layer, [x], ctx) => {
+  const { ops } = ctx;
+  const c = layerConfig<{ size?: number | number[]; interpolation?: string; dataFormat?: string }>(layer);
+  const [fh, fw] = Array.isArray(c.size) ? c.size : [c.size ?? 2, c.size ?? 2];
+  if ((c.interpolation ?? 'nearest') !== 'nearest') unsupported(layer, `interpolates '${c.interpolation}'; only 'nearest' is supported`);
+  if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast') unsupported(layer, `has dataFormat '${c.dataFormat}'`);
+  if (!(Number.isInteger(fh) && Number.isInteger(fw) && fh >= 1 && fw >= 1)) unsupported(layer, `scales by [${fh}, ${fw}]; only whole factors are supported`);
+  const [n, channels, h, w] = x.shape;
+  const spread = ops.reshape(x.name, [n, channels, h, 1, w, 1], `${layer.name}_spread`);
+  const repeated = ops.node('Expand', [spread, ops.int64s([n, channels, h, fh, w, fw])], `${layer.name}_repeat`);
+  const y = ops.reshape(repeated, [n, channels, h * fh, w * fw], layer.name);
+  return {
+    outputs: [{ name: y, shape: [n, channels, h * fh, w * fw] }],
+    backward: ([d]) => {
+      if (d === null || !ctx.needsGradient(x)) return [null];
+      const blocks = ops.reshape(d, [n, channels, h, fh, w, fw], `${layer.name}_dblocks`);
+      return [ops.reshape(ops.reduceSum(blocks, [3, 5], `${layer.name}_dsum`), [n, channels, h, w], `${layer.name}_dx`)];
+    },
+  };
+};
+
 /** A step-graph tensor in tfjs' layout: 4-D maps go NCHW → NHWC, others are as they are. */
 function toTfjsLayout(x: Value, ops: StepOps, name: string): Value {
   if (x.shape.length !== 4) return x;
@@ -593,6 +619,7 @@ export const TRAINING_EMITTERS: Readonly<Record<string, LayerEmitter>> = Object.
   ZeroPadding2D: zeroPadding,
   Reshape: reshape,
   Concatenate: concatenate,
+  UpSampling2D: upSampling,
 });
 
 export type { LayerStep, StepContext };

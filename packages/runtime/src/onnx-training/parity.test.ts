@@ -145,6 +145,20 @@ describe('onnxruntime training step = tfjs training step', () => {
     const build = () => mobilenetV1({ widthMultiplier: 0.5, inputSize: 64, classes: 3, dropout: 0, seed: 3 });
     await expectSameSteps(build, () => tf.train.adam(0.001, 0.9, 0.999, 1e-3), [batchOf(6, 64, 3, 7), batchOf(6, 64, 3, 8), batchOf(3, 64, 3, 9)]);
   }, 60_000);
+
+  test('a top-down merge (UpSampling2D of a coarser map added to a finer one), momentum SGD, 2 steps', async () => {
+    const build = () => {
+      const x = tfl.input({ shape: [16, 16, 3] });
+      const conv = (filters: number, strides: number, name: string) => tfl.layers.conv2d({ filters, kernelSize: 3, strides, padding: 'same', name });
+      const fine = conv(6, 2, 'fine').apply(x) as tfl.SymbolicTensor; // 8 × 8
+      const coarse = conv(6, 2, 'coarse').apply(fine) as tfl.SymbolicTensor; // 4 × 4
+      const up = tfl.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(coarse) as tfl.SymbolicTensor;
+      const merged = tfl.layers.add({ name: 'merge' }).apply([fine, up]) as tfl.SymbolicTensor;
+      const pooled = tfl.layers.globalAveragePooling2d({}).apply(conv(8, 1, 'after').apply(merged)) as tfl.SymbolicTensor;
+      return tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: 3, activation: 'softmax', name: 'logits' }).apply(pooled) as tfl.SymbolicTensor });
+    };
+    await expectSameSteps(build, () => tf.train.momentum(0.05, 0.9), [batchOf(4, 16, 3, 10), batchOf(4, 16, 3, 11)]);
+  }, 60_000);
 });
 
 test('the engine carries its state: three steps in one runner = three runners of one step, handing over through fit\'s model and optimizer', async () => {

@@ -12,6 +12,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { BatchNormalization } from '@mobilenets/backbone';
 import { SUPPORTED_ACTIVATIONS } from './activations';
 import { DEFAULT_CONVERTERS } from './converters';
+import { modelToOnnx } from './export';
 import { compareWithOnnxRuntime, randomizeWeights } from './testing';
 
 type Sym = tfl.SymbolicTensor;
@@ -135,6 +136,19 @@ describe('converters match tfjs within 1e-4 (relative)', () => {
     await expectParity(tfl.model({ inputs: x, outputs: apply(tfl.layers.zeroPadding2d({ padding: [[1, 2], [3, 0]] }), conv(x)) }));
   });
 
+  it('UpSampling2D, nearest, by 2 and by [3, 1]', async () => {
+    const x = image();
+    const ops = await expectParity(tfl.model({ inputs: x, outputs: [apply(tfl.layers.upSampling2d({ size: [2, 2] }), conv(x)), apply(tfl.layers.upSampling2d({ size: [3, 1] }), conv(x))] }));
+    expect(ops).toContain('Resize');
+  });
+
+  it('UpSampling2D, bilinear: a clear error', () => {
+    const x = image();
+    const model = tfl.model({ inputs: x, outputs: apply(tfl.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }), conv(x)) });
+    expect(() => modelToOnnx(model)).toThrow(/UpSampling2D.*only 'nearest'/);
+    model.dispose();
+  });
+
   it.each([
     ['GlobalAveragePooling2D', () => tfl.layers.globalAveragePooling2d({})],
     ['GlobalMaxPooling2D', () => tfl.layers.globalMaxPooling2d({})],
@@ -228,7 +242,7 @@ describe('inputs', () => {
 describe('DEFAULT_CONVERTERS', () => {
   it('covers every layer class the parity tests above exercise', () => {
     expect(Object.keys(DEFAULT_CONVERTERS).sort()).toEqual(
-      ['Activation', 'Add', 'BatchNormalization', 'Concatenate', 'Conv2D', 'Dense', 'DepthwiseConv2D', 'Dropout', 'Flatten', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'ReLU', 'Reshape', 'Softmax', 'ZeroPadding2D'].sort(),
+      ['Activation', 'Add', 'BatchNormalization', 'Concatenate', 'Conv2D', 'Dense', 'DepthwiseConv2D', 'Dropout', 'Flatten', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'ReLU', 'Reshape', 'Softmax', 'UpSampling2D', 'ZeroPadding2D'].sort(),
     );
   });
 });

@@ -210,6 +210,19 @@ export const DEFAULT_CONVERTERS: Readonly<Record<string, LayerConverter>> = Obje
     const logSumExp = g.addNode('ReduceLogSumExp', [x.name], `${layer.name}_logsumexp`, { axes: { ints: axes }, keepdims: { int: 1 } })[0];
     return { name: g.addNode('Exp', [g.addNode('Sub', [x.name, logSumExp], `${layer.name}_shifted`)[0]], layer.name)[0], layout: x.layout };
   },
+  /** Nearest-neighbour UpSampling2D by whole factors: Resize (asymmetric, floor) on channels-first maps. */
+  UpSampling2D: (layer, [x], ctx) => {
+    requireChannelsLast(layer);
+    const c = layerConfig<{ size?: number | number[]; interpolation?: string }>(layer);
+    const [fh, fw] = pair(c.size ?? 2);
+    if ((c.interpolation ?? 'nearest') !== 'nearest' || !Number.isInteger(fh) || !Number.isInteger(fw)) {
+      throw new TypeError(`exportOnnx: layer '${layer.name}' (UpSampling2D) interpolates '${c.interpolation}' by [${fh}, ${fw}]; only 'nearest' by whole factors is supported.`);
+    }
+    const g = ctx.graph;
+    const scales = g.addFloatInitializer(`${layer.name}/scales`, [1, 1, fh, fw], [4]);
+    const attributes: Record<string, OnnxAttribute> = { mode: { string: 'nearest' }, coordinate_transformation_mode: { string: 'asymmetric' }, nearest_mode: { string: 'floor' } };
+    return { name: g.addNode('Resize', [ctx.inLayout(x, 'channels-first'), '', scales], layer.name, attributes)[0], layout: 'channels-first' };
+  },
   /** Concat along the axis in the layout all inputs share (any axis maps exactly), else in the tfjs layout. */
   Concatenate: (layer, inputs, ctx) => {
     const { layout, names } = commonLayout(inputs, ctx);
