@@ -80,14 +80,16 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     expect(hashTree(data)).toBe(before);
   });
 
-  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes to the losses of an uninterrupted run (with its recorded anchor layout)', async () => {
+  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes to the losses of an uninterrupted run (with its recorded anchor layout, FPN and crop)', async () => {
     const full = path.join(tmp, 'uninterrupted');
-    const first = json(detect('train', '--data', annotations, ...tiny, '--anchors', 'tf', '--steps', '6', '--workers', '1', '--val-every', '100', '--out', full, '--json'));
+    const recorded = ['--anchors', 'tf', '--fpn', '--crop-area', '0.3'];
+    const first = json(detect('train', '--data', annotations, ...tiny, ...recorded, '--steps', '6', '--workers', '1', '--val-every', '100', '--out', full, '--json'));
     // TF's layout: 3 anchors a cell on the finest map (input 64: maps 4, 2, 1, 1, 1, 1), 6 on the others.
-    expect(first).toMatchObject({ anchorLayout: 'tf', anchors: 3 * 16 + 6 * (4 + 1 + 1 + 1 + 1) });
+    expect(first).toMatchObject({ anchorLayout: 'tf', fpn: true, anchors: 3 * 16 + 6 * (4 + 1 + 1 + 1 + 1) });
+    expect(JSON.parse(fs.readFileSync(path.join(full, 'run.json'), 'utf8')).settings).toMatchObject({ fpn: true, cropArea: 0.3, augment: true });
     const expected = stepLosses(full);
     const run = path.join(tmp, 'stopped');
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/detect/bin/mobilenet-detect.js'), 'train', '--data', annotations, ...tiny, '--anchors', 'tf', '--steps', '6', '--workers', '1', '--val-every', '100', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/detect/bin/mobilenet-detect.js'), 'train', '--data', annotations, ...tiny, ...recorded, '--steps', '6', '--workers', '1', '--val-every', '100', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let signalled = false;
     child.stderr.on('data', (chunk: Buffer) => {
@@ -103,7 +105,7 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     expect(stepLosses(run).length).toBeLessThan(6);
     const resumed = json(detect('train', '--resume', run, '--json'));
     expect(resumed.steps).toBe(6);
-    expect(resumed).toMatchObject({ anchorLayout: 'tf', anchors: first.anchors });
+    expect(resumed).toMatchObject({ anchorLayout: 'tf', fpn: true, anchors: first.anchors });
     expect(JSON.parse(fs.readFileSync(path.join(run, 'model', 'detector.json'), 'utf8')).anchors).toMatchObject({ count: first.anchors, generator: { reduceBoxesInLowestLayer: true, boxSpecs: [] } });
     expect(resumed.resumedFrom).toBeGreaterThanOrEqual(2);
     const losses = stepLosses(run);
@@ -121,6 +123,9 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     const layout = detect('train', '--anchors', 'yolo', '--out', path.join(tmp, 'never'));
     expect(layout.status).toBe(2);
     expect(layout.stderr).toContain("--anchors must be one of tf, torchvision, dense, fine. Received 'yolo'.");
+    const crop = detect('train', '--crop-area', '0', '--out', path.join(tmp, 'never'));
+    expect(crop.status).toBe(2);
+    expect(crop.stderr).toContain('--crop-area must be in (0, 1]. Received 0.');
     const size = detect('train', '--input-size', '100', '--out', path.join(tmp, 'never'));
     expect(size.status).toBe(2);
     expect(size.stderr).toContain('--input-size must be a multiple of 32');

@@ -48,6 +48,8 @@ export interface DetectorDescription {
   classes: string[];
   scoreFunction: 'softmax' | 'sigmoid';
   anchors: AnchorLayout;
+  /** FPN's top-down pathway over the backbone taps. */
+  fpn: boolean;
 }
 
 /** The SSD / SSDLite the description names, with fresh weights (seeded). A bad --alpha / --input-size is a usage error naming the flag. */
@@ -57,7 +59,7 @@ export function buildDetector(d: DetectorDescription, seed: number | null): SsdM
   const layout = ANCHOR_LAYOUTS[d.anchors];
   const anchorsPerLocation = ssdAnchorsPerLocation(layout.generator);
   const taps = layout.fineMap ? [SSD_FINE_TAPS[d.arch], ...SSD_TAPS[d.arch]] : SSD_TAPS[d.arch];
-  return createSsd({ backbone, classes: d.classes.length, head: d.model, taps, depthMultiplier: d.alpha, anchorsPerLocation, seed: seed === null ? null : seed + 1 });
+  return createSsd({ backbone, classes: d.classes.length, head: d.model, taps, fpn: d.fpn, depthMultiplier: d.alpha, anchorsPerLocation, seed: seed === null ? null : seed + 1 });
 }
 
 /** The detector's anchors, normalised cxcywh in output order (box-math's SSD anchor generator in the description's layout, on the model's feature maps). */

@@ -18,6 +18,8 @@ export interface DetectRunSettings {
   inputSize: number;
   /** The anchor layout (detector-io's ANCHOR_LAYOUTS). Runs recorded before the flag existed used 'tf'. */
   anchors: AnchorLayout;
+  /** FPN's top-down pathway over the backbone taps (detection-ssd's createSsd `fpn`). Runs recorded before the flag existed had none. */
+  fpn: boolean;
   /** The training data (absolute paths). */
   data: DetectionSource;
   /** True when `data` is the procedural set the run generated into `<run>/data` (no --data). */
@@ -37,6 +39,8 @@ export interface DetectRunSettings {
   warmupSteps: number;
   weightDecay: number;
   augment: boolean;
+  /** Smallest share of the image SSD's random crop keeps (1: no crop). Runs recorded before the flag existed used the SSD paper's 0.1. */
+  cropArea: number;
   /** Validate every n epochs (and at the end). */
   valEvery: number;
   /** Stopping rules (the only settings `--resume` may change, with --max-minutes). */
@@ -53,5 +57,5 @@ export function readDetectRun(dir: string): DetectRunSettings | null {
   const record = readRunRecord<DetectRunSettings>(dir);
   if (record === null) return null;
   if (record.app !== DETECT_APP) throw new Error(`${dir}: this run was written by ${record.app}, not ${DETECT_APP}.`);
-  return { ...record.settings, anchors: record.settings.anchors ?? 'tf' };
+  return { ...record.settings, anchors: record.settings.anchors ?? 'tf', fpn: record.settings.fpn ?? false, cropArea: record.settings.cropArea ?? 0.1 };
 }

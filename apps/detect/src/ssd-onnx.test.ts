@@ -87,19 +87,20 @@ describe('untrained detectors with the batch-norm statistics of real photos', ()
   // A bug is off by ~1: measured 1.0–1.3 with TF 'SAME' pads put top-left instead of bottom-right, and
   // 1.3–1.6 with a predictor reshaped from NCHW without its transpose.
   it.each([
-    ['v1', 'ssd', 128],
-    ['v1', 'ssdlite', 128],
-    ['v2', 'ssdlite', 160],
-  ] as const)('%s %s %i px, α 0.5: BoxEncodings and ClassLogits within 5e-4 relative of tfjs', async (arch, head: SsdHead, size) => {
+    ['v1', 'ssd', 128, ''],
+    ['v1', 'ssdlite', 128, ''],
+    ['v2', 'ssdlite', 160, ''],
+    ['v2', 'ssdlite', 160, ' with FPN\'s top-down pathway (Resize)'],
+  ] as const)('%s %s %i px%s, α 0.5: BoxEncodings and ClassLogits within 5e-4 relative of tfjs', async (arch, head: SsdHead, size, fpn) => {
     // The statistics on wasm (a training-mode pass over 24 images takes seconds there, minutes on cpu); the comparison on cpu.
     await tf.setBackend('wasm');
     const backbone = (arch === 'v1' ? mobilenetV1 : mobilenetV2)({ widthMultiplier: 0.5, inputSize: size, includeTop: false, seed: 3 });
-    const ssd = createSsd({ backbone, classes: 3, head, seed: 4 });
+    const ssd = createSsd({ backbone, classes: 3, head, fpn: fpn !== '', seed: 4 });
     const images = await photos(size);
     useBatchStatisticsOf(ssd.model, images);
     await tf.setBackend('cpu');
     const x = tf.slice(images, [0], [2]) as tf.Tensor4D;
-    const { parity, graph } = await compare(ssd.model, path.join(dir, `${arch}-${head}-${size}.onnx`), x);
+    const { parity, graph } = await compare(ssd.model, path.join(dir, `${arch}-${head}-${size}${fpn === '' ? '' : '-fpn'}.onnx`), x);
     tf.dispose([images, x]);
 
     expect(Object.keys(parity)).toEqual([SSD_OUTPUTS.boxEncodings, SSD_OUTPUTS.classLogits]);
@@ -118,6 +119,7 @@ describe('untrained detectors with the batch-norm statistics of real photos', ()
     expect(transposes.filter((t) => t.input?.[0] === 'input' || readers(t.output![0]).every((r) => r.opType === 'Reshape'))).toHaveLength(transposes.length);
     expect(nodes.filter((n) => n.opType === 'Mul')).toEqual([]);
     expect(nodes.filter((n) => n.opType === 'Conv')).toHaveLength(ssd.model.layers.filter((l) => ['Conv2D', 'DepthwiseConv2D'].includes(l.getClassName())).length);
+    expect(nodes.filter((n) => n.opType === 'Resize')).toHaveLength(fpn === '' ? 0 : 1); // one merge between the two taps
     ssd.model.dispose();
   }, 300_000);
 });

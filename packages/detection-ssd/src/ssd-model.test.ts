@@ -64,6 +64,31 @@ describe('createSsd', () => {
     ssd.model.dispose();
   });
 
+  it('fpn: each tap but the coarsest gets the merged map above it (1×1 conv → BN, upsampled, added); the extra layers and outputs are unchanged', () => {
+    const build = (fpn: boolean) => createSsd({ backbone: mobilenetV2({ widthMultiplier: 0.5, inputSize: 320, includeTop: false, seed: 1 }), classes: 3, head: 'ssdlite', taps: [SSD_FINE_TAPS.v2, ...SSD_TAPS.v2], anchorsPerLocation: [3, 7, 6, 6, 6, 6, 6], fpn, seed: 2 });
+    const plain = build(false);
+    const ssd = build(true);
+    expect(ssd.featureMapSizes).toEqual(plain.featureMapSizes);
+    expect(ssd.anchors).toBe(plain.anchors);
+    const layer = (name: string) => ssd.model.getLayer(name);
+    // layer_19 (10×10, 1280 deep) into layer_15's expansion (20×20, 288), that merge into layer_8's (40×40, 96).
+    expect(layer('layer_15_expansion_output_TopDown_1x1_288').outputShape).toEqual([null, 10, 10, 288]);
+    expect(layer('layer_15_expansion_output_TopDown_upsample').outputShape).toEqual([null, 20, 20, 288]);
+    expect(layer('layer_8_expansion_output_TopDown_1x1_96').outputShape).toEqual([null, 20, 20, 96]);
+    expect(layer('layer_8_expansion_output_TopDown_merge').outputShape).toEqual([null, 40, 40, 96]);
+    const mergeInputs = (name: string) => (layer(name).inboundNodes[0].inboundLayers as { name: string }[]).map((l) => l.name);
+    expect(mergeInputs('layer_8_expansion_output_TopDown_1x1_96')).toEqual(['layer_15_expansion_output_TopDown_merge']);
+    expect(mergeInputs('BoxPredictor_0_ClassPredictor_depthwise')).toEqual(['layer_8_expansion_output_TopDown_merge']);
+    expect(mergeInputs('layer_19_1_Conv2d_2_1x1_256')).toEqual(['out_relu']); // layer_19, the raw tap
+    expect(ssd.model.layers.length - plain.model.layers.length).toBe(2 * 4); // conv, BN, upsample, add per merge
+    const [boxes, logits] = ssd.model.predict(tf.zeros([1, 320, 320, 3])) as tf.Tensor[];
+    expect(boxes.shape).toEqual([1, ssd.anchors, 4]);
+    expect(logits.shape).toEqual([1, ssd.anchors, 4]);
+    tf.dispose([boxes, logits]);
+    ssd.model.dispose();
+    plain.model.dispose();
+  });
+
   it('the predictors reshape cells row by row, anchors within a cell: a box code lands at its anchor index', () => {
     // One feature map cell (y, x) and anchor a of predictor 0 is anchor (y·W + x)·A + a, as the anchor generator orders them.
     const ssd = createSsd({ backbone: mobilenetV1({ widthMultiplier: 0.25, inputSize: 128, includeTop: false }), classes: 1, extraLayerDepths: [], anchorsPerLocation: [2, 3] });

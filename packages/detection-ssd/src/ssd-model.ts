@@ -8,6 +8,11 @@
  *                  objects, which TF's configs do not have — then one extra layer per entry of
  *                  EXTRA_LAYER_DEPTHS: a 1×1 conv to half the depth, then a 3×3 stride-2 conv
  *                  (SSDLite: 3×3 depthwise stride 2, then 1×1), each conv → BN → ReLU6;
+ *   top-down       optionally (`fpn`), FPN's top-down pathway over the taps (Lin et al. 2017; TF's
+ *                  FPN-lite feature extractors): from the coarsest tap down, each tap's map plus the
+ *                  merged map above it, projected to the tap's depth (1×1 conv → BN, linear) and
+ *                  upsampled (nearest) to the tap's size — so the fine maps that find small objects see
+ *                  the deeper layers' features; the extra layers still grow from the coarsest tap;
  *   box predictors one per feature map: box encodings (4 a box) and class logits (classes + 1 with the
  *                  background first) for each of the map's anchors — SSD: a 1×1 conv each; SSDLite: a
  *                  3×3 depthwise conv → BN → ReLU6, then a 1×1 conv;
@@ -53,6 +58,8 @@ export interface SsdConfig {
    * SSD_TAPS for the backbone's family (prepend SSD_FINE_TAPS' for a stride-8 map).
    */
   taps?: readonly string[];
+  /** FPN's top-down pathway over the taps (see the module comment). Default false, as TF's SSD configs. */
+  fpn?: boolean;
   /** Extra feature-map depths after the taps. Default EXTRA_LAYER_DEPTHS. */
   extraLayerDepths?: readonly number[];
   /** Anchors per cell of each feature map (taps first). Default SSD_ANCHORS_PER_LOCATION. */
@@ -117,6 +124,23 @@ function extraLayer(x: SymbolicTensor, base: string, index: number, depth: (d: n
   return convBnActivation(x, { kind: 'conv', kernelSize: 1, stride: 1, filters: full, activation: 'relu6' }, { conv: name, bn: `${name}_BatchNorm`, activation: `${name}_relu` }, settings);
 }
 
+/**
+ * FPN's merge of one tap with the merged map above it: `fine` + upsample(BN(1×1 conv(`coarse`) to
+ * fine's depth)), named after the tap. The upsampling factor is the ratio of the map sizes (2 between
+ * taps one stride apart, at input sizes that are multiples of 32).
+ */
+function topDownMerge(fine: SymbolicTensor, coarse: SymbolicTensor, base: string, settings: BlockSettings): SymbolicTensor {
+  const [, fh, fw, depth] = fine.shape as number[];
+  const [, ch, cw] = coarse.shape as number[];
+  const factor = [fh / ch, fw / cw];
+  if (!factor.every((f) => Number.isInteger(f) && f >= 1)) throw new RangeError(`createSsd: fpn merges the ${ch}×${cw} map into the ${fh}×${fw} map of '${base}', which is not a whole multiple of it.`);
+  const name = `${base}_TopDown_1x1_${depth}`;
+  // No activation layer named: conv → BN only, linear (as V2's projections).
+  const projected = convBnActivation(coarse, { kind: 'conv', kernelSize: 1, stride: 1, filters: depth, activation: 'relu6' }, { conv: name, bn: `${name}_BatchNorm` }, settings);
+  const upsampled = tfl.layers.upSampling2d({ size: factor, name: `${base}_TopDown_upsample` }).apply(projected) as SymbolicTensor;
+  return tfl.layers.add({ name: `${base}_TopDown_merge` }).apply([fine, upsampled]) as SymbolicTensor;
+}
+
 /** One predictor output (box encodings or class logits) of one feature map, reshaped to [batch, cells · anchors, width]. */
 function predictor(x: SymbolicTensor, name: string, anchors: number, width: number, cells: number, head: SsdHead, settings: BlockSettings): SymbolicTensor {
   if (head === 'ssdlite') {
@@ -140,6 +164,9 @@ export function createSsd(config: SsdConfig): SsdModel {
 
   const maps: SymbolicTensor[] = taps.map((t) => t.output);
   let x = maps[maps.length - 1];
+  if (config.fpn === true) {
+    for (let i = maps.length - 2; i >= 0; i--) maps[i] = topDownMerge(maps[i], maps[i + 1], taps[i].endpoint.replace(/\//g, '_'), settings);
+  }
   const base = taps[taps.length - 1].endpoint.replace(/\//g, '_');
   (config.extraLayerDepths ?? EXTRA_LAYER_DEPTHS).forEach((layerDepth, k) => {
     x = extraLayer(x, base, k + 2, depth, layerDepth, head, settings);

@@ -24,6 +24,7 @@ interface TrainFlags {
   alpha: number;
   inputSize: number;
   anchors: AnchorLayout;
+  fpn: boolean;
   data?: string;
   images?: string;
   voc?: string;
@@ -45,6 +46,7 @@ interface TrainFlags {
   weightDecay: number;
   scoreFunction: 'softmax' | 'sigmoid';
   augment: boolean;
+  cropArea: number;
   valEvery: number;
   checkpointMinutes: number;
   out: string;
@@ -55,6 +57,9 @@ interface TrainFlags {
 }
 
 /** Learning rates that trained the procedural set well from scratch at batch 16 (see the README's detection section). */
+/** `--crop-area`'s default: see the README's detection section for the runs that chose it. */
+export const DEFAULT_CROP_AREA = 0.1;
+
 export const DEFAULT_LEARNING_RATES = { momentum: 0.025, rmsprop: 0.004, adam: 0.001 } as const;
 
 /** Settings --resume takes from the run folder; a flag that names another value is an error. */
@@ -64,6 +69,7 @@ const RECORDED: RecordedSetting<TrainFlags, DetectRunSettings>[] = [
   { flag: '--alpha', key: 'alpha', setting: 'alpha' },
   { flag: '--input-size', key: 'inputSize', setting: 'inputSize' },
   { flag: '--anchors', key: 'anchors', setting: 'anchors' },
+  { flag: '--fpn', key: 'fpn', setting: 'fpn' },
   { flag: '--val-fraction', key: 'valFraction', setting: 'valFraction' },
   { flag: '--seed', key: 'seed', setting: 'seed' },
   { flag: '--batch', key: 'batch', setting: 'batch' },
@@ -73,6 +79,7 @@ const RECORDED: RecordedSetting<TrainFlags, DetectRunSettings>[] = [
   { flag: '--weight-decay', key: 'weightDecay', setting: 'weightDecay' },
   { flag: '--score-function', key: 'scoreFunction', setting: 'scoreFunction' },
   { flag: '--augment', key: 'augment', setting: 'augment' },
+  { flag: '--crop-area', key: 'cropArea', setting: 'cropArea' },
   { flag: '--val-every', key: 'valEvery', setting: 'valEvery' },
 ];
 
@@ -84,6 +91,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--alpha <α>', 'width multiplier α of the backbone').argParser(parseNumberOption('--alpha')).default(0.5))
     .addOption(new Option('--input-size <pixels>', 'network input side, a multiple of 32 (images are resized to it, aspect ratio not kept, as SSD does)').argParser(parseIntegerOption('--input-size', 64)).default(320))
     .addOption(new Option('--anchors <layout>', "'tf' (TF's SSD anchor generator: 3 anchors a cell on the finest feature map, 6 on the others), 'torchvision' (6 on every map, as torchvision's SSDLite320), 'dense' (torchvision's 6 and TF's small square: 7 on the finest map) or 'fine' (dense, plus a stride-8 feature map with 3 small squares for objects of 12–32 px at 320); the share of training boxes each layout reaches is printed at the start").argParser(parseChoiceOption('--anchors', Object.keys(ANCHOR_LAYOUTS) as AnchorLayout[])).default('fine'))
+    .option('--fpn', "FPN's top-down pathway (FPN-lite): each tapped backbone map also gets the deeper map above it (1×1 conv, upsampled, added), so the fine maps that find small objects see deeper features")
     .option('--data <file.json>', 'COCO instances JSON of the training images (default: generate the procedural shapes set into <out>/data)')
     .option('--images <dir>', "folder --data's file_names are relative to (default: the JSON file's folder)")
     .option('--voc <dir>', 'a Pascal VOC folder (Annotations/, JPEGImages/) instead of --data')
@@ -98,6 +106,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--weight-decay <x>', 'L2 on conv kernels').argParser(parseNumberOption('--weight-decay')).default(4e-5))
     .addOption(new Option('--score-function <fn>', "class scores: 'softmax' over background and classes (torchvision, the SSD paper) or 'sigmoid' per class (TF's configs)").argParser(parseChoiceOption('--score-function', ['softmax', 'sigmoid'] as const)).default('softmax'))
     .option('--no-augment', "no SSD random crop or horizontal flip")
+    .addOption(new Option('--crop-area <f>', "smallest share of the image SSD's random crop keeps, in (0, 1] (the SSD paper: 0.1); 1: no crop, the horizontal flip only").argParser(parseNumberOption('--crop-area')).default(DEFAULT_CROP_AREA))
     .addOption(new Option('--val-every <n>', 'validate (COCO mAP) every n epochs and at the end').argParser(parseIntegerOption('--val-every', 1)).default(1))
     .option('--init <source>', "start the backbone from trained weights: a model folder (a classifier or detector from these apps; layers matched by name and shape), or 'face-api' (MobileNetV1 α = 1 from face-api's face detector)");
   return addRunOptions(command, {
@@ -128,7 +137,14 @@ function checkFlags(o: TrainFlags): void {
   if (!(o.weightDecay >= 0)) throw new UsageError(`--weight-decay must be ≥ 0. Received ${o.weightDecay}.`);
   if (!(o.checkpointMinutes >= 0)) throw new UsageError(`--checkpoint-minutes must be ≥ 0. Received ${o.checkpointMinutes}.`);
   if (o.accumulate > o.batch) throw new UsageError(`--accumulate (${o.accumulate}) cannot exceed --batch (${o.batch}): each micro-batch needs at least one image.`);
+  if (!(o.cropArea > 0 && o.cropArea <= 1)) throw new UsageError(`--crop-area must be in (0, 1]. Received ${o.cropArea}.`);
   if (o.inputSize % 32 !== 0) throw new UsageError(`--input-size must be a multiple of 32 (e.g. 320, 300 is not). Received ${o.inputSize}.`);
+}
+
+/** The training augmentation a run's settings name: SSD's random crop down to `cropArea` of the image (none at 1) and the horizontal flip, or nothing. */
+function augmentationOf(s: DetectRunSettings): boolean | datasets.DetectionAugmentOptions {
+  if (!s.augment) return false;
+  return { crop: s.cropArea >= 1 ? false : { area: [s.cropArea, 1] }, flip: true };
 }
 
 /** The run's learning rate: warm-up, then a cosine to 0 at the last planned step (lengthened on --resume from the current rate). */
@@ -223,9 +239,9 @@ async function trainInFolder(
   let settings: DetectRunSettings;
   if (recorded === null) {
     settings = {
-      model: o.model, arch: o.arch, alpha: o.alpha, inputSize: o.inputSize, anchors: o.anchors, data, generatedData: generated, val, valFraction, seed, classes,
+      model: o.model, arch: o.arch, alpha: o.alpha, inputSize: o.inputSize, anchors: o.anchors, fpn: o.fpn ?? false, data, generatedData: generated, val, valFraction, seed, classes,
       scoreFunction: o.scoreFunction, optimizer: o.optimizer, batch, accumulate: o.accumulate, lr: o.lr ?? DEFAULT_LEARNING_RATES[o.optimizer], warmupSteps: o.warmupSteps,
-      weightDecay: o.weightDecay, augment: o.augment, valEvery: o.valEvery,
+      weightDecay: o.weightDecay, augment: o.augment, cropArea: o.cropArea, valEvery: o.valEvery,
       epochs: o.epochs ?? (o.steps === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
       init: o.init === undefined ? null : o.init === 'face-api' ? o.init : path.resolve(o.init),
     };
@@ -246,11 +262,11 @@ async function trainInFolder(
   // A whole batch of decodes in flight: sharp decodes the next batch on libuv's threads while a
   // training step holds the main thread (onnxruntime's run is synchronous), instead of two at a time.
   const concurrency = Math.max(2, settings.batch);
-  const trainData = datasets.detectionData(trainRecords, classes, { inputSize: settings.inputSize, augment: settings.augment, prefetch: 2, concurrency, onSkip });
+  const trainData = datasets.detectionData(trainRecords, classes, { inputSize: settings.inputSize, augment: augmentationOf(settings), prefetch: 2, concurrency, onSkip });
   const valData = valRecords.length > 0 ? datasets.detectionData(valRecords, classes, { inputSize: settings.inputSize, augment: false, prefetch: 2, concurrency, onSkip }) : undefined;
   if (valData === undefined) log('note: no validation images (give --val-data or --val-fraction > 0); mAP will not be measured');
 
-  const description: DetectorDescription = { model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: settings.anchors, classes, scoreFunction: settings.scoreFunction };
+  const description: DetectorDescription = { model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: settings.anchors, fpn: settings.fpn, classes, scoreFunction: settings.scoreFunction };
   const ssd = buildDetector(description, settings.seed);
   try {
     let init: InitReport | null = null;
@@ -344,7 +360,7 @@ function report(o: TrainFlags, r: Outcome): void {
       mAP: val?.mAP ?? null, AP50: val?.AP50 ?? null, stats,
       perCategory: (result.val?.details as { perCategory?: unknown } | undefined)?.perCategory ?? null,
       steps: result.steps, epochs: result.epochs, stoppedBy: result.stoppedBy, resumedFrom: result.resumedFrom, seconds: result.seconds, timing: result.timing, best: result.best,
-      model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: r.ssd.anchors, anchorLayout: settings.anchors, anchorCoverage: r.coverage, classes: settings.classes,
+      model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: r.ssd.anchors, anchorLayout: settings.anchors, fpn: settings.fpn, anchorCoverage: r.coverage, classes: settings.classes,
       trainImages: r.trainImages, valImages: r.valImages, skippedImages: r.skippedImages, init: r.init, engine: r.engine, backend: r.backend, workers: r.workers, seed: settings.seed,
       out: r.out, modelDir: r.modelDir, metrics: r.metricsFile,
     })}\n`);
