@@ -24,7 +24,8 @@ interface TrainFlags {
   alpha: number;
   inputSize: number;
   anchors: AnchorLayout;
-  fpn: boolean;
+  /** Undefined unless given: commander sets a plain boolean flag only when it is on the command line. */
+  fpn?: boolean;
   data?: string;
   images?: string;
   voc?: string;
@@ -56,13 +57,13 @@ interface TrainFlags {
   json?: boolean;
 }
 
-/** Learning rates that trained the procedural set well from scratch at batch 16 (see the README's detection section). */
 /**
  * `--crop-area`'s default: crops down to 30 % of the image. The SSD paper's 10 % learnt more slowly per
  * epoch on the procedural set (held-out mAP 0.434 against 0.505 after 16 epochs; README, detection section).
  */
 export const DEFAULT_CROP_AREA = 0.3;
 
+/** Learning rates that trained the procedural set well from scratch at batch 16 (see the README's detection section). */
 export const DEFAULT_LEARNING_RATES = { momentum: 0.025, rmsprop: 0.004, adam: 0.001 } as const;
 
 /** Settings --resume takes from the run folder; a flag that names another value is an error. */
