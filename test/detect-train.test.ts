@@ -113,6 +113,29 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     losses.forEach(([, loss], i) => expect(loss).toBeCloseTo(expected[i][1], 4));
   }, 240_000);
 
+  it('--max-minutes alone fits the run to the time: the first epoch plans the steps, recorded for --resume, and the learning rate reaches 0 at the last', () => {
+    const run = path.join(tmp, 'budget');
+    const trained = json(detect('train', '--data', annotations, ...tiny, '--max-minutes', '0.2', '--workers', '1', '--val-every', '2', '--out', run, '--json'));
+    const { settings } = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    // 9 training images at batch 4: 2 steps an epoch; the schedule was laid over 30 provisional epochs until step 2.
+    expect(settings).toMatchObject({ budgetMinutes: 0.2, epochs: null, cosineExtensions: [{ atStep: 0, totalSteps: 60 }, { atStep: 2, totalSteps: settings.steps }] });
+    expect(settings.steps).toBeGreaterThan(2);
+    const lines = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.type === 'plan')).toMatchObject([{ step: 2, totalSteps: settings.steps }]);
+    expect(['steps', 'maxMinutes']).toContain(trained.stoppedBy);
+    const steps = lines.filter((l) => l.type === 'step');
+    if (trained.stoppedBy === 'steps') {
+      expect(trained.steps).toBe(settings.steps);
+      // The last step's rate: the provisional cosine's value at step 2, decayed by the planned one to 0 at the end.
+      const total = settings.steps;
+      const atPlan = 0.025 * 0.5 * (1 + Math.cos((Math.PI * 2) / 60));
+      expect(steps.at(-1).lr).toBeCloseTo(atPlan * 0.5 * (1 + Math.cos((Math.PI * (total - 3)) / (total - 2))), 9);
+    }
+    // --resume of a planned run follows the recorded plan (and ends where it ends).
+    const resumed = json(detect('train', '--resume', run, '--json'));
+    expect(resumed.steps).toBe(settings.steps);
+  }, 120_000);
+
   it('usage errors exit 2 and name the flag: run folder inside the data, a changed setting on resume, a bad input size, a model folder without a detector', () => {
     const inside = detect('train', '--data', annotations, ...tiny, '--steps', '1', '--out', path.join(data, 'run'));
     expect(inside.status).toBe(2);

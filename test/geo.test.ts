@@ -160,6 +160,16 @@ describe('mobilenet-geo (end to end)', () => {
     losses.forEach(([, loss], i) => expect(loss).toBeCloseTo(expected[i][1], 4));
   }, 240_000);
 
+  it('--max-minutes alone plans the run from its first epoch and records the plan', () => {
+    const run = path.join(tmp, 'budget');
+    const trained = json(geo('train', '--data', csv, ...tiny, '--max-minutes', '0.1', '--val-every', '100', '--out', run, '--json'));
+    const { settings } = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    // 36 training photos at batch 8: 4 steps an epoch, laid over 30 provisional epochs until step 4.
+    expect(settings).toMatchObject({ budgetMinutes: 0.1, epochs: null, cosineExtensions: [{ atStep: 0, totalSteps: 120 }, { atStep: 4, totalSteps: settings.steps }] });
+    expect(settings.steps).toBeGreaterThan(4);
+    expect(trained.steps).toBeLessThanOrEqual(settings.steps);
+  });
+
   it('bad manifest rows are reported by line and left out; a manifest without the columns is a usage error naming them', () => {
     const rows = fs.readFileSync(csv, 'utf8').trim().split('\n');
     const bad = path.join(tmp, 'bad', 'photos.csv');

@@ -46,6 +46,13 @@ export interface DetectRunSettings {
   /** Stopping rules (the only settings `--resume` may change, with --max-minutes). */
   epochs: number | null;
   steps: number | null;
+  /**
+   * `--max-minutes` of a run started without --epochs or --steps: its length is fitted to that time
+   * (cli-kit's cosinePlanner). Epochs and steps stay null until the first epoch has measured the
+   * speed; then steps holds the planned total. Null for runs with a planned length (and runs recorded
+   * before the rule existed).
+   */
+  budgetMinutes: number | null;
   /** A cosine schedule lengthened on --resume: the first entry is the original plan (atStep 0). Empty when never lengthened. */
   cosineExtensions: { atStep: number; totalSteps: number }[];
   /** Weights the backbone started from ('face-api' or a model directory), null for fresh weights. */
@@ -57,5 +64,5 @@ export function readDetectRun(dir: string): DetectRunSettings | null {
   const record = readRunRecord<DetectRunSettings>(dir);
   if (record === null) return null;
   if (record.app !== DETECT_APP) throw new Error(`${dir}: this run was written by ${record.app}, not ${DETECT_APP}.`);
-  return { ...record.settings, anchors: record.settings.anchors ?? 'tf', fpn: record.settings.fpn ?? false, cropArea: record.settings.cropArea ?? 0.1 };
+  return { ...record.settings, anchors: record.settings.anchors ?? 'tf', fpn: record.settings.fpn ?? false, cropArea: record.settings.cropArea ?? 0.1, budgetMinutes: record.settings.budgetMinutes ?? null };
 }

@@ -48,6 +48,8 @@ export interface GeoRunSettings {
   /** Stopping rules (the only settings `--resume` may change, with --max-minutes). */
   epochs: number | null;
   steps: number | null;
+  /** `--max-minutes` of a run started without --epochs or --steps: its length is fitted to that time (cli-kit's cosinePlanner); steps stay null until the first epoch has measured the speed. Null otherwise, and for runs recorded before the rule. */
+  budgetMinutes: number | null;
   /** A cosine schedule lengthened on --resume: the first entry is the original plan (atStep 0). Empty when never lengthened. */
   cosineExtensions: { atStep: number; totalSteps: number }[];
   /** Weights the run started from (a model directory or 'face-api'), null for fresh weights. */
@@ -59,5 +61,5 @@ export function readGeoRun(dir: string): GeoRunSettings | null {
   const record = readRunRecord<GeoRunSettings>(dir);
   if (record === null) return null;
   if (record.app !== GEO_APP) throw new Error(`${dir}: this run was written by ${record.app}, not ${GEO_APP}.`);
-  return record.settings;
+  return { ...record.settings, budgetMinutes: record.settings.budgetMinutes ?? null };
 }

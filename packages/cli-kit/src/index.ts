@@ -15,3 +15,5 @@ export type { RunOptionSettings } from './run-options';
 export { addRunOptions } from './run-options';
 export type { RecordedSetting } from './resume';
 export { checkRecordedFlags, lengthenedCosineOnResume } from './resume';
+export type { RunLengthSettings } from './time-budget';
+export { PROVISIONAL_EPOCHS, cosinePlanner, estimatedValidationSeconds, minutesToPlan, scheduledSteps } from './time-budget';

@@ -55,6 +55,8 @@ export function progressCallback(options: ProgressOptions = {}): FitCallback {
   let startedAt = 0;
   let startStep = 0;
   let lastLine = 0;
+  /** FitOptions.plan has set the total: it no longer grows epoch by epoch. */
+  let planned = false;
   const eta = (step: number) => {
     const done = step - startStep;
     if (done <= 0 || total === 0) return Infinity;
@@ -84,7 +86,7 @@ export function progressCallback(options: ProgressOptions = {}): FitCallback {
       const l = loss.add(s.loss);
       const metric = metricText(s);
       const ips = speed.add(s.imagesPerSecond);
-      if (begin !== null && begin.totalSteps === null && s.step > total) total = s.step + begin.stepsPerEpoch - s.batch;
+      if (begin !== null && begin.totalSteps === null && !planned && s.step > total) total = s.step + begin.stepsPerEpoch - s.batch;
       const payload = { epoch: s.epoch + 1, loss: l.toFixed(4), metric, ips: ips.toFixed(1), etaText: formatDuration(eta(s.step)) };
       if (bar !== null) {
         if (paused) bar.start(total, s.step, payload);
@@ -99,6 +101,11 @@ export function progressCallback(options: ProgressOptions = {}): FitCallback {
         lastLine = now;
         stream.write(`step ${s.step}/${total} epoch ${payload.epoch} loss ${payload.loss}${metric.replace(' |', '')} ${payload.ips} img/s lr ${s.lr.toPrecision(3)} ETA ${payload.etaText}\n`);
       }
+    },
+    onPlan(info) {
+      planned = true;
+      total = info.totalSteps;
+      stream.write(`planned: ${info.totalSteps} steps in all (${info.schedule.describe()})\n`);
     },
     onEpochEnd(e: EpochInfo) {
       const train = [`loss ${e.train.loss.toFixed(4)}`, ...Object.entries(e.train.metrics).map(([k, v]) => `${k} ${format(k, v)}`)].join(' ');

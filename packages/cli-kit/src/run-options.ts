@@ -17,6 +17,14 @@ export interface RunOptionSettings {
   out: { byDefault: string; holds: string };
   /** What --seed fixes, for its help. */
   seeds: string;
+  /** The app fits its learning-rate schedule to --max-minutes when neither --epochs nor --steps is given (time-budget.ts). Default false. */
+  plansToMaxMinutes?: boolean;
+}
+
+function maxMinutesHelp(plans: boolean): string {
+  const stop = 'stop cleanly after this many minutes of this call (saving a checkpoint and the model)';
+  if (!plans) return stop;
+  return `${stop}; without --epochs and --steps, the run is fitted to this time: after the first epoch it plans the steps that fit, and the learning rate decays to 0 at the last one`;
 }
 
 /** Adds --engine, --epochs, --steps, --max-minutes, --batch, --accumulate, --workers, --checkpoint-minutes, --out, --resume, --seed and --json. */
@@ -28,7 +36,7 @@ export function addRunOptions(command: Command, s: RunOptionSettings): Command {
     )
     .addOption(new Option('--epochs <n>', `epochs in total (default ${s.defaultEpochs} when neither --steps nor --max-minutes is given); with --resume, may be raised`).argParser(parseIntegerOption('--epochs', 1)))
     .addOption(new Option('--steps <n>', 'optimizer steps in total; with --resume, may be raised').argParser(parseIntegerOption('--steps', 1)))
-    .addOption(new Option('--max-minutes <m>', 'stop cleanly after this many minutes of this call (saving a checkpoint and the model)').argParser(parseNumberOption('--max-minutes')))
+    .addOption(new Option('--max-minutes <m>', maxMinutesHelp(s.plansToMaxMinutes === true)).argParser(parseNumberOption('--max-minutes')))
     .addOption(new Option('--batch <n>', 'images per optimizer step').argParser(parseIntegerOption('--batch', 1)).default(s.defaultBatch ?? 32))
     .addOption(new Option('--accumulate <k>', 'tfjs engine: split each step into k micro-batches per worker whose gradients are averaged (less memory, same update)').argParser(parseIntegerOption('--accumulate', 1)).default(1))
     .addOption(new Option('--workers <n>', `tfjs engine: worker threads that share each batch (default: up to one per core, here ${s.workers.byDefault}, as long as each worker's share stays ≥ ${s.workers.minShare} images for batch norm; 1 trains in this thread)`).argParser(parseIntegerOption('--workers', 1)))

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { classificationTask } from './classification-task';
 import { FitState, StepInfo, TrainingDivergedError, epochSteps, fit } from './fit';
 import { metricsLogCallback } from './metrics-log';
+import type { EpochTiming } from './time-budget';
 import { constantSchedule, exponentialDecay } from './schedules';
 import { MemoryCheckpointStore, memoryData, tinyClassifier } from './testing';
 import { StepRunnerFactory, localRunner } from './runner';
@@ -117,6 +118,42 @@ describe('fit: stopping rules', () => {
     const r = await fit(model, slow, { ...recipe, epochs: 2, clock: () => now, callbacks: [rec.callback, { onStepEnd: () => void (now += 3_000) }] });
     expect(rec.steps.map((s) => s.dataWaitSeconds)).toEqual([5, 2, 2, 5, 2, 2]);
     expect(r.timing).toEqual({ dataWaitSeconds: 18, stepSeconds: 18 });
+    model.dispose();
+  });
+
+  it('plan: called once at the end of the first epoch with its timing; the returned schedule and step count then rule', async () => {
+    const model = tinyClassifier();
+    let now = 0;
+    // Loading "takes" 2 s a training batch and 1 s a validation batch; the steps themselves take no time.
+    const slow = <T extends ReturnType<typeof memoryData>>(source: T, ms: number): T => ({
+      ...source,
+      async *batches(o: Parameters<typeof source.batches>[0]) {
+        for await (const b of source.batches(o)) {
+          now += ms;
+          yield b;
+        }
+      },
+    });
+    const timings: EpochTiming[] = [];
+    const plans: { step: number; totalSteps: number }[] = [];
+    const rec = recorder();
+    const r = await fit(model, slow(memoryData(12), 2_000), {
+      ...recipe, epochs: 5, validation: slow(memoryData(8), 1_000), batchNormStatistics: false, clock: () => now,
+      plan: (timing) => {
+        timings.push(timing);
+        return { steps: 7, schedule: constantSchedule(0.01) };
+      },
+      callbacks: [rec.callback, { onPlan: ({ step, totalSteps }) => void plans.push({ step, totalSteps }) }],
+    });
+    // Steps end at 2, 4 and 6 s (2 s a step after the first); validation then takes 2 batches, 2 s.
+    expect(timings).toEqual([{ step: 3, epochs: 1, stepsPerEpoch: 3, elapsedSeconds: 8, secondsPerStep: 2, validationSeconds: 2 }]);
+    expect(plans).toEqual([{ step: 3, totalSteps: 7 }]);
+    expect(rec.steps.map((s) => s.lr)).toEqual([0.05, 0.05, 0.05, 0.01, 0.01, 0.01, 0.01]);
+    expect([r.steps, r.stoppedBy]).toEqual([7, 'steps']);
+    // The epochs still bound the run: a plan past them ends with them.
+    const long = await fit(model, memoryData(12), { ...recipe, epochs: 2, plan: () => ({ steps: 100, schedule: constantSchedule(0.01) }) });
+    expect([long.steps, long.stoppedBy]).toEqual([6, 'epochs']);
+    await expect(fit(model, memoryData(12), { ...recipe, epochs: 2, plan: () => ({ steps: 0, schedule: constantSchedule(0.01) }) })).rejects.toThrow(/plan\(\)\.steps must be an integer ≥ 1/);
     model.dispose();
   });
 

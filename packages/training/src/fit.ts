@@ -16,6 +16,7 @@ import { EmaState, WeightEma } from './ema';
 import { paperOptimizer } from './optimizers';
 import { StepRunner, StepRunnerFactory, localRunner } from './runner';
 import { Schedule, paperSchedule } from './schedules';
+import type { EpochTiming } from './time-budget';
 import type { Task, ValidationResult } from './task';
 
 /** A checkpoint as fit hands it to a store: the model, its optimizer and fit's JSON state. */
@@ -127,6 +128,8 @@ export interface FitCallback {
   onTrainBegin?(info: TrainBeginInfo): void | Promise<void>;
   onStepEnd?(info: StepInfo): void | Promise<void>;
   onEpochEnd?(info: EpochInfo): void | Promise<void>;
+  /** Called when FitOptions.plan has set the run's length: the run now ends at `totalSteps`. */
+  onPlan?(info: { step: number; totalSteps: number; schedule: Schedule }): void | Promise<void>;
   /** Called after a checkpoint is saved. */
   onCheckpoint?(info: { name: string; step: number }): void | Promise<void>;
   onTrainEnd?(result: FitResult): void | Promise<void>;
@@ -199,6 +202,21 @@ export interface FitOptions<Batch = ClassificationBatch> {
   signal?: AbortSignal;
   /** Milliseconds clock for maxMinutes, everyMinutes and throughput; default performance.now. Tests pass a fake one. */
   clock?: () => number;
+  /**
+   * Sets the run's length from its measured speed (a time budget: see time-budget.ts'
+   * stepsWithinMinutes). Called once, at the end of the first epoch this call completes (after its
+   * validation and checkpoint), with that epoch's timing; fit then follows the returned schedule and
+   * also stops at the returned step. The schedule must give the same rates as before for the steps
+   * already taken (extendedCosine does), and the caller records the plan so that a resumed run passes
+   * it as `schedule` and `steps` instead of planning again.
+   */
+  plan?: (timing: EpochTiming) => RunPlan | Promise<RunPlan>;
+}
+
+/** What FitOptions.plan returns: the run's total steps and the schedule from here on. */
+export interface RunPlan {
+  steps: number;
+  schedule: Schedule;
 }
 
 /** The loss became NaN or infinite: training stopped without saving, the last good checkpoint is intact. */
@@ -324,7 +342,6 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     seed = 0,
     shuffle = true,
     dropRemainder = false,
-    schedule = paperSchedule(),
     weightDecay = 4e-5,
     accumulate = 1,
     validation,
@@ -333,6 +350,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     clock = () => performance.now(),
   } = options;
   const task = (options.task ?? classificationTask()) as Task<Batch>;
+  let schedule = options.schedule ?? paperSchedule();
   checkPositive('epochs', options.epochs, true, 1);
   checkPositive('steps', options.steps, true, 1);
   checkPositive('maxMinutes', options.maxMinutes, false, 0);
@@ -353,7 +371,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
   const stepsPerEpoch = epochSteps(data.size, batchSize, dropRemainder);
   if (stepsPerEpoch === 0) throw new RangeError('fit: the training data is empty (data.size is 0).');
   const epochs = options.epochs ?? (options.steps === undefined && options.maxMinutes === undefined ? 1 : Infinity);
-  const maxSteps = options.steps ?? Infinity;
+  let maxSteps = options.steps ?? Infinity;
   const store = options.checkpoints?.store;
   const everySteps = options.checkpoints?.everySteps ?? 0;
   const everyMs = (options.checkpoints?.everyMinutes ?? 0) * 60_000;
@@ -474,12 +492,17 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     let lastValStep = -1;
     let lr = schedule.lr(state.step, state.epoch);
     const timing = { stepSeconds: 0, dataWaitSeconds: 0 };
+    let planned = options.plan === undefined;
 
     while (state.epoch < epochs && stoppedBy === null) {
       stoppedBy = shouldStop();
       if (stoppedBy !== null) break;
       const epoch = state.epoch;
       let previousEnd = clock();
+      // For options.plan: when this epoch's first step in this call ended, and the steps after it.
+      let firstStepEnd: number | null = null;
+      let stepsAfterFirst = 0;
+      const epochStart = previousEnd;
       const batches = data.batches({ epoch, batchSize, seed, skip: state.batchInEpoch, shuffle });
       let waitFrom = clock();
       // The epoch ends after its stepsPerEpoch-th batch: with dropRemainder, the short remainder is neither waited for nor trained on.
@@ -504,6 +527,8 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
         const now = clock();
         const seconds = Math.max(now - previousEnd, 1e-3) / 1000;
         previousEnd = now;
+        if (firstStepEnd === null) firstStepEnd = now;
+        else stepsAfterFirst += 1;
         await emit('onStepEnd', {
           step: state.step, epoch, batch: state.batchInEpoch, loss: result.loss, losses: result.losses, metrics: result.metrics,
           examples: result.examples, imagesPerSecond: result.examples / seconds, dataWaitSeconds, lr,
@@ -523,7 +548,9 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
         throw new RangeError(`fit: epoch ${epoch} gave no batches to train on (the data has ${data.size} examples): every example failed to load, or the data source yields nothing.`);
       }
 
+      const epochEnd = clock();
       const validated = (epoch + 1) % validateEvery === 0 ? await validate() : null;
+      const validationSeconds = validated === null ? null : (clock() - epochEnd) / 1000;
       if (validated !== null) {
         lastVal = validated;
         lastValStep = state.step;
@@ -550,6 +577,15 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
       lastSavedStep = -1; // the epoch counters changed even if the step did not
       await saveLast();
       await emit('onEpochEnd', { ...summary, validation: validated });
+      if (!planned) {
+        planned = true;
+        const secondsPerStep = stepsAfterFirst > 0 ? (epochEnd - firstStepEnd!) / 1000 / stepsAfterFirst : (epochEnd - epochStart) / 1000;
+        const plan = await options.plan!({ step: state.step, epochs: state.epoch, stepsPerEpoch, elapsedSeconds: (clock() - started) / 1000, secondsPerStep, validationSeconds });
+        checkPositive('plan().steps', plan.steps, true, 1);
+        schedule = plan.schedule;
+        maxSteps = Math.min(maxSteps, plan.steps);
+        await emit('onPlan', { step: state.step, totalSteps: Math.min(maxSteps, epochs * stepsPerEpoch), schedule });
+      }
     }
     if (stoppedBy === null) stoppedBy = 'epochs';
     await saveLast();

@@ -17,9 +17,11 @@ export type { CosineDecayOptions, CosineExtension, ExponentialDecayOptions, Sche
 export { constantSchedule, cosineDecay, cosineFromPlan, exponentialDecay, extendedCosine, lengthenCosinePlan, linearWarmup, paperSchedule, stepDecay } from './schedules';
 export type { ClassAccuracy, EvaluateOptions, EvaluationResult } from './metrics';
 export { evaluate } from './metrics';
+export type { EpochTiming, TimeBudget } from './time-budget';
+export { stepsWithinMinutes } from './time-budget';
 export type { EmaState } from './ema';
 export { WeightEma } from './ema';
-export type { LoggedBegin, LoggedEnd, LoggedEpoch, LoggedStep, MetricsLog } from './metrics-log';
+export type { LoggedBegin, LoggedEnd, LoggedEpoch, LoggedPlan, LoggedStep, MetricsLog } from './metrics-log';
 export { metricsLogCallback, parseMetricsLog } from './metrics-log';
 export type {
   BestEpoch,
@@ -30,6 +32,7 @@ export type {
   FitCallback,
   FitOptions,
   FitResult,
+  RunPlan,
   FitState,
   StepInfo,
   StopReason,

@@ -37,12 +37,22 @@ export interface LoggedBegin extends TrainBeginInfo {
   time: string;
 }
 
-/** Appends a line per training start, step, epoch and end through `append` (a line includes its '\n'). */
+/** FitOptions.plan set the run's length at `step`: it now ends at `totalSteps`, on `schedule` (its description). */
+export interface LoggedPlan {
+  type: 'plan';
+  time: string;
+  step: number;
+  totalSteps: number;
+  schedule: string;
+}
+
+/** Appends a line per training start, step, epoch, plan and end through `append` (a line includes its '\n'). */
 export function metricsLogCallback(append: (line: string) => void, now: () => Date = () => new Date()): FitCallback {
-  const write = (o: LoggedStep | LoggedEpoch | LoggedBegin | LoggedEnd) => append(`${JSON.stringify(o)}\n`);
+  const write = (o: LoggedStep | LoggedEpoch | LoggedBegin | LoggedPlan | LoggedEnd) => append(`${JSON.stringify(o)}\n`);
   return {
     onTrainBegin: (b) => write({ type: 'begin', time: now().toISOString(), ...b }),
     onStepEnd: (s) => write({ type: 'step', time: now().toISOString(), ...s }),
+    onPlan: (p) => write({ type: 'plan', time: now().toISOString(), step: p.step, totalSteps: p.totalSteps, schedule: p.schedule.describe() }),
     onEpochEnd: (e) => write({ type: 'epoch', time: now().toISOString(), epoch: e.epoch, step: e.step, lr: e.lr, train: e.train, val: e.val }),
     onTrainEnd: (r) => write({ type: 'end', time: now().toISOString(), step: r.steps, epochs: r.epochs, stoppedBy: r.stoppedBy, seconds: r.seconds, val: r.val === null ? null : { ...r.val.metrics } }),
   };

@@ -127,7 +127,8 @@ export interface CosineExtension {
 }
 
 /**
- * A cosine decay that was lengthened while it ran (a resumed run given more epochs or steps). Up to the
+ * A cosine decay whose end moved while it ran (a resumed run given more epochs or steps, or a run fitted
+ * to a time budget once its speed was measured: FitOptions.plan). Up to the
  * first extension it is `cosineDecay(options)`; from each extension's `atStep` on, the rate falls by a
  * cosine from the value it had there to `minimum` at the extension's `totalSteps`. The rate never jumps
  * (a plain cosine recomputed over the longer run would restart high), and a run that is never extended
@@ -152,7 +153,7 @@ export function extendedCosine(options: CosineDecayOptions, extensions: readonly
   };
   return {
     lr: (step) => lr(step, extensions.length - 1),
-    describe: () => `${base.describe()}${extensions.map((e) => `, lengthened at step ${e.atStep} to end at ${e.totalSteps}`).join('')}`,
+    describe: () => `${base.describe()}${extensions.map((e) => `, replanned at step ${e.atStep} to end at ${e.totalSteps}`).join('')}`,
   };
 }
 

@@ -7,7 +7,7 @@ import {
   FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, dataParallel, defaultWorkerCount, initFromModel, onnxTrainingRunner, planTrainingEngine, setup,
   ssdStepLoss, withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
-import { type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
+import { type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, cosinePlanner, minutesToPlan, scheduledSteps, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { type AnchorCoverage, anchorCoverage, convertBoxes, formatAnchorCoverage } from '@mobilenets/box-math';
 import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
 import {
@@ -119,6 +119,7 @@ export function trainCommand(): Command {
     workers: { byDefault: defaultWorkerCount(), minShare: MIN_BATCH_NORM_BATCH },
     out: { byDefault: 'mobilenet-detect-out', holds: 'run.json, model/, checkpoints/, metrics.jsonl' },
     seeds: 'the weights, the validation split, data order and augmentation',
+    plansToMaxMinutes: true,
   })
     .addHelpText(
       'after',
@@ -153,7 +154,7 @@ function augmentationOf(s: DetectRunSettings): boolean | datasets.DetectionAugme
 
 /** The run's learning rate: warm-up, then a cosine to 0 at the last planned step (lengthened on --resume from the current rate). */
 function scheduleOf(s: DetectRunSettings, stepsPerEpoch: number): Schedule {
-  const totalSteps = s.steps ?? s.epochs! * stepsPerEpoch;
+  const totalSteps = scheduledSteps(s, stepsPerEpoch);
   const base = cosineFromPlan(s.lr, s.cosineExtensions, totalSteps);
   return s.warmupSteps > 0 ? linearWarmup(base, { steps: s.warmupSteps }) : base;
 }
@@ -246,14 +247,14 @@ async function trainInFolder(
       model: o.model, arch: o.arch, alpha: o.alpha, inputSize: o.inputSize, anchors: o.anchors, fpn: o.fpn ?? false, data, generatedData: generated, val, valFraction, seed, classes,
       scoreFunction: o.scoreFunction, optimizer: o.optimizer, batch, accumulate: o.accumulate, lr: o.lr ?? DEFAULT_LEARNING_RATES[o.optimizer], warmupSteps: o.warmupSteps,
       weightDecay: o.weightDecay, augment: o.augment, cropArea: o.cropArea, valEvery: o.valEvery,
-      epochs: o.epochs ?? (o.steps === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
+      epochs: o.epochs ?? (o.steps === undefined && o.maxMinutes === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
+      budgetMinutes: o.epochs === undefined && o.steps === undefined ? (o.maxMinutes ?? null) : null,
       init: o.init === undefined ? null : o.init === 'face-api' ? o.init : path.resolve(o.init),
     };
   } else {
     checkResumeFlags(recorded, o, command, out);
     settings = { ...recorded, epochs: o.epochs ?? (o.steps !== undefined ? null : recorded.epochs), steps: o.steps ?? (o.epochs !== undefined ? null : recorded.steps), accumulate: o.accumulate };
-    const total = (s: DetectRunSettings) => s.steps ?? s.epochs! * stepsPerEpoch;
-    const lengthened = await lengthenedCosineOnResume({ plan: recorded.cosineExtensions, before: total(recorded), after: total(settings), lastStep: () => store.stepOf('last'), log });
+    const lengthened = await lengthenedCosineOnResume({ plan: recorded.cosineExtensions, before: scheduledSteps(recorded, stepsPerEpoch), after: scheduledSteps(settings, stepsPerEpoch), lastStep: () => store.stepOf('last'), log });
     if (lengthened !== null) settings = { ...settings, cosineExtensions: lengthened };
   }
   await writeRunRecord(out, DETECT_APP, settings);
@@ -294,6 +295,12 @@ async function trainInFolder(
     const stop = stopOnSignals(log);
     const metricsFile = path.join(out, 'metrics.jsonl');
     if (recorded === null) fs.rmSync(metricsFile, { force: true });
+    const budgetMinutes = minutesToPlan(settings, o.maxMinutes);
+    const planned = async (s: DetectRunSettings) => {
+      settings = s;
+      await writeRunRecord(out, DETECT_APP, s);
+      return scheduleOf(s, stepsPerEpoch);
+    };
     let result: FitResult;
     try {
       result = await fit(ssd.model, trainData, {
@@ -303,7 +310,8 @@ async function trainInFolder(
           : plan.workers > 1 ? dataParallel({ workers: plan.workers, backend: runtime.backend }) : localRunner(),
         epochs: settings.epochs ?? undefined,
         steps: settings.steps ?? undefined,
-        maxMinutes: o.maxMinutes,
+        maxMinutes: o.maxMinutes ?? budgetMinutes ?? undefined,
+        plan: budgetMinutes === null ? undefined : cosinePlanner({ minutes: budgetMinutes, settings, stepsPerEpoch, validationImages: valRecords.length, log, planned }),
         batchSize: settings.batch,
         dropRemainder: true,
         accumulate: plan.accumulate,

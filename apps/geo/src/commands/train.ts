@@ -12,7 +12,7 @@ import {
   planTrainingEngine, setup, withRunFolder, writeRunRecord,
 } from '@mobilenets/runtime';
 import {
-  type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, rangeErrorsAsUsage, stopOnSignals,
+  type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, cosinePlanner, minutesToPlan, scheduledSteps, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, rangeErrorsAsUsage, stopOnSignals,
 } from '@mobilenets/cli-kit';
 import type { S2Hierarchy, S2Partition } from '@mobilenets/geo';
 import { type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, epochSteps, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer } from '@mobilenets/training';
@@ -114,6 +114,7 @@ export function trainCommand(): Command {
     workers: { byDefault: defaultWorkerCount(), minShare: MIN_BATCH_NORM_BATCH },
     out: { byDefault: 'mobilenet-geo-out', holds: 'run.json, partition.json, model/, checkpoints/, metrics.jsonl, partition-map.png, predictions-map.png' },
     seeds: 'the weights, the validation split, data order and augmentation',
+    plansToMaxMinutes: true,
   })
     .addHelpText(
       'after',
@@ -149,7 +150,7 @@ function checkFlags(o: TrainFlags, command: Command): void {
 
 /** The run's learning rate: warm-up, then a cosine to 0 at the last planned step (lengthened on --resume from the current rate). */
 function scheduleOf(s: GeoRunSettings, stepsPerEpoch: number): Schedule {
-  const totalSteps = s.steps ?? s.epochs! * stepsPerEpoch;
+  const totalSteps = scheduledSteps(s, stepsPerEpoch);
   const base = cosineFromPlan(s.lr, s.cosineExtensions, totalSteps);
   return s.warmupSteps > 0 ? linearWarmup(base, { steps: s.warmupSteps }) : base;
 }
@@ -248,15 +249,15 @@ async function trainInFolder(
       partitionFrom: o.partition === undefined ? null : path.resolve(o.partition), ...thresholds, locate: o.locate, topK: o.topK,
       optimizer: o.optimizer, batch, accumulate: o.accumulate, lr: o.lr ?? DEFAULT_LEARNING_RATES[o.optimizer], warmupSteps: o.warmupSteps, weightDecay: o.weightDecay,
       labelSmoothing: o.labelSmoothing, augment: o.augment, valEvery: o.valEvery,
-      epochs: o.epochs ?? (o.steps === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
+      epochs: o.epochs ?? (o.steps === undefined && o.maxMinutes === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
+      budgetMinutes: o.epochs === undefined && o.steps === undefined ? (o.maxMinutes ?? null) : null,
       init: o.init === undefined ? null : o.init === 'face-api' ? o.init : path.resolve(o.init),
     };
     writeJsonFile(partitionFile, cellsJson(cells));
   } else {
     checkResumeFlags(recorded, o, command, out);
     settings = { ...recorded, epochs: o.epochs ?? (o.steps !== undefined ? null : recorded.epochs), steps: o.steps ?? (o.epochs !== undefined ? null : recorded.steps), accumulate: o.accumulate };
-    const total = (s: GeoRunSettings) => s.steps ?? s.epochs! * stepsPerEpoch;
-    const lengthened = await lengthenedCosineOnResume({ plan: recorded.cosineExtensions, before: total(recorded), after: total(settings), lastStep: () => store.stepOf('last'), log });
+    const lengthened = await lengthenedCosineOnResume({ plan: recorded.cosineExtensions, before: scheduledSteps(recorded, stepsPerEpoch), after: scheduledSteps(settings, stepsPerEpoch), lastStep: () => store.stepOf('last'), log });
     if (lengthened !== null) settings = { ...settings, cosineExtensions: lengthened };
   }
   await writeRunRecord(out, GEO_APP, settings);
@@ -295,6 +296,12 @@ async function trainInFolder(
     const stop = stopOnSignals(log);
     const metricsFile = path.join(out, 'metrics.jsonl');
     if (recorded === null) fs.rmSync(metricsFile, { force: true });
+    const budgetMinutes = minutesToPlan(settings, o.maxMinutes);
+    const planned = async (s: GeoRunSettings) => {
+      settings = s;
+      await writeRunRecord(out, GEO_APP, s);
+      return scheduleOf(s, stepsPerEpoch);
+    };
     let result: FitResult;
     try {
       result = await fit(model, trainData, {
@@ -304,7 +311,8 @@ async function trainInFolder(
           : plan.workers > 1 ? dataParallel({ workers: plan.workers, backend: runtime.backend }) : localRunner(),
         epochs: settings.epochs ?? undefined,
         steps: settings.steps ?? undefined,
-        maxMinutes: o.maxMinutes,
+        maxMinutes: o.maxMinutes ?? budgetMinutes ?? undefined,
+        plan: budgetMinutes === null ? undefined : cosinePlanner({ minutes: budgetMinutes, settings, stepsPerEpoch, validationImages: validation.records.length, log, planned }),
         batchSize: settings.batch,
         dropRemainder: true,
         accumulate: plan.accumulate,

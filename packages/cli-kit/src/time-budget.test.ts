@@ -1,0 +1,42 @@
+import { constantSchedule } from '@mobilenets/training';
+import { type RunLengthSettings, cosinePlanner, minutesToPlan, scheduledSteps } from './time-budget';
+
+const budgeted: RunLengthSettings = { epochs: null, steps: null, budgetMinutes: 10, cosineExtensions: [], valEvery: 1, batch: 16 };
+
+describe('time budget (--max-minutes without --epochs or --steps)', () => {
+  it('lays the schedule over 30 provisional epochs until planned, and plans only runs without a set length', () => {
+    expect(scheduledSteps(budgeted, 40)).toBe(1200);
+    expect(scheduledSteps({ ...budgeted, epochs: 3 }, 40)).toBe(120);
+    expect(scheduledSteps({ ...budgeted, steps: 77, epochs: 3 }, 40)).toBe(77);
+    expect(minutesToPlan(budgeted, undefined)).toBe(10); // the recorded budget
+    expect(minutesToPlan(budgeted, 4)).toBe(4); // this call's --max-minutes
+    expect(minutesToPlan({ ...budgeted, steps: 500 }, 4)).toBeNull(); // planned already
+    expect(minutesToPlan({ ...budgeted, epochs: 5, budgetMinutes: null }, 4)).toBeNull(); // --epochs with --max-minutes: a cap only
+  });
+
+  it('plans from the measured first epoch: the steps that fit, a cosine plan that now ends there, recorded through `planned`', async () => {
+    const lines: string[] = [];
+    const recorded: RunLengthSettings[] = [];
+    const plan = cosinePlanner({
+      minutes: 10, settings: budgeted, stepsPerEpoch: 40, validationImages: 200, log: (l) => lines.push(l),
+      planned: (s) => {
+        recorded.push(s);
+        return constantSchedule(0.5);
+      },
+    });
+    const result = await plan({ step: 40, epochs: 1, stepsPerEpoch: 40, elapsedSeconds: 22, secondsPerStep: 0.5, validationSeconds: 2 });
+    // 600 · 0.97 − 22 − 2 = 558 s at 0.5 + 2/40 = 0.55 s a step: 1014 more steps.
+    expect(result.steps).toBe(1054);
+    expect(result.schedule.lr(0, 0)).toBe(0.5);
+    expect(recorded).toEqual([{ ...budgeted, steps: 1054, cosineExtensions: [{ atStep: 0, totalSteps: 1200 }, { atStep: 40, totalSteps: 1054 }] }]);
+    expect(lines).toEqual(['--max-minutes 10: at 32.0 images/s (0.50 s a step, a validation 2.0 s), 1054 steps (26.4 epochs) fit in the 9m38s left; the learning rate now decays to 0 at step 1054.']);
+  });
+
+  it('estimates the validation it has not seen from the validation images (half a training step an image)', async () => {
+    let steps = 0;
+    const plan = cosinePlanner({ minutes: 10, settings: { ...budgeted, valEvery: 5 }, stepsPerEpoch: 40, validationImages: 160, log: () => undefined, planned: (s) => ((steps = s.steps!), constantSchedule(1)) });
+    await plan({ step: 40, epochs: 1, stepsPerEpoch: 40, elapsedSeconds: 20, secondsPerStep: 0.5, validationSeconds: null });
+    // Estimate 0.5 · 0.5 s · 160 / 16 = 2.5 s; 582 − 20 − 2.5 = 559.5 s at 0.5 + 2.5/200 = 0.5125 s → 1091 more.
+    expect(steps).toBe(40 + 1091);
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * `--max-minutes M` without --epochs or --steps: "train for M minutes". The apps' cosine schedules
+ * end at the last planned step, so a run cut off by the clock would stop halfway down the cosine; this
+ * plans the run instead. The schedule starts on a provisional length; at the end of the first epoch fit
+ * hands over its measured speed (FitOptions.plan) and the cosine's end moves to the last step that
+ * fits the budget (an extension of the run's cosine plan: the rate does not jump). The app records
+ * the planned steps and the plan in run.json, so --resume continues the same schedule.
+ */
+import { type CosineExtension, type EpochTiming, type RunPlan, type Schedule, lengthenCosinePlan, stepsWithinMinutes } from '@mobilenets/training';
+import { formatDuration } from './progress';
+
+/** Epochs a time-budgeted run's schedule is laid over until its speed is measured (the rate barely moves in the first epoch). */
+export const PROVISIONAL_EPOCHS = 30;
+
+/**
+ * Validation's cost, estimated from a training step's when the measured epoch did not validate: a
+ * forward pass is about a third of a training step per image; post-processing and the evaluator
+ * bring it to about half.
+ */
+export function estimatedValidationSeconds(secondsPerStep: number, batch: number, validationImages: number): number {
+  return (0.5 * secondsPerStep * validationImages) / batch;
+}
+
+/** The run.json settings a time budget reads and writes (every training app records them). */
+export interface RunLengthSettings {
+  epochs: number | null;
+  steps: number | null;
+  /** --max-minutes of a run started without --epochs or --steps; its steps are null until planned. */
+  budgetMinutes: number | null;
+  cosineExtensions: CosineExtension[];
+  valEvery: number;
+  batch: number;
+}
+
+/** The total steps a run's schedule is laid over: its steps or epochs, or PROVISIONAL_EPOCHS while a time budget is not yet planned. */
+export function scheduledSteps(s: RunLengthSettings, stepsPerEpoch: number): number {
+  return s.steps ?? (s.epochs ?? PROVISIONAL_EPOCHS) * stepsPerEpoch;
+}
+
+/**
+ * The minutes this call plans the run to, null when its length is already set: a new run given
+ * --max-minutes alone, or one stopped before its first epoch ended (then this call's --max-minutes,
+ * else the recorded one).
+ */
+export function minutesToPlan(s: RunLengthSettings, maxMinutes: number | undefined): number | null {
+  return s.epochs === null && s.steps === null ? (maxMinutes ?? s.budgetMinutes) : null;
+}
+
+/**
+ * FitOptions.plan for a run fitted to `minutes`: from fit's measurement of the first epoch, the steps
+ * that fit (stepsWithinMinutes) and a cosine plan that now ends there; `planned` records the settings
+ * (run.json) and gives the schedule they describe.
+ */
+export function cosinePlanner<S extends RunLengthSettings>(o: {
+  minutes: number;
+  settings: S;
+  stepsPerEpoch: number;
+  /** Validation images (0 without validation). */
+  validationImages: number;
+  log: (line: string) => void;
+  planned: (settings: S) => Schedule | Promise<Schedule>;
+}): (timing: EpochTiming) => Promise<RunPlan> {
+  return async (timing) => {
+    const { minutes, settings, log } = o;
+    const validationSecondsEstimate = o.validationImages === 0 ? 0 : estimatedValidationSeconds(timing.secondsPerStep, settings.batch, o.validationImages);
+    const steps = stepsWithinMinutes(timing, { minutes, validateEvery: settings.valEvery, validationSecondsEstimate });
+    const validation = timing.validationSeconds === null ? '' : `, a validation ${timing.validationSeconds.toFixed(1)} s`;
+    log(
+      `--max-minutes ${minutes}: at ${(settings.batch / timing.secondsPerStep).toFixed(1)} images/s (${timing.secondsPerStep.toFixed(2)} s a step${validation}), ` +
+        `${steps} steps (${(steps / timing.stepsPerEpoch).toFixed(1)} epochs) fit in the ${formatDuration(minutes * 60 - timing.elapsedSeconds)} left; the learning rate now decays to 0 at step ${steps}.`,
+    );
+    const cosineExtensions = lengthenCosinePlan(settings.cosineExtensions, scheduledSteps(settings, o.stepsPerEpoch), steps, timing.step);
+    return { steps, schedule: await o.planned({ ...settings, steps, cosineExtensions }) };
+  };
+}
