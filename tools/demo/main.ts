@@ -138,12 +138,12 @@ async function detectionRun(json: boolean, out: string): Promise<void> {
   const predictArgs = ['predict', '--model', 'faceapi-ssd-mobilenetv1', ...photos, '--min-score', '0.5', '--out', faces, '--json'];
   if (!json) process.stdout.write(`\nDetection: mobilenet-detect predict --model faceapi-ssd-mobilenetv1 <face-api's ${photos.length} sample photos> --out ${faces}\n`);
   const found = await runApp<{ image: string; detections: { box: number[]; score: number; label: string }[] }[]>('detect', predictArgs, null);
-  const trainArgs = ['train', '--model', 'ssdlite', '--arch', 'v2', '--alpha', '0.5', '--input-size', '160', '--max-minutes', '1', '--epochs', '3', '--val-every', '3', '--seed', '0', '--out', path.join(out, 'ssdlite'), '--json'];
+  const trainArgs = ['train', '--model', 'ssdlite', '--arch', 'v2', '--alpha', '0.5', '--input-size', '160', '--max-minutes', '1', '--val-every', '3', '--seed', '0', '--out', path.join(out, 'ssdlite'), '--json'];
   if (!json) {
     for (const f of found) process.stdout.write(`  ${path.basename(f.image)}: ${f.detections.length} face${f.detections.length === 1 ? '' : 's'} (scores ${f.detections.map((d) => d.score.toFixed(2)).join(', ')})\n`);
     process.stdout.write(`  ${found.reduce((n, f) => n + f.detections.length, 0)} faces; annotated PNGs in ${faces}\n\nmobilenet-detect ${trainArgs.join(' ')}\n`);
   }
-  const trained = await runApp<{ mAP: number | null; AP50: number | null; steps: number; seconds: number; anchors: number }>('detect', trainArgs, json ? null : /^no --data|^trained|^epoch \d+ done/);
+  const trained = await runApp<{ mAP: number | null; AP50: number | null; steps: number; seconds: number; anchors: number }>('detect', trainArgs, json ? null : /^no --data|^trained|^epoch \d+ done|^--max-minutes/);
   if (json) {
     process.stdout.write(`${JSON.stringify({ faces: found, detection: trained })}\n`);
     return;
