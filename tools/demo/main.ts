@@ -162,10 +162,10 @@ async function detectionRun(json: boolean, out: string): Promise<void> {
  * section has the 30-minute run.
  */
 async function geolocationRun(json: boolean, out: string): Promise<void> {
-  const trainArgs = ['train', '--max-minutes', '1', '--epochs', '2', '--val-every', '2', '--seed', '0', '--out', out, '--json'];
+  const trainArgs = ['train', '--max-minutes', '1', '--val-every', '2', '--seed', '0', '--out', out, '--json'];
   if (!json) process.stdout.write(`\nGeolocation: mobilenet-geo ${trainArgs.join(' ')}\n`);
   const trained = await runApp<{ withinKm: Record<string, number> | null; medianKm: number | null; baseline: { withinKm: Record<string, number>; medianKm: number } | null; cells: number; steps: number; seconds: number }>(
-    'geo', trainArgs, json ? null : /^no --data|^partitioned|^trained|^epoch \d+ done/);
+    'geo', trainArgs, json ? null : /^no --data|^partitioned|^trained|^epoch \d+ done|^--max-minutes/);
   if (json) {
     process.stdout.write(`${JSON.stringify({ geolocation: trained })}\n`);
     return;

@@ -48,7 +48,7 @@ export interface DetectRunSettings {
   steps: number | null;
   /**
    * `--max-minutes` of a run started without --epochs or --steps: its length is fitted to that time
-   * (cli-kit's cosinePlanner). Epochs and steps stay null until the first epoch has measured the
+   * (cli-kit's cosinePlanner). Epochs and steps stay null until the first epoch (or 50 steps) has measured the
    * speed; then steps holds the planned total. Null for runs with a planned length (and runs recorded
    * before the rule existed).
    */

@@ -48,7 +48,7 @@ export interface GeoRunSettings {
   /** Stopping rules (the only settings `--resume` may change, with --max-minutes). */
   epochs: number | null;
   steps: number | null;
-  /** `--max-minutes` of a run started without --epochs or --steps: its length is fitted to that time (cli-kit's cosinePlanner); steps stay null until the first epoch has measured the speed. Null otherwise, and for runs recorded before the rule. */
+  /** `--max-minutes` of a run started without --epochs or --steps: its length is fitted to that time (cli-kit's cosinePlanner); steps stay null until the first epoch (or 50 steps) has measured the speed. Null otherwise, and for runs recorded before the rule. */
   budgetMinutes: number | null;
   /** A cosine schedule lengthened on --resume: the first entry is the original plan (atStep 0). Empty when never lengthened. */
   cosineExtensions: { atStep: number; totalSteps: number }[];

@@ -1,15 +1,15 @@
 /**
  * `--max-minutes M` without --epochs or --steps: "train for M minutes". The apps' cosine schedules
  * end at the last planned step, so a run cut off by the clock would stop halfway down the cosine; this
- * plans the run instead. The schedule starts on a provisional length; at the end of the first epoch fit
- * hands over its measured speed (FitOptions.plan) and the cosine's end moves to the last step that
+ * plans the run instead. The schedule starts on a provisional length; at the end of the first epoch (or
+ * after FitOptions.planAfterSteps steps of a longer one) fit hands over its measured speed (FitOptions.plan) and the cosine's end moves to the last step that
  * fits the budget (an extension of the run's cosine plan: the rate does not jump). The app records
  * the planned steps and the plan in run.json, so --resume continues the same schedule.
  */
 import { type CosineExtension, type EpochTiming, type RunPlan, type Schedule, lengthenCosinePlan, stepsWithinMinutes } from '@mobilenets/training';
 import { formatDuration } from './progress';
 
-/** Epochs a time-budgeted run's schedule is laid over until its speed is measured (the rate barely moves in the first epoch). */
+/** Epochs a time-budgeted run's schedule is laid over until its speed is measured (the rate barely moves before). */
 export const PROVISIONAL_EPOCHS = 30;
 
 /**
@@ -39,7 +39,7 @@ export function scheduledSteps(s: RunLengthSettings, stepsPerEpoch: number): num
 
 /**
  * The minutes this call plans the run to, null when its length is already set: a new run given
- * --max-minutes alone, or one stopped before its first epoch ended (then this call's --max-minutes,
+ * --max-minutes alone, or one stopped before it was planned (then this call's --max-minutes,
  * else the recorded one).
  */
 export function minutesToPlan(s: RunLengthSettings, maxMinutes: number | undefined): number | null {
@@ -47,7 +47,7 @@ export function minutesToPlan(s: RunLengthSettings, maxMinutes: number | undefin
 }
 
 /**
- * FitOptions.plan for a run fitted to `minutes`: from fit's measurement of the first epoch, the steps
+ * FitOptions.plan for a run fitted to `minutes`: from fit's measurement of the first steps, the steps
  * that fit (stepsWithinMinutes) and a cosine plan that now ends there; `planned` records the settings
  * (run.json) and gives the schedule they describe.
  */

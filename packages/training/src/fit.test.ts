@@ -154,6 +154,15 @@ describe('fit: stopping rules', () => {
     const long = await fit(model, memoryData(12), { ...recipe, epochs: 2, plan: () => ({ steps: 100, schedule: constantSchedule(0.01) }) });
     expect([long.steps, long.stoppedBy]).toEqual([6, 'epochs']);
     await expect(fit(model, memoryData(12), { ...recipe, epochs: 2, plan: () => ({ steps: 0, schedule: constantSchedule(0.01) }) })).rejects.toThrow(/plan\(\)\.steps must be an integer ≥ 1/);
+    // An epoch longer than planAfterSteps: planned mid-epoch, from the steps so far, no validation seen.
+    now = 0;
+    const early: EpochTiming[] = [];
+    const mid = await fit(model, slow(memoryData(40), 2_000), {
+      ...recipe, epochs: 3, planAfterSteps: 3, validation: memoryData(8), batchNormStatistics: false, clock: () => now,
+      plan: (timing) => (early.push(timing), { steps: 5, schedule: constantSchedule(0.01) }),
+    });
+    expect(early).toEqual([{ step: 3, epochs: 0, stepsPerEpoch: 10, elapsedSeconds: 6, secondsPerStep: 2, validationSeconds: null }]);
+    expect([mid.steps, mid.stoppedBy]).toEqual([5, 'steps']);
     model.dispose();
   });
 

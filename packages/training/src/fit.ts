@@ -205,12 +205,15 @@ export interface FitOptions<Batch = ClassificationBatch> {
   /**
    * Sets the run's length from its measured speed (a time budget: see time-budget.ts'
    * stepsWithinMinutes). Called once, at the end of the first epoch this call completes (after its
-   * validation and checkpoint), with that epoch's timing; fit then follows the returned schedule and
+   * validation and checkpoint) or after `planAfterSteps` steps of the call if that comes first, with
+   * what it measured; fit then follows the returned schedule and
    * also stops at the returned step. The schedule must give the same rates as before for the steps
    * already taken (extendedCosine does), and the caller records the plan so that a resumed run passes
    * it as `schedule` and `steps` instead of planning again.
    */
   plan?: (timing: EpochTiming) => RunPlan | Promise<RunPlan>;
+  /** With `plan`: plan after this many steps of the call when the first epoch is longer. Default 50. */
+  planAfterSteps?: number;
 }
 
 /** What FitOptions.plan returns: the run's total steps and the schedule from here on. */
@@ -372,6 +375,8 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
   if (stepsPerEpoch === 0) throw new RangeError('fit: the training data is empty (data.size is 0).');
   const epochs = options.epochs ?? (options.steps === undefined && options.maxMinutes === undefined ? 1 : Infinity);
   let maxSteps = options.steps ?? Infinity;
+  checkPositive('planAfterSteps', options.planAfterSteps, true, 1);
+  const planAfterSteps = options.planAfterSteps ?? 50;
   const store = options.checkpoints?.store;
   const everySteps = options.checkpoints?.everySteps ?? 0;
   const everyMs = (options.checkpoints?.everyMinutes ?? 0) * 60_000;
@@ -493,16 +498,26 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     let lr = schedule.lr(state.step, state.epoch);
     const timing = { stepSeconds: 0, dataWaitSeconds: 0 };
     let planned = options.plan === undefined;
+    // For options.plan, over this call's steps: when the first ended, how many followed, when the last ended.
+    const callStart = clock();
+    let firstStepEnd: number | null = null;
+    let stepsAfterFirst = 0;
+    let lastStepEnd = callStart;
+    const makePlan = async (validationSeconds: number | null) => {
+      planned = true;
+      const secondsPerStep = stepsAfterFirst > 0 ? (lastStepEnd - firstStepEnd!) / 1000 / stepsAfterFirst : (lastStepEnd - callStart) / 1000;
+      const plan = await options.plan!({ step: state.step, epochs: state.epoch, stepsPerEpoch, elapsedSeconds: (clock() - started) / 1000, secondsPerStep, validationSeconds });
+      checkPositive('plan().steps', plan.steps, true, 1);
+      schedule = plan.schedule;
+      maxSteps = Math.min(maxSteps, plan.steps);
+      await emit('onPlan', { step: state.step, totalSteps: Math.min(maxSteps, epochs * stepsPerEpoch), schedule });
+    };
 
     while (state.epoch < epochs && stoppedBy === null) {
       stoppedBy = shouldStop();
       if (stoppedBy !== null) break;
       const epoch = state.epoch;
       let previousEnd = clock();
-      // For options.plan: when this epoch's first step in this call ended, and the steps after it.
-      let firstStepEnd: number | null = null;
-      let stepsAfterFirst = 0;
-      const epochStart = previousEnd;
       const batches = data.batches({ epoch, batchSize, seed, skip: state.batchInEpoch, shuffle });
       let waitFrom = clock();
       // The epoch ends after its stepsPerEpoch-th batch: with dropRemainder, the short remainder is neither waited for nor trained on.
@@ -529,6 +544,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
         previousEnd = now;
         if (firstStepEnd === null) firstStepEnd = now;
         else stepsAfterFirst += 1;
+        lastStepEnd = now;
         await emit('onStepEnd', {
           step: state.step, epoch, batch: state.batchInEpoch, loss: result.loss, losses: result.losses, metrics: result.metrics,
           examples: result.examples, imagesPerSecond: result.examples / seconds, dataWaitSeconds, lr,
@@ -539,6 +555,8 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
         } else if (everyMs > 0 && clock() - lastSaveTime >= everyMs) {
           await saveLast();
         }
+        // An epoch longer than planAfterSteps: plan from the steps so far (validation's time not yet seen).
+        if (!planned && stepsAfterFirst + 1 >= planAfterSteps && state.batchInEpoch < stepsPerEpoch) await makePlan(null);
         waitFrom = clock();
         timing.stepSeconds += (waitFrom - arrived) / 1000;
         if (state.batchInEpoch >= stepsPerEpoch) break;
@@ -577,15 +595,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
       lastSavedStep = -1; // the epoch counters changed even if the step did not
       await saveLast();
       await emit('onEpochEnd', { ...summary, validation: validated });
-      if (!planned) {
-        planned = true;
-        const secondsPerStep = stepsAfterFirst > 0 ? (epochEnd - firstStepEnd!) / 1000 / stepsAfterFirst : (epochEnd - epochStart) / 1000;
-        const plan = await options.plan!({ step: state.step, epochs: state.epoch, stepsPerEpoch, elapsedSeconds: (clock() - started) / 1000, secondsPerStep, validationSeconds });
-        checkPositive('plan().steps', plan.steps, true, 1);
-        schedule = plan.schedule;
-        maxSteps = Math.min(maxSteps, plan.steps);
-        await emit('onPlan', { step: state.step, totalSteps: Math.min(maxSteps, epochs * stepsPerEpoch), schedule });
-      }
+      if (!planned) await makePlan(validationSeconds);
     }
     if (stoppedBy === null) stoppedBy = 'epochs';
     await saveLast();

@@ -1,26 +1,26 @@
 /**
  * A run that must end within a time budget ("train for 30 minutes") gets the most from it when its
  * learning-rate schedule ends with the budget: a cosine cut off by the clock halfway down leaves the
- * weights noisy. fit measures its own speed over the first epoch of a call (FitOptions.plan) and this
+ * weights noisy. fit measures its own speed over the first steps of a call (FitOptions.plan) and this
  * turns that measurement into the number of steps that fit the rest of the budget.
  */
 
-/** What fit measured by the end of the first epoch a call completed (FitOptions.plan's argument). */
+/** What fit measured over a call's first steps: its first epoch, or FitOptions.planAfterSteps steps of a longer one (FitOptions.plan's argument). */
 export interface EpochTiming {
   /** Optimizer steps of the whole run at the end of the epoch. */
   step: number;
   /** Epochs completed. */
   epochs: number;
   stepsPerEpoch: number;
-  /** Seconds since this fit call began: setup, the epoch, its validation and checkpoint. */
+  /** Seconds since this fit call began: setup, the steps, and at an epoch's end its validation and checkpoint. */
   elapsedSeconds: number;
   /**
-   * Seconds per step once running: the epoch's wall time after its first step (which includes
-   * compiling the step) over the steps after it, data waits included. The first step's own time when
-   * the epoch had only one step in this call.
+   * Seconds per step once running: the wall time after the call's first step (which includes
+   * compiling the step) over the steps after it, data waits included, validation not. The first
+   * step's own time when the call has taken only one step.
    */
   secondsPerStep: number;
-  /** Seconds the epoch's validation took (statistics recomputed, inference, evaluation), null when it did not validate. */
+  /** Seconds the epoch's validation took (statistics recomputed, inference, evaluation), null when none ran (or mid-epoch). */
   validationSeconds: number | null;
 }
 
