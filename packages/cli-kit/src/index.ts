@@ -16,4 +16,4 @@ export { addRunOptions } from './run-options';
 export type { RecordedSetting } from './resume';
 export { checkRecordedFlags, lengthenedCosineOnResume } from './resume';
 export type { RunLengthSettings } from './time-budget';
-export { PROVISIONAL_EPOCHS, cosinePlanner, estimatedValidationSeconds, minutesToPlan, scheduledSteps } from './time-budget';
+export { cosinePlanner, minutesToPlan, runLengthFromFlags, scheduledSteps } from './time-budget';

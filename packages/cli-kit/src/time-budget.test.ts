@@ -1,5 +1,5 @@
 import { constantSchedule } from '@mobilenets/training';
-import { type RunLengthSettings, cosinePlanner, minutesToPlan, scheduledSteps } from './time-budget';
+import { type RunLengthSettings, cosinePlanner, minutesToPlan, runLengthFromFlags, scheduledSteps } from './time-budget';
 
 const budgeted: RunLengthSettings = { epochs: null, steps: null, budgetMinutes: 10, cosineExtensions: [], valEvery: 1, batch: 16 };
 
@@ -12,6 +12,13 @@ describe('time budget (--max-minutes without --epochs or --steps)', () => {
     expect(minutesToPlan(budgeted, 4)).toBe(4); // this call's --max-minutes
     expect(minutesToPlan({ ...budgeted, steps: 500 }, 4)).toBeNull(); // planned already
     expect(minutesToPlan({ ...budgeted, epochs: 5, budgetMinutes: null }, 4)).toBeNull(); // --epochs with --max-minutes: a cap only
+  });
+
+  it('a new run: --max-minutes alone is a budget; with --epochs or --steps, a cap; no flag, the default epochs', () => {
+    expect(runLengthFromFlags({ maxMinutes: 30 }, 12)).toEqual({ epochs: null, steps: null, budgetMinutes: 30 });
+    expect(runLengthFromFlags({ epochs: 4, maxMinutes: 30 }, 12)).toEqual({ epochs: 4, steps: null, budgetMinutes: null });
+    expect(runLengthFromFlags({ steps: 90, maxMinutes: 30 }, 12)).toEqual({ epochs: null, steps: 90, budgetMinutes: null });
+    expect(runLengthFromFlags({}, 12)).toEqual({ epochs: 12, steps: null, budgetMinutes: null });
   });
 
   it('plans from the measured first epoch: the steps that fit, a cosine plan that now ends there, recorded through `planned`', async () => {

@@ -1,10 +1,11 @@
 /**
  * `--max-minutes M` without --epochs or --steps: "train for M minutes". The apps' cosine schedules
  * end at the last planned step, so a run cut off by the clock would stop halfway down the cosine; this
- * plans the run instead. The schedule starts on a provisional length; at the end of the first epoch (or
- * after FitOptions.planAfterSteps steps of a longer one) fit hands over its measured speed (FitOptions.plan) and the cosine's end moves to the last step that
- * fits the budget (an extension of the run's cosine plan: the rate does not jump). The app records
- * the planned steps and the plan in run.json, so --resume continues the same schedule.
+ * plans the run instead. The schedule starts on a provisional length; at the end of the first epoch
+ * (or after FitOptions.planAfterSteps steps of a longer one) fit hands over its measured speed
+ * (FitOptions.plan) and the cosine's end moves to the last step that fits the budget (an extension of
+ * the run's cosine plan: the rate does not jump). The app records the planned steps and the plan in
+ * run.json, so --resume continues the same schedule.
  */
 import { type CosineExtension, type EpochTiming, type RunPlan, type Schedule, lengthenCosinePlan, stepsWithinMinutes } from '@mobilenets/training';
 import { formatDuration } from './progress';
@@ -30,6 +31,15 @@ export interface RunLengthSettings {
   cosineExtensions: CosineExtension[];
   valEvery: number;
   batch: number;
+}
+
+/**
+ * A new run's length from its flags: --epochs or --steps as given; --max-minutes alone leaves both null
+ * and becomes the budget; nothing at all gives `defaultEpochs`.
+ */
+export function runLengthFromFlags(f: { epochs?: number; steps?: number; maxMinutes?: number }, defaultEpochs: number): Pick<RunLengthSettings, 'epochs' | 'steps' | 'budgetMinutes'> {
+  const budgetMinutes = f.epochs === undefined && f.steps === undefined ? (f.maxMinutes ?? null) : null;
+  return { epochs: f.epochs ?? (f.steps === undefined && budgetMinutes === null ? defaultEpochs : null), steps: f.steps ?? null, budgetMinutes };
 }
 
 /** The total steps a run's schedule is laid over: its steps or epochs, or PROVISIONAL_EPOCHS while a time budget is not yet planned. */

@@ -206,10 +206,10 @@ export interface FitOptions<Batch = ClassificationBatch> {
    * Sets the run's length from its measured speed (a time budget: see time-budget.ts'
    * stepsWithinMinutes). Called once, at the end of the first epoch this call completes (after its
    * validation and checkpoint) or after `planAfterSteps` steps of the call if that comes first, with
-   * what it measured; fit then follows the returned schedule and
-   * also stops at the returned step. The schedule must give the same rates as before for the steps
-   * already taken (extendedCosine does), and the caller records the plan so that a resumed run passes
-   * it as `schedule` and `steps` instead of planning again.
+   * what it measured; fit then follows the returned schedule and also stops at the returned step. The
+   * schedule must give the same rates as before for the steps already taken (extendedCosine does), and
+   * the caller records the plan so that a resumed run passes it as `schedule` and `steps` instead of
+   * planning again.
    */
   plan?: (timing: EpochTiming) => RunPlan | Promise<RunPlan>;
   /** With `plan`: plan after this many steps of the call when the first epoch is longer. Default 50. */

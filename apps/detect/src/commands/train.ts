@@ -7,7 +7,7 @@ import {
   FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, dataParallel, defaultWorkerCount, initFromModel, onnxTrainingRunner, planTrainingEngine, setup,
   ssdStepLoss, withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
-import { type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, cosinePlanner, minutesToPlan, scheduledSteps, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
+import { type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, cosinePlanner, minutesToPlan, runLengthFromFlags, scheduledSteps, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { type AnchorCoverage, anchorCoverage, convertBoxes, formatAnchorCoverage } from '@mobilenets/box-math';
 import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
 import {
@@ -63,6 +63,9 @@ interface TrainFlags {
  */
 export const DEFAULT_CROP_AREA = 0.3;
 
+/** Epochs of a run given neither --epochs, --steps nor --max-minutes. */
+const DEFAULT_EPOCHS = 30;
+
 /** Learning rates that trained the procedural set well from scratch at batch 16 (see the README's detection section). */
 export const DEFAULT_LEARNING_RATES = { momentum: 0.025, rmsprop: 0.004, adam: 0.001 } as const;
 
@@ -114,7 +117,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--val-every <n>', 'validate (COCO mAP) every n epochs and at the end').argParser(parseIntegerOption('--val-every', 1)).default(1))
     .option('--init <source>', "start the backbone from trained weights: a model folder (a classifier or detector from these apps; layers matched by name and shape), or 'face-api' (MobileNetV1 α = 1 from face-api's face detector)");
   return addRunOptions(command, {
-    defaultEpochs: 30,
+    defaultEpochs: DEFAULT_EPOCHS,
     defaultBatch: 16,
     workers: { byDefault: defaultWorkerCount(), minShare: MIN_BATCH_NORM_BATCH },
     out: { byDefault: 'mobilenet-detect-out', holds: 'run.json, model/, checkpoints/, metrics.jsonl' },
@@ -247,8 +250,7 @@ async function trainInFolder(
       model: o.model, arch: o.arch, alpha: o.alpha, inputSize: o.inputSize, anchors: o.anchors, fpn: o.fpn ?? false, data, generatedData: generated, val, valFraction, seed, classes,
       scoreFunction: o.scoreFunction, optimizer: o.optimizer, batch, accumulate: o.accumulate, lr: o.lr ?? DEFAULT_LEARNING_RATES[o.optimizer], warmupSteps: o.warmupSteps,
       weightDecay: o.weightDecay, augment: o.augment, cropArea: o.cropArea, valEvery: o.valEvery,
-      epochs: o.epochs ?? (o.steps === undefined && o.maxMinutes === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
-      budgetMinutes: o.epochs === undefined && o.steps === undefined ? (o.maxMinutes ?? null) : null,
+      ...runLengthFromFlags(o, DEFAULT_EPOCHS), cosineExtensions: [],
       init: o.init === undefined ? null : o.init === 'face-api' ? o.init : path.resolve(o.init),
     };
   } else {

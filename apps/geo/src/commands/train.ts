@@ -12,7 +12,7 @@ import {
   planTrainingEngine, setup, withRunFolder, writeRunRecord,
 } from '@mobilenets/runtime';
 import {
-  type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, cosinePlanner, minutesToPlan, scheduledSteps, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, rangeErrorsAsUsage, stopOnSignals,
+  type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, cosinePlanner, minutesToPlan, runLengthFromFlags, scheduledSteps, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, rangeErrorsAsUsage, stopOnSignals,
 } from '@mobilenets/cli-kit';
 import type { S2Hierarchy, S2Partition } from '@mobilenets/geo';
 import { type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, epochSteps, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer } from '@mobilenets/training';
@@ -60,6 +60,9 @@ interface TrainFlags {
   seed: number;
   json?: boolean;
 }
+
+/** Epochs of a run given neither --epochs, --steps nor --max-minutes. */
+const DEFAULT_EPOCHS = 30;
 
 /** Initial learning rates at batch 32. Momentum's 0.05 is the one measured (the README's 30-minute run); the others are the usual starting points for those optimizers. */
 export const DEFAULT_LEARNING_RATES = { momentum: 0.05, rmsprop: 0.01, adam: 0.001 } as const;
@@ -110,7 +113,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--val-every <n>', 'validate every n epochs and at the end').argParser(parseIntegerOption('--val-every', 1)).default(1))
     .option('--init <source>', "start from trained weights: a model folder from these apps (layers matched by name and shape), or 'face-api' (MobileNetV1 α = 1)");
   return addRunOptions(command, {
-    defaultEpochs: 30,
+    defaultEpochs: DEFAULT_EPOCHS,
     workers: { byDefault: defaultWorkerCount(), minShare: MIN_BATCH_NORM_BATCH },
     out: { byDefault: 'mobilenet-geo-out', holds: 'run.json, partition.json, model/, checkpoints/, metrics.jsonl, partition-map.png, predictions-map.png' },
     seeds: 'the weights, the validation split, data order and augmentation',
@@ -249,8 +252,7 @@ async function trainInFolder(
       partitionFrom: o.partition === undefined ? null : path.resolve(o.partition), ...thresholds, locate: o.locate, topK: o.topK,
       optimizer: o.optimizer, batch, accumulate: o.accumulate, lr: o.lr ?? DEFAULT_LEARNING_RATES[o.optimizer], warmupSteps: o.warmupSteps, weightDecay: o.weightDecay,
       labelSmoothing: o.labelSmoothing, augment: o.augment, valEvery: o.valEvery,
-      epochs: o.epochs ?? (o.steps === undefined && o.maxMinutes === undefined ? 30 : null), steps: o.steps ?? null, cosineExtensions: [],
-      budgetMinutes: o.epochs === undefined && o.steps === undefined ? (o.maxMinutes ?? null) : null,
+      ...runLengthFromFlags(o, DEFAULT_EPOCHS), cosineExtensions: [],
       init: o.init === undefined ? null : o.init === 'face-api' ? o.init : path.resolve(o.init),
     };
     writeJsonFile(partitionFile, cellsJson(cells));
