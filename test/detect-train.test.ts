@@ -48,6 +48,12 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     expect(evaluated.images).toBe(3);
     evaluated.stats.forEach((v: number, i: number) => expect(v).toBeCloseTo(trained.stats[i], 9));
     expect(Object.values(evaluated.perCategory).map((c) => (c as { name: string }).name)).toEqual(['circle', 'square']);
+    // --iou-threshold sets the NMS: the untrained detector's many overlapping candidates survive at 1 (up to
+    // 100 an image) and mostly fall at 0.1.
+    const loose = json(detect('eval', '--model', run, '--iou-threshold', '1', '--json'));
+    const strict = json(detect('eval', '--model', run, '--iou-threshold', '0.1', '--json'));
+    expect(loose.detections).toBeGreaterThan(strict.detections);
+    expect(evaluated.detections).toBeGreaterThanOrEqual(strict.detections);
     // The same images named explicitly, with the detections written out.
     const dt = path.join(tmp, 'dt.json');
     const all = json(detect('eval', '--model', path.join(run, 'model'), '--data', annotations, '--dt-out', dt, '--json'));
@@ -152,6 +158,9 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     const size = detect('train', '--input-size', '100', '--out', path.join(tmp, 'never'));
     expect(size.status).toBe(2);
     expect(size.stderr).toContain('--input-size must be a multiple of 32');
+    const nms = detect('eval', '--model', path.join(tmp, 'run'), '--iou-threshold', '0');
+    expect(nms.status).toBe(2);
+    expect(nms.stderr).toContain("--iou-threshold must be in (0, 1]. Received '0'.");
     const missing = detect('eval', '--model', data);
     expect(missing.status).toBe(2);
     expect(hashTree(data)).toBe(before);

@@ -41,6 +41,8 @@ export interface DetectRunSettings {
   augment: boolean;
   /** Smallest share of the image SSD's random crop keeps (1: no crop). Runs recorded before the flag existed used the SSD paper's 0.1. */
   cropArea: number;
+  /** Largest zoom-out (SSD's expansion: a side shrunk by up to this on half the views); 1: none, as runs recorded before the flag existed. */
+  zoomOut: number;
   /** Validate every n epochs (and at the end). */
   valEvery: number;
   /** Stopping rules (the only settings `--resume` may change, with --max-minutes). */
@@ -64,5 +66,5 @@ export function readDetectRun(dir: string): DetectRunSettings | null {
   const record = readRunRecord<DetectRunSettings>(dir);
   if (record === null) return null;
   if (record.app !== DETECT_APP) throw new Error(`${dir}: this run was written by ${record.app}, not ${DETECT_APP}.`);
-  return { ...record.settings, anchors: record.settings.anchors ?? 'tf', fpn: record.settings.fpn ?? false, cropArea: record.settings.cropArea ?? 0.1, budgetMinutes: record.settings.budgetMinutes ?? null };
+  return { ...record.settings, anchors: record.settings.anchors ?? 'tf', fpn: record.settings.fpn ?? false, cropArea: record.settings.cropArea ?? 0.1, zoomOut: record.settings.zoomOut ?? 1, budgetMinutes: record.settings.budgetMinutes ?? null };
 }

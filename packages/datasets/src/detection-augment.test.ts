@@ -1,5 +1,5 @@
 import { mulberry32, type Random } from '@mobilenets/random';
-import { centreInside, cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, sampleSsdCrop, windowIoU, type BoxWindow } from './detection-augment';
+import { centreInside, cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, resolveZoomOutOptions, sampleSsdCrop, sampleZoomOut, windowIoU, zoomOutBoxesXyxy, type BoxWindow } from './detection-augment';
 
 const close = (actual: ArrayLike<number>, expected: number[]) => {
   expect(actual.length).toBe(expected.length);
@@ -178,5 +178,50 @@ describe('sampleSsdCrop', () => {
     expect(() => sampleSsdCrop([], mulberry32(0), { aspectRatio: [2, 1] })).toThrow(RangeError);
     expect(() => sampleSsdCrop([], mulberry32(0), { trials: 0 })).toThrow(RangeError);
     expect(() => sampleSsdCrop([0, 0, 1], mulberry32(0))).toThrow(RangeError);
+  });
+});
+
+describe('zoom-out', () => {
+  it('draws nothing more when the first draw says no, else a square of side 1 / s inside the canvas', () => {
+    expect(sampleZoomOut(replay([0.5]), { probability: 0.5 })).toBeNull();
+    // 0.25 < 0.5: zoomed; s = 1 + 0.5 · (2 − 1) = 1.5, side 2/3; x1 = 0 + 1 · (1/3), y1 = 0.
+    close(sampleZoomOut(replay([0.25, 0.5, 1, 0]), { probability: 0.5, maxScale: 2 })!, [1 / 3, 0, 1, 2 / 3]);
+    // maxScale 1: the whole canvas, wherever the draws fall.
+    close(sampleZoomOut(replay([0, 0.9, 0.3, 0.7]), { probability: 1, maxScale: 1 })!, [0, 0, 1, 1]);
+    expect(sampleZoomOut(replay([0.99, 0, 0, 0]), { probability: 1 })).not.toBeNull();
+    expect(sampleZoomOut(replay([0]), { probability: 0 })).toBeNull();
+  });
+
+  it('placements stay inside the canvas with sides in [1 / maxScale, 1], about half the time by default', () => {
+    const random = mulberry32(5);
+    let zoomed = 0;
+    for (let i = 0; i < 2000; i++) {
+      const p = sampleZoomOut(random, { maxScale: 3 });
+      if (p === null) continue;
+      zoomed++;
+      const side = p[2] - p[0];
+      expect(p[3] - p[1]).toBeCloseTo(side, 9);
+      expect(side).toBeGreaterThanOrEqual(1 / 3 - 1e-9);
+      expect(side).toBeLessThanOrEqual(1);
+      expect(p[0]).toBeGreaterThanOrEqual(0);
+      expect(p[1]).toBeGreaterThanOrEqual(0);
+      expect(p[2]).toBeLessThanOrEqual(1 + 1e-9);
+      expect(p[3]).toBeLessThanOrEqual(1 + 1e-9);
+    }
+    expect(zoomed).toBeGreaterThan(900);
+    expect(zoomed).toBeLessThan(1100);
+  });
+
+  it('moves boxes onto the placement: [0, 0, 1, 1] becomes the placement, [0.5, 0.5, 1, 1] its lower right quarter', () => {
+    close(zoomOutBoxesXyxy([0, 0, 1, 1, 0.5, 0.5, 1, 1], [0.2, 0.4, 0.6, 0.8]), [0.2, 0.4, 0.6, 0.8, 0.4, 0.6, 0.6, 0.8]);
+    expect(zoomOutBoxesXyxy([], [0, 0, 1, 1])).toHaveLength(0);
+    expect(() => zoomOutBoxesXyxy([0, 0, 1, 1], [0.5, 0, 0.4, 1])).toThrow('placement must be');
+    expect(() => zoomOutBoxesXyxy([0, 0, 1], [0, 0, 1, 1])).toThrow('4 numbers a box');
+  });
+
+  it('checks its options', () => {
+    expect(resolveZoomOutOptions()).toEqual({ probability: 0.5, maxScale: 2 });
+    expect(() => resolveZoomOutOptions({ maxScale: 0.5 })).toThrow('maxScale must be a finite number ≥ 1. Received 0.5.');
+    expect(() => resolveZoomOutOptions({ probability: 2 })).toThrow('probability must be in [0, 1]. Received 2.');
   });
 });

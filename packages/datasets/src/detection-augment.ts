@@ -186,3 +186,57 @@ export function cropBoxesXyxy(boxes: ArrayLike<number>, labels: ArrayLike<number
     kept: Int32Array.from(kept),
   };
 }
+
+/**
+ * SSD's zoom-out — the SSD paper's "expansion" for small objects (Liu et al. 2016, §3.6; torchvision's
+ * `RandomZoomOut`): with some probability the training view is shrunk by a factor in [1, maxScale] on
+ * each side and placed at a uniform position on a canvas of the input's size filled with the mean
+ * colour, so that objects of every size are also seen smaller than the images hold them.
+ */
+export interface ZoomOutOptions {
+  /** Chance a view is zoomed out. Default 0.5 (torchvision's). */
+  probability?: number;
+  /** Largest shrink of a side, ≥ 1 (torchvision and the SSD paper: 4; 1 never shrinks). Default 2. */
+  maxScale?: number;
+}
+
+/** Where a zoomed-out view lies on its canvas, normalised xyxy of the canvas (a square of side 1 / scale). */
+export type ZoomPlacement = BoxWindow;
+
+export function resolveZoomOutOptions(options: ZoomOutOptions = {}): Required<ZoomOutOptions> {
+  const { probability = 0.5, maxScale = 2 } = options;
+  if (!(probability >= 0 && probability <= 1)) throw new RangeError(`zoom-out: probability must be in [0, 1]. Received ${probability}.`);
+  if (!(maxScale >= 1 && Number.isFinite(maxScale))) throw new RangeError(`zoom-out: maxScale must be a finite number ≥ 1. Received ${maxScale}.`);
+  return { probability, maxScale };
+}
+
+/**
+ * Draws the zoom-out of one view: null (kept as it is) with chance 1 − probability, else its placement —
+ * a side of 1 / s for s uniform in [1, maxScale], at a uniform position inside the canvas. Draws from
+ * `random` only: one number decides, three more size and place a zoomed view.
+ */
+export function sampleZoomOut(random: Random, options: ZoomOutOptions = {}): ZoomPlacement | null {
+  const { probability, maxScale } = resolveZoomOutOptions(options);
+  if (!(random() < probability)) return null;
+  const side = 1 / uniform(random, 1, maxScale);
+  const x1 = uniform(random, 0, 1 - side);
+  const y1 = uniform(random, 0, 1 - side);
+  return [x1, y1, x1 + side, y1 + side];
+}
+
+/** Boxes (normalised xyxy of the view) moved to where the view lies on the canvas (`placement`). Returns a new array. */
+export function zoomOutBoxesXyxy(boxes: ArrayLike<number>, placement: Readonly<ZoomPlacement>): Float32Array {
+  const n = checkBoxes('zoomOutBoxesXyxy', boxes);
+  const [px1, py1, px2, py2] = placement;
+  if (!(px2 > px1 && py2 > py1 && px1 >= 0 && py1 >= 0 && px2 <= 1 && py2 <= 1)) {
+    throw new RangeError(`zoomOutBoxesXyxy: placement must be [x1, y1, x2, y2] inside [0, 1] with x2 > x1 and y2 > y1. Received ${JSON.stringify(placement)}.`);
+  }
+  const out = new Float32Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    out[4 * i] = px1 + boxes[4 * i] * (px2 - px1);
+    out[4 * i + 1] = py1 + boxes[4 * i + 1] * (py2 - py1);
+    out[4 * i + 2] = px1 + boxes[4 * i + 2] * (px2 - px1);
+    out[4 * i + 3] = py1 + boxes[4 * i + 3] * (py2 - py1);
+  }
+  return out;
+}

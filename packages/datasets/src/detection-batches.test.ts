@@ -217,6 +217,34 @@ describe('detectionData augmentation keeps boxes on their pixels', () => {
     expect(flipped).toBeLessThan(10);
   });
 
+  it('zoom-out: the view shrunk onto a mid-grey canvas at its placement, the box on the red pixels, runs without it unchanged', async () => {
+    const size = 40;
+    const recs = Array.from({ length: 16 }, record);
+    const zoomed = detectionData(recs, ['thing'], { inputSize: size, augment: { crop: false, flip: false, zoomOut: { maxScale: 3 } } });
+    const [b] = await collect(zoomed.batches({ epoch: 0, batchSize: 16, seed: 2, skip: 0, shuffle: false }));
+    const per = size * size * 3;
+    let shrunk = 0;
+    for (let k = 0; k < 16; k++) {
+      const image = b.images.subarray(k * per, (k + 1) * per);
+      const box = Array.from(b.boxesXyxy[k], (v) => v * size);
+      const [rx1, ry1, rx2, ry2] = redExtent(image, size);
+      [rx1, ry1, rx2, ry2].forEach((v, c) => expect(Math.abs(v - box[c])).toBeLessThanOrEqual(1.5));
+      // Outside the pasted view (blue wherever the image is not red), the canvas is mid-grey: 0 in every channel.
+      const grey = Array.from({ length: size * size }, (_, i) => i).filter((i) => image[3 * i] === 0 && image[3 * i + 1] === 0 && image[3 * i + 2] === 0).length;
+      if (grey > 0) shrunk++;
+      expect(grey === 0).toBe(box[2] - box[0] > (size * (obj.x2 - obj.x1)) / W - 1e-3);
+    }
+    expect(shrunk).toBeGreaterThan(3);
+    expect(shrunk).toBeLessThan(13);
+    // The crops and flips a run without zoom-out draws are the ones it drew before zoom-out existed (zoom-out draws last).
+    const plainAug = detectionData(recs, ['thing'], { inputSize: size, augment: true });
+    const withZoom = detectionData(recs, ['thing'], { inputSize: size, augment: { zoomOut: { probability: 0 } } });
+    const [p] = await collect(plainAug.batches({ epoch: 1, batchSize: 16, seed: 3, skip: 0 }));
+    const [z] = await collect(withZoom.batches({ epoch: 1, batchSize: 16, seed: 3, skip: 0 }));
+    expect(z.boxesXyxy).toEqual(p.boxesXyxy);
+    expect(z.images).toEqual(p.images);
+  });
+
   it('the box encloses the red pixels after crop and flip, within a pixel of resize', async () => {
     const size = 40;
     const record: DetectionRecord = { path: file, imageId: 1, width: W, height: H, boxesXyxy: Float64Array.from([obj.x1, obj.y1, obj.x2, obj.y2]), labels: Int32Array.from([0]), ignore: Uint8Array.from([0]) };

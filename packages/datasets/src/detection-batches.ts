@@ -8,11 +8,12 @@
  * [-1, 1]; its boxes become xyxy normalised to that batch image. With augmentation (SSD's recipe, see
  * detection-augment.ts): the crop window is drawn on the normalised boxes, rounded to whole pixels of
  * the image, decoded and resized in one pass by sharp (only the crop region is resized), and the boxes
- * are re-normalised to the rounded window — so boxes and pixels agree exactly; then a horizontal flip
+ * are re-normalised to the rounded window — so boxes and pixels agree exactly; then, when asked for, SSD's
+ * zoom-out (the view decoded smaller, at whole pixels, onto a mid-grey canvas); then a horizontal flip
  * with probability ½, and colour jitter when asked for. Without augmentation: the whole image, unflipped.
  */
 import { adjustColor, flipHorizontal, type AugmentOptions } from './augment';
-import { cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, sampleSsdCrop, type BoxWindow, type SsdCropOptions } from './detection-augment';
+import { cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, resolveZoomOutOptions, sampleSsdCrop, sampleZoomOut, zoomOutBoxesXyxy, type BoxWindow, type SsdCropOptions, type ZoomOutOptions, type ZoomPlacement } from './detection-augment';
 import type { DetectionRecord } from './detection-readers';
 import { decodeRegion, imageSize, type DecodeOptions } from './image-io';
 import { batchIndices, checkInteger, defaultOnSkip, epochBatches, loadEach } from './batches';
@@ -40,6 +41,8 @@ export interface DetectionAugmentOptions {
   crop?: boolean | SsdCropOptions;
   /** Horizontal flip with probability ½. Default true. */
   flip?: boolean;
+  /** SSD's zoom-out after the crop (true: its defaults; false: none). Default false. */
+  zoomOut?: boolean | ZoomOutOptions;
   /**
    * Colour jitter after crop and flip, as classification's (augment.ts; e.g. MILD_COLOR_JITTER). Default
    * none. (torchvision's SSDlite recipe has no photometric distortion; its SSD300 recipe does.)
@@ -77,6 +80,8 @@ export interface DetectionExample {
   originalSize: [number, number];
   /** The crop, in pixels of the original image, and whether it was mirrored. */
   region: { left: number; top: number; width: number; height: number };
+  /** With zoom-out: where the view lies on the input canvas (normalised xyxy, whole pixels); null when not zoomed out. */
+  zoomOut: ZoomPlacement | null;
   flip: boolean;
   /** Without augmentation: the objects' areas in pixels of the original image (the record's, scaled to its size on disk). */
   areas?: Float32Array;
@@ -85,14 +90,15 @@ export interface DetectionExample {
 interface ResolvedAugment {
   crop: Required<SsdCropOptions> | null;
   flip: boolean;
+  zoomOut: Required<ZoomOutOptions> | null;
   color: { brightness: number; contrast: [number, number]; saturation: [number, number] } | null;
 }
 
 function resolveAugment(augment: boolean | DetectionAugmentOptions): ResolvedAugment | null {
   if (augment === false) return null;
   const o = augment === true ? {} : augment;
-  if (typeof o !== 'object' || o === null) throw new TypeError(`detectionData: augment must be a boolean or { crop, flip, color }. Received ${String(augment)}.`);
-  const { crop = true, flip = true, color } = o;
+  if (typeof o !== 'object' || o === null) throw new TypeError(`detectionData: augment must be a boolean or { crop, flip, zoomOut, color }. Received ${String(augment)}.`);
+  const { crop = true, flip = true, zoomOut = false, color } = o;
   let resolvedColor: ResolvedAugment['color'] = null;
   if (color) {
     const { brightness = 0, contrast = [1, 1], saturation = [1, 1] } = color;
@@ -104,7 +110,12 @@ function resolveAugment(augment: boolean | DetectionAugmentOptions): ResolvedAug
     }
     resolvedColor = { brightness, contrast, saturation };
   }
-  return { crop: crop === false ? null : resolveSsdCropOptions(crop === true ? {} : crop), flip: Boolean(flip), color: resolvedColor };
+  return {
+    crop: crop === false ? null : resolveSsdCropOptions(crop === true ? {} : crop),
+    flip: Boolean(flip),
+    zoomOut: zoomOut === false ? null : resolveZoomOutOptions(zoomOut === true ? {} : zoomOut),
+    color: resolvedColor,
+  };
 }
 
 /** Pixel bounds of a normalised [low, high] span of `size` pixels: at least one pixel, inside the image. */
@@ -168,7 +179,7 @@ export function detectionData(records: readonly DetectionRecord[], classes: read
         const [x1, y1, x2, y2] = item.boxes.subarray(4 * k, 4 * k + 4);
         return item.areas === undefined ? (x2 - x1) * width * (y2 - y1) * height : item.areas[k] * scale;
       });
-      return { pixels: image.pixels, boxesXyxy: Float32Array.from(item.boxes), labels: item.labels.slice(), ignore: item.ignore.slice(), originalSize, region: { left: 0, top: 0, width, height }, flip: false, areas };
+      return { pixels: image.pixels, boxesXyxy: Float32Array.from(item.boxes), labels: item.labels.slice(), ignore: item.ignore.slice(), originalSize, region: { left: 0, top: 0, width, height }, zoomOut: null, flip: false, areas };
     }
     const random = mulberry32(hashSeed(seed, epoch, index));
     const sampled = aug.crop ? sampleSsdCrop(item.boxes, random, aug.crop, item.ignore).window : null;
@@ -178,6 +189,8 @@ export function detectionData(records: readonly DetectionRecord[], classes: read
       saturation: uniform(random, aug.color.saturation[0], aug.color.saturation[1]),
       contrast: uniform(random, aug.color.contrast[0], aug.color.contrast[1]),
     };
+    // Drawn last, so that runs without zoom-out see the same crops, flips and colours as before it existed.
+    const zoomDraw = aug.zoomOut ? sampleZoomOut(random, aug.zoomOut) : null;
     let region = { left: 0, top: 0, width, height };
     let boxesXyxy: Float32Array = Float32Array.from(item.boxes);
     let labels: Int32Array = item.labels.slice();
@@ -191,14 +204,27 @@ export function detectionData(records: readonly DetectionRecord[], classes: read
         ({ boxesXyxy, labels, ignore } = cropBoxesXyxy(item.boxes, item.labels, item.ignore, window));
       }
     }
-    const image = await decodeRegion(item.path, region, inputSize, common);
-    let pixels = image.pixels;
+    let zoomOut: ZoomPlacement | null = null;
+    let pixels: Float32Array;
+    if (zoomDraw) {
+      // The view decoded at its shrunk size and pasted on a mid-grey (0) canvas at whole pixels; the boxes follow the rounded placement.
+      const side = Math.max(1, Math.min(inputSize, Math.round((zoomDraw[2] - zoomDraw[0]) * inputSize)));
+      const left = Math.min(inputSize - side, Math.round(zoomDraw[0] * inputSize));
+      const top = Math.min(inputSize - side, Math.round(zoomDraw[1] * inputSize));
+      const view = (await decodeRegion(item.path, region, side, common)).pixels;
+      pixels = new Float32Array(perImage);
+      for (let y = 0; y < side; y++) pixels.set(view.subarray(y * side * 3, (y + 1) * side * 3), ((top + y) * inputSize + left) * 3);
+      zoomOut = [left / inputSize, top / inputSize, (left + side) / inputSize, (top + side) / inputSize];
+      boxesXyxy = zoomOutBoxesXyxy(boxesXyxy, zoomOut);
+    } else {
+      pixels = (await decodeRegion(item.path, region, inputSize, common)).pixels;
+    }
     if (flip) {
-      pixels = flipHorizontal(pixels, image.width, image.height);
+      pixels = flipHorizontal(pixels, inputSize, inputSize);
       boxesXyxy = flipBoxesXyxy(boxesXyxy);
     }
     if (color) pixels = adjustColor(pixels, color);
-    return { pixels, boxesXyxy, labels, ignore, originalSize, region, flip };
+    return { pixels, boxesXyxy, labels, ignore, originalSize, region, zoomOut, flip };
   }
 
   async function loadBatch(order: Int32Array, batch: number, o: BatchOptions): Promise<DetectionBatch> {

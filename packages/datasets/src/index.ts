@@ -16,8 +16,8 @@ export type { CocoGroundTruth, DetectionImageOptions, GenerateDetectionDatasetOp
 export { MIN_VISIBLE_PIXELS, detectionClassNames, generateDetectionDataset, renderDetectionImage } from './generate-detection';
 export type { DetectionDataset, DetectionRecord, ReadCocoOptions, ReadVocOptions } from './detection-readers';
 export { AnnotationError, readCocoDetection, readVocDetection } from './detection-readers';
-export type { BoxWindow, CroppedBoxes, SsdCrop, SsdCropOptions } from './detection-augment';
-export { WHOLE_IMAGE, centreInside, cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, sampleSsdCrop, windowIoU } from './detection-augment';
+export type { BoxWindow, CroppedBoxes, SsdCrop, SsdCropOptions, ZoomOutOptions, ZoomPlacement } from './detection-augment';
+export { WHOLE_IMAGE, centreInside, cropBoxesXyxy, flipBoxesXyxy, resolveSsdCropOptions, resolveZoomOutOptions, sampleSsdCrop, sampleZoomOut, windowIoU, zoomOutBoxesXyxy } from './detection-augment';
 export type { DetectionAugmentOptions, DetectionBatch, DetectionData, DetectionDataOptions, DetectionExample } from './detection-batches';
 export { detectionData } from './detection-batches';
 export type { GeoBadRow, GeoCsv, GeoRecord, ReadGeoCsvOptions } from './geo-csv';

@@ -20,6 +20,7 @@ interface EvalFlags {
   vocSplit?: string;
   batch: number;
   minScore: number;
+  iouThreshold?: number;
   dtOut?: string;
   json?: boolean;
 }
@@ -42,6 +43,11 @@ export function evalCommand(): Command {
       if (!(n >= 0 && n < 1)) throw new UsageError(`--min-score must be in [0, 1). Received '${v}'.`);
       return n;
     }, 0.01)
+    .option('--iou-threshold <x>', "per-class NMS: a box overlapping a higher-scoring box of its class by more than this IoU is dropped (default: the model's own, detector.json's nms.iouThreshold)", (v) => {
+      const n = Number(v);
+      if (!(n > 0 && n <= 1)) throw new UsageError(`--iou-threshold must be in (0, 1]. Received '${v}'.`);
+      return n;
+    })
     .option('--dt-out <file.json>', 'also write the detections as a COCO results file (for coco-eval or pycocotools)')
     .option('--json', 'print { "stats": [12 numbers in pycocotools order], "perCategory": { id: { name, ap, ap50, … } }, "images", "detections" }')
     .action(async (o: EvalFlags) => {
@@ -120,7 +126,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
           annotations.push({ id: annotations.length + 1, image_id: id, category_id: categoryIds[label], bbox: [x1, y1, x2 - x1, y2 - y1], area, iscrowd: record.ignore[g] });
         });
         const detections = postprocessSsd(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * width, (i + 1) * anchors * width), {
-          anchorsCxcywh: detector.anchorsCxcywh, classes: classes.length, imageWidth: w, imageHeight: h, minScore: o.minScore, iouThreshold: detector.spec.nms.iouThreshold, maxDetections: 100, scoreFunction,
+          anchorsCxcywh: detector.anchorsCxcywh, classes: classes.length, imageWidth: w, imageHeight: h, minScore: o.minScore, iouThreshold: o.iouThreshold ?? detector.spec.nms.iouThreshold, maxDetections: 100, scoreFunction,
         });
         for (const d of detections) {
           const [x1, y1, x2, y2] = d.boxXyxy;

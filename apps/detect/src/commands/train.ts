@@ -48,6 +48,7 @@ interface TrainFlags {
   scoreFunction: 'softmax' | 'sigmoid';
   augment: boolean;
   cropArea: number;
+  zoomOut: number;
   valEvery: number;
   checkpointMinutes: number;
   out: string;
@@ -62,6 +63,9 @@ interface TrainFlags {
  * epoch on the procedural set (held-out mAP 0.434 against 0.505 after 16 epochs; README, detection section).
  */
 export const DEFAULT_CROP_AREA = 0.3;
+
+/** `--zoom-out`'s default: none (see the README's detection section for what it did on the procedural set). */
+export const DEFAULT_ZOOM_OUT = 1;
 
 /** Epochs of a run given neither --epochs, --steps nor --max-minutes. */
 const DEFAULT_EPOCHS = 30;
@@ -87,6 +91,7 @@ const RECORDED: RecordedSetting<TrainFlags, DetectRunSettings>[] = [
   { flag: '--score-function', key: 'scoreFunction', setting: 'scoreFunction' },
   { flag: '--augment', key: 'augment', setting: 'augment' },
   { flag: '--crop-area', key: 'cropArea', setting: 'cropArea' },
+  { flag: '--zoom-out', key: 'zoomOut', setting: 'zoomOut' },
   { flag: '--val-every', key: 'valEvery', setting: 'valEvery' },
 ];
 
@@ -114,6 +119,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--score-function <fn>', "class scores: 'softmax' over background and classes (torchvision, the SSD paper) or 'sigmoid' per class (TF's configs)").argParser(parseChoiceOption('--score-function', ['softmax', 'sigmoid'] as const)).default('softmax'))
     .option('--no-augment', "no SSD random crop or horizontal flip")
     .addOption(new Option('--crop-area <f>', "smallest share of the image SSD's random crop keeps, in (0, 1] (the SSD paper: 0.1); 1: no crop, the horizontal flip only").argParser(parseNumberOption('--crop-area')).default(DEFAULT_CROP_AREA))
+    .addOption(new Option('--zoom-out <s>', "SSD's zoom-out (the SSD paper's expansion, for small objects): half the training views are shrunk by a factor up to this on each side and placed at random on a mid-grey canvas; 1: none").argParser(parseNumberOption('--zoom-out')).default(DEFAULT_ZOOM_OUT))
     .addOption(new Option('--val-every <n>', 'validate (COCO mAP) every n epochs and at the end').argParser(parseIntegerOption('--val-every', 1)).default(1))
     .option('--init <source>', "start the backbone from trained weights: a model folder (a classifier or detector from these apps; layers matched by name and shape), or 'face-api' (MobileNetV1 α = 1 from face-api's face detector)");
   return addRunOptions(command, {
@@ -146,13 +152,17 @@ function checkFlags(o: TrainFlags): void {
   if (!(o.checkpointMinutes >= 0)) throw new UsageError(`--checkpoint-minutes must be ≥ 0. Received ${o.checkpointMinutes}.`);
   if (o.accumulate > o.batch) throw new UsageError(`--accumulate (${o.accumulate}) cannot exceed --batch (${o.batch}): each micro-batch needs at least one image.`);
   if (!(o.cropArea > 0 && o.cropArea <= 1)) throw new UsageError(`--crop-area must be in (0, 1]. Received ${o.cropArea}.`);
+  if (!(o.zoomOut >= 1 && o.zoomOut <= 4)) throw new UsageError(`--zoom-out must be in [1, 4]. Received ${o.zoomOut}.`);
   if (o.inputSize % 32 !== 0) throw new UsageError(`--input-size must be a multiple of 32 (e.g. 320, 300 is not). Received ${o.inputSize}.`);
 }
 
-/** The training augmentation a run's settings name: SSD's random crop down to `cropArea` of the image (none at 1) and the horizontal flip, or nothing. */
+/**
+ * The training augmentation a run's settings name: SSD's random crop down to `cropArea` of the image
+ * (none at 1), its zoom-out by up to `zoomOut` (none at 1) and the horizontal flip, or nothing.
+ */
 function augmentationOf(s: DetectRunSettings): boolean | datasets.DetectionAugmentOptions {
   if (!s.augment) return false;
-  return { crop: s.cropArea >= 1 ? false : { area: [s.cropArea, 1] }, flip: true };
+  return { crop: s.cropArea >= 1 ? false : { area: [s.cropArea, 1] }, zoomOut: s.zoomOut > 1 ? { maxScale: s.zoomOut } : false, flip: true };
 }
 
 /** The run's learning rate: warm-up, then a cosine to 0 at the last planned step (lengthened on --resume from the current rate). */
@@ -249,7 +259,7 @@ async function trainInFolder(
     settings = {
       model: o.model, arch: o.arch, alpha: o.alpha, inputSize: o.inputSize, anchors: o.anchors, fpn: o.fpn ?? false, data, generatedData: generated, val, valFraction, seed, classes,
       scoreFunction: o.scoreFunction, optimizer: o.optimizer, batch, accumulate: o.accumulate, lr: o.lr ?? DEFAULT_LEARNING_RATES[o.optimizer], warmupSteps: o.warmupSteps,
-      weightDecay: o.weightDecay, augment: o.augment, cropArea: o.cropArea, valEvery: o.valEvery,
+      weightDecay: o.weightDecay, augment: o.augment, cropArea: o.cropArea, zoomOut: o.zoomOut, valEvery: o.valEvery,
       ...runLengthFromFlags(o, DEFAULT_EPOCHS), cosineExtensions: [],
       init: o.init === undefined ? null : o.init === 'face-api' ? o.init : path.resolve(o.init),
     };
