@@ -133,23 +133,31 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     losses.forEach(([, loss], i) => expect(loss).toBeCloseTo(expected[i][1], 4));
   }, 240_000);
 
-  it('--max-minutes alone fits the run to the time: the first epoch plans the steps, recorded for --resume, and the learning rate reaches 0 at the last', () => {
+  it('--max-minutes alone fits the run to the time: the first epoch plans the steps, the next validated one corrects them, recorded for --resume, and the learning rate reaches 0 at the last', () => {
     const run = path.join(tmp, 'budget');
     const trained = json(detect('train', '--data', annotations, ...tiny, '--max-minutes', '0.2', '--workers', '1', '--val-every', '2', '--out', run, '--json'));
     const { settings } = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
     // 9 training images at batch 4: 2 steps an epoch; the schedule was laid over 30 provisional epochs until step 2.
-    expect(settings).toMatchObject({ budgetMinutes: 0.2, epochs: null, cosineExtensions: [{ atStep: 0, totalSteps: 60 }, { atStep: 2, totalSteps: settings.steps }] });
+    expect(settings).toMatchObject({ budgetMinutes: 0.2, epochs: null });
+    const plan = settings.cosineExtensions as { atStep: number; totalSteps: number }[];
+    expect(plan.slice(0, 2)).toMatchObject([{ atStep: 0, totalSteps: 60 }, { atStep: 2 }]);
+    expect(plan.at(-1)!.totalSteps).toBe(settings.steps);
     expect(settings.steps).toBeGreaterThan(2);
     const lines = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.filter((l) => l.type === 'plan')).toMatchObject([{ step: 2, totalSteps: settings.steps }]);
+    // The first plan at step 2, the correction (which may keep the plan, or move its end) at step 4, after the first validation.
+    const plans = lines.filter((l) => l.type === 'plan');
+    expect(plans.map((l) => l.step)).toEqual([2, 4].slice(0, plans.length));
+    expect(plans.at(-1).totalSteps).toBe(settings.steps);
+    if (plan.length === 3) expect(plan[2].atStep).toBe(4);
+    expect(plan.length).toBeLessThanOrEqual(3);
     expect(['steps', 'maxMinutes']).toContain(trained.stoppedBy);
     const steps = lines.filter((l) => l.type === 'step');
     if (trained.stoppedBy === 'steps') {
       expect(trained.steps).toBe(settings.steps);
-      // The last step's rate: the provisional cosine's value at step 2, decayed by the planned one to 0 at the end.
-      const total = settings.steps;
-      const atPlan = 0.025 * 0.5 * (1 + Math.cos((Math.PI * 2) / 60));
-      expect(steps.at(-1).lr).toBeCloseTo(atPlan * 0.5 * (1 + Math.cos((Math.PI * (total - 3)) / (total - 2))), 9);
+      // The last step's rate: the provisional cosine to step 2, then each plan's cosine from the rate it found, to 0 at its end.
+      const cosine = (from: number, at: number, end: number, step: number) => from * 0.5 * (1 + Math.cos((Math.PI * (step - at)) / (end - at)));
+      const rateUnder = (k: number, step: number): number => (k === 0 ? cosine(0.025, 0, plan[0].totalSteps, step) : cosine(rateUnder(k - 1, plan[k].atStep), plan[k].atStep, plan[k].totalSteps, step));
+      expect(steps.at(-1).lr).toBeCloseTo(rateUnder(plan.length - 1, settings.steps - 1), 9);
     }
     // --resume of a planned run follows the recorded plan (and ends where it ends).
     const resumed = json(detect('train', '--resume', run, '--json'));

@@ -59,7 +59,9 @@ export function minutesToPlan(s: RunLengthSettings, maxMinutes: number | undefin
 /**
  * FitOptions.plan for a run fitted to `minutes`: from fit's measurement of the first steps, the steps
  * that fit (stepsWithinMinutes) and a cosine plan that now ends there; `planned` records the settings
- * (run.json) and gives the schedule they describe.
+ * (run.json) and gives the schedule they describe. Fit calls it a second time, timed over later steps,
+ * to correct the first plan: the run's end moves again (from the rate it has, as an extension of the
+ * plan) unless the two plans are within 1 % of each other.
  */
 export function cosinePlanner<S extends RunLengthSettings>(o: {
   minutes: number;
@@ -70,16 +72,22 @@ export function cosinePlanner<S extends RunLengthSettings>(o: {
   log: (line: string) => void;
   planned: (settings: S) => Schedule | Promise<Schedule>;
 }): (timing: EpochTiming) => Promise<RunPlan> {
+  let current = o.settings;
+  let plans = 0;
   return async (timing) => {
-    const { minutes, settings, log } = o;
-    const validationSecondsEstimate = o.validationImages === 0 ? 0 : estimatedValidationSeconds(timing.secondsPerStep, settings.batch, o.validationImages);
-    const steps = stepsWithinMinutes(timing, { minutes, validateEvery: settings.valEvery, validationSecondsEstimate });
+    const { minutes, log } = o;
+    const validationSecondsEstimate = o.validationImages === 0 ? 0 : estimatedValidationSeconds(timing.secondsPerStep, current.batch, o.validationImages);
+    let steps = stepsWithinMinutes(timing, { minutes, validateEvery: current.valEvery, validationSecondsEstimate });
+    const correcting = plans > 0;
+    plans += 1;
+    const kept = correcting && Math.abs(steps - current.steps!) <= 0.01 * current.steps!;
+    if (kept) steps = current.steps!;
     const validation = timing.validationSeconds === null ? '' : `, a validation ${timing.validationSeconds.toFixed(1)} s`;
-    log(
-      `--max-minutes ${minutes}: at ${(settings.batch / timing.secondsPerStep).toFixed(1)} images/s (${timing.secondsPerStep.toFixed(2)} s a step${validation}), ` +
-        `${steps} steps (${(steps / timing.stepsPerEpoch).toFixed(1)} epochs) fit in the ${formatDuration(minutes * 60 - timing.elapsedSeconds)} left; the learning rate now decays to 0 at step ${steps}.`,
-    );
-    const cosineExtensions = lengthenCosinePlan(settings.cosineExtensions, scheduledSteps(settings, o.stepsPerEpoch), steps, timing.step);
-    return { steps, schedule: await o.planned({ ...settings, steps, cosineExtensions }) };
+    const speed = `at ${(current.batch / timing.secondsPerStep).toFixed(1)} images/s (${timing.secondsPerStep.toFixed(2)} s a step${validation})`;
+    const fits = `${steps} steps (${(steps / timing.stepsPerEpoch).toFixed(1)} epochs) fit in the ${formatDuration(minutes * 60 - timing.elapsedSeconds)} left`;
+    if (kept) log(`--max-minutes ${minutes}: replanned at step ${timing.step}, ${speed}: the plan holds, ${fits}.`);
+    else log(`--max-minutes ${minutes}: ${correcting ? `replanned at step ${timing.step}, ` : ''}${speed}, ${fits}; the learning rate now decays to 0 at step ${steps}.`);
+    if (!kept) current = { ...current, steps, cosineExtensions: lengthenCosinePlan(current.cosineExtensions, scheduledSteps(current, o.stepsPerEpoch), steps, timing.step) };
+    return { steps, schedule: await o.planned(current) };
   };
 }

@@ -121,7 +121,7 @@ describe('fit: stopping rules', () => {
     model.dispose();
   });
 
-  it('plan: called once at the end of the first epoch with its timing; the returned schedule and step count then rule', async () => {
+  it('plan: called at the end of the first epoch with its timing, and once more at the next validated epoch; the returned schedule and step count then rule', async () => {
     const model = tinyClassifier();
     let now = 0;
     // Loading "takes" 2 s a training batch and 1 s a validation batch; the steps themselves take no time.
@@ -141,15 +141,28 @@ describe('fit: stopping rules', () => {
       ...recipe, epochs: 5, validation: slow(memoryData(8), 1_000), batchNormStatistics: false, clock: () => now,
       plan: (timing) => {
         timings.push(timing);
-        return { steps: 7, schedule: constantSchedule(0.01) };
+        return timings.length === 1 ? { steps: 7, schedule: constantSchedule(0.01) } : { steps: 8, schedule: constantSchedule(0.02) };
       },
       callbacks: [rec.callback, { onPlan: ({ step, totalSteps }) => void plans.push({ step, totalSteps }) }],
     });
-    // Steps end at 2, 4 and 6 s (2 s a step after the first); validation then takes 2 batches, 2 s.
-    expect(timings).toEqual([{ step: 3, epochs: 1, stepsPerEpoch: 3, elapsedSeconds: 8, secondsPerStep: 2, validationSeconds: 2 }]);
-    expect(plans).toEqual([{ step: 3, totalSteps: 7 }]);
-    expect(rec.steps.map((s) => s.lr)).toEqual([0.05, 0.05, 0.05, 0.01, 0.01, 0.01, 0.01]);
-    expect([r.steps, r.stoppedBy]).toEqual([7, 'steps']);
+    // Steps end at 2, 4 and 6 s (2 s a step after the first); validation then takes 2 batches, 2 s. The
+    // correction is timed from the first plan (8 s) to the second epoch's last step (14 s): 2 s a step.
+    expect(timings).toEqual([
+      { step: 3, epochs: 1, stepsPerEpoch: 3, elapsedSeconds: 8, secondsPerStep: 2, validationSeconds: 2 },
+      { step: 6, epochs: 2, stepsPerEpoch: 3, elapsedSeconds: 16, secondsPerStep: 2, validationSeconds: 2 },
+    ]);
+    // The first plan's 7 steps, corrected to 8.
+    expect(plans).toEqual([{ step: 3, totalSteps: 7 }, { step: 6, totalSteps: 8 }]);
+    expect(rec.steps.map((s) => s.lr)).toEqual([0.05, 0.05, 0.05, 0.01, 0.01, 0.01, 0.02, 0.02]);
+    expect([r.steps, r.stoppedBy]).toEqual([8, 'steps']);
+    // Validated every third epoch: the first plan has no validation to time, the correction waits for one.
+    now = 0;
+    const every3: EpochTiming[] = [];
+    await fit(model, slow(memoryData(12), 2_000), {
+      ...recipe, epochs: 5, validation: slow(memoryData(8), 1_000), validateEvery: 3, batchNormStatistics: false, clock: () => now,
+      plan: (timing) => (every3.push(timing), { steps: 15, schedule: constantSchedule(0.01) }),
+    });
+    expect(every3.map((t) => [t.step, t.validationSeconds])).toEqual([[3, null], [9, 2]]);
     // The epochs still bound the run: a plan past them ends with them.
     const long = await fit(model, memoryData(12), { ...recipe, epochs: 2, plan: () => ({ steps: 100, schedule: constantSchedule(0.01) }) });
     expect([long.steps, long.stoppedBy]).toEqual([6, 'epochs']);

@@ -204,12 +204,14 @@ export interface FitOptions<Batch = ClassificationBatch> {
   clock?: () => number;
   /**
    * Sets the run's length from its measured speed (a time budget: see time-budget.ts'
-   * stepsWithinMinutes). Called once, at the end of the first epoch this call completes (after its
+   * stepsWithinMinutes). Called at the end of the first epoch this call completes (after its
    * validation and checkpoint) or after `planAfterSteps` steps of the call if that comes first, with
-   * what it measured; fit then follows the returned schedule and also stops at the returned step. The
-   * schedule must give the same rates as before for the steps already taken (extendedCosine does), and
-   * the caller records the plan so that a resumed run passes it as `schedule` and `steps` instead of
-   * planning again.
+   * what it measured; fit then follows the returned schedule and also stops at the returned step.
+   * Called once more, to correct the first plan, at the end of the first validated epoch after it (any
+   * epoch's end without validation data), timed over the steps since the first plan — first epochs
+   * run slower than later ones. Each schedule must give the same rates as before for the steps already
+   * taken (extendedCosine does), and the caller records each plan so that a resumed run passes it as
+   * `schedule` and `steps` instead of planning again.
    */
   plan?: (timing: EpochTiming) => RunPlan | Promise<RunPlan>;
   /** With `plan`: plan after this many steps of the call when the first epoch is longer. Default 50. */
@@ -497,19 +499,24 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     let lastValStep = -1;
     let lr = schedule.lr(state.step, state.epoch);
     const timing = { stepSeconds: 0, dataWaitSeconds: 0 };
-    let planned = options.plan === undefined;
-    // For options.plan, over this call's steps: when the first ended, how many followed, when the last ended.
+    // options.plan: a first plan, then one correction (see FitOptions.plan).
+    let plansLeft = options.plan === undefined ? 0 : 2;
+    // Over this call's steps: when the first ended, how many followed, when the last ended; when the first plan was made, and after how many.
     const callStart = clock();
     let firstStepEnd: number | null = null;
     let stepsAfterFirst = 0;
     let lastStepEnd = callStart;
+    let firstPlan: { at: number; stepsAfterFirst: number } | null = null;
     const makePlan = async (validationSeconds: number | null) => {
-      planned = true;
-      const secondsPerStep = stepsAfterFirst > 0 ? (lastStepEnd - firstStepEnd!) / 1000 / stepsAfterFirst : (lastStepEnd - callStart) / 1000;
+      plansLeft -= 1;
+      const secondsPerStep = firstPlan !== null
+        ? (lastStepEnd - firstPlan.at) / 1000 / (stepsAfterFirst - firstPlan.stepsAfterFirst)
+        : stepsAfterFirst > 0 ? (lastStepEnd - firstStepEnd!) / 1000 / stepsAfterFirst : (lastStepEnd - callStart) / 1000;
       const plan = await options.plan!({ step: state.step, epochs: state.epoch, stepsPerEpoch, elapsedSeconds: (clock() - started) / 1000, secondsPerStep, validationSeconds });
       checkPositive('plan().steps', plan.steps, true, 1);
       schedule = plan.schedule;
-      maxSteps = Math.min(maxSteps, plan.steps);
+      maxSteps = Math.min(options.steps ?? Infinity, plan.steps);
+      firstPlan ??= { at: clock(), stepsAfterFirst };
       await emit('onPlan', { step: state.step, totalSteps: Math.min(maxSteps, epochs * stepsPerEpoch), schedule });
     };
 
@@ -556,7 +563,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
           await saveLast();
         }
         // An epoch longer than planAfterSteps: plan from the steps so far (validation's time not yet seen).
-        if (!planned && stepsAfterFirst + 1 >= planAfterSteps && state.batchInEpoch < stepsPerEpoch) await makePlan(null);
+        if (plansLeft === 2 && stepsAfterFirst + 1 >= planAfterSteps && state.batchInEpoch < stepsPerEpoch) await makePlan(null);
         waitFrom = clock();
         timing.stepSeconds += (waitFrom - arrived) / 1000;
         if (state.batchInEpoch >= stepsPerEpoch) break;
@@ -595,7 +602,8 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
       lastSavedStep = -1; // the epoch counters changed even if the step did not
       await saveLast();
       await emit('onEpochEnd', { ...summary, validation: validated });
-      if (!planned) await makePlan(validationSeconds);
+      if (plansLeft === 2) await makePlan(validationSeconds);
+      else if (plansLeft === 1 && stepsAfterFirst > firstPlan!.stepsAfterFirst && (validated !== null || validation === undefined)) await makePlan(validationSeconds);
     }
     if (stoppedBy === null) stoppedBy = 'epochs';
     await saveLast();
