@@ -100,13 +100,13 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     expect(hashTree(data)).toBe(before);
   });
 
-  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes to the losses of an uninterrupted run (with its recorded anchor layout, FPN and crop)', async () => {
+  it('a run stopped by SIGTERM saves a checkpoint, exits 143, and resumes to the losses of an uninterrupted run (with its recorded anchor layout, FPN, crop and zoom-out)', async () => {
     const full = path.join(tmp, 'uninterrupted');
-    const recorded = ['--anchors', 'tf', '--fpn', '--crop-area', '0.3'];
+    const recorded = ['--anchors', 'tf', '--fpn', '--crop-area', '0.3', '--zoom-out', '1.5'];
     const first = json(detect('train', '--data', annotations, ...tiny, ...recorded, '--steps', '6', '--workers', '1', '--val-every', '100', '--out', full, '--json'));
     // TF's layout: 3 anchors a cell on the finest map (input 64: maps 4, 2, 1, 1, 1, 1), 6 on the others.
     expect(first).toMatchObject({ anchorLayout: 'tf', fpn: true, anchors: 3 * 16 + 6 * (4 + 1 + 1 + 1 + 1) });
-    expect(JSON.parse(fs.readFileSync(path.join(full, 'run.json'), 'utf8')).settings).toMatchObject({ fpn: true, cropArea: 0.3, augment: true });
+    expect(JSON.parse(fs.readFileSync(path.join(full, 'run.json'), 'utf8')).settings).toMatchObject({ fpn: true, cropArea: 0.3, zoomOut: 1.5, augment: true, optimizer: 'adam' });
     const expected = stepLosses(full);
     const run = path.join(tmp, 'stopped');
     const child = spawn(process.execPath, [path.join(__dirname, '..', 'apps/detect/bin/mobilenet-detect.js'), 'train', '--data', annotations, ...tiny, ...recorded, '--steps', '6', '--workers', '1', '--val-every', '100', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -135,10 +135,10 @@ describe('mobilenet-detect train / eval (end to end)', () => {
 
   it('--max-minutes alone fits the run to the time: the first epoch plans the steps, the next validated one corrects them, recorded for --resume, and the learning rate reaches 0 at the last', () => {
     const run = path.join(tmp, 'budget');
-    const trained = json(detect('train', '--data', annotations, ...tiny, '--max-minutes', '0.2', '--workers', '1', '--val-every', '2', '--out', run, '--json'));
+    const trained = json(detect('train', '--data', annotations, ...tiny, '--max-minutes', '0.3', '--workers', '1', '--val-every', '2', '--out', run, '--json'));
     const { settings } = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
     // 9 training images at batch 4: 2 steps an epoch; the schedule was laid over 30 provisional epochs until step 2.
-    expect(settings).toMatchObject({ budgetMinutes: 0.2, epochs: null });
+    expect(settings).toMatchObject({ budgetMinutes: 0.3, epochs: null, optimizer: 'adam', lr: 0.003 });
     const plan = settings.cosineExtensions as { atStep: number; totalSteps: number }[];
     expect(plan.slice(0, 2)).toMatchObject([{ atStep: 0, totalSteps: 60 }, { atStep: 2 }]);
     expect(plan.at(-1)!.totalSteps).toBe(settings.steps);
@@ -154,9 +154,9 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     const steps = lines.filter((l) => l.type === 'step');
     if (trained.stoppedBy === 'steps') {
       expect(trained.steps).toBe(settings.steps);
-      // The last step's rate: the provisional cosine to step 2, then each plan's cosine from the rate it found, to 0 at its end.
+      // The last step's rate (Adam's 0.003 by default): the provisional cosine to step 2, then each plan's cosine from the rate it found, to 0 at its end.
       const cosine = (from: number, at: number, end: number, step: number) => from * 0.5 * (1 + Math.cos((Math.PI * (step - at)) / (end - at)));
-      const rateUnder = (k: number, step: number): number => (k === 0 ? cosine(0.025, 0, plan[0].totalSteps, step) : cosine(rateUnder(k - 1, plan[k].atStep), plan[k].atStep, plan[k].totalSteps, step));
+      const rateUnder = (k: number, step: number): number => (k === 0 ? cosine(settings.lr, 0, plan[0].totalSteps, step) : cosine(rateUnder(k - 1, plan[k].atStep), plan[k].atStep, plan[k].totalSteps, step));
       expect(steps.at(-1).lr).toBeCloseTo(rateUnder(plan.length - 1, settings.steps - 1), 9);
     }
     // --resume of a planned run follows the recorded plan (and ends where it ends).
@@ -174,6 +174,9 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     const layout = detect('train', '--anchors', 'yolo', '--out', path.join(tmp, 'never'));
     expect(layout.status).toBe(2);
     expect(layout.stderr).toContain("--anchors must be one of tf, torchvision, dense, fine. Received 'yolo'.");
+    const zoom = detect('train', '--zoom-out', '0.5', '--out', path.join(tmp, 'never'));
+    expect(zoom.status).toBe(2);
+    expect(zoom.stderr).toContain('--zoom-out must be in [1, 4]. Received 0.5.');
     const crop = detect('train', '--crop-area', '0', '--out', path.join(tmp, 'never'));
     expect(crop.status).toBe(2);
     expect(crop.stderr).toContain('--crop-area must be in (0, 1]. Received 0.');
