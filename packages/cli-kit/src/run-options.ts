@@ -24,7 +24,7 @@ export interface RunOptionSettings {
 function maxMinutesHelp(plans: boolean): string {
   const stop = 'stop cleanly after this many minutes of this call (saving a checkpoint and the model)';
   if (!plans) return stop;
-  return `${stop}; without --epochs and --steps, the run is fitted to this time: after the first epoch (or 50 steps) it plans the steps that fit, corrects the plan once at the next validation, and the learning rate decays to 0 at the last step`;
+  return `${stop}; without --epochs and --steps, the run is fitted to this time: after the first epoch (or 50 steps) it plans the steps that fit, corrects it at each validation as the speed drifts, and the learning rate decays to 0 at the last step`;
 }
 
 /** Adds --engine, --epochs, --steps, --max-minutes, --batch, --accumulate, --workers, --checkpoint-minutes, --out, --resume, --seed and --json. */

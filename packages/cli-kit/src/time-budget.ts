@@ -59,9 +59,9 @@ export function minutesToPlan(s: RunLengthSettings, maxMinutes: number | undefin
 /**
  * FitOptions.plan for a run fitted to `minutes`: from fit's measurement of the first steps, the steps
  * that fit (stepsWithinMinutes) and a cosine plan that now ends there; `planned` records the settings
- * (run.json) and gives the schedule they describe. Fit calls it a second time, timed over later steps,
- * to correct the first plan: the run's end moves again (from the rate it has, as an extension of the
- * plan) unless the two plans are within 1 % of each other.
+ * (run.json) and gives the schedule they describe. Fit calls it again at each later validated epoch,
+ * timed over the steps since the previous plan, to correct it: the run's end moves again (from the rate
+ * it has, as an extension of the plan) unless the new plan is within 1 % of the current one.
  */
 export function cosinePlanner<S extends RunLengthSettings>(o: {
   minutes: number;

@@ -121,15 +121,15 @@ describe('fit: stopping rules', () => {
     model.dispose();
   });
 
-  it('plan: called at the end of the first epoch with its timing, and once more at the next validated epoch; the returned schedule and step count then rule', async () => {
+  it('plan: called at the end of the first epoch with its timing, then again at each validated epoch while steps remain; the returned schedule and step count then rule', async () => {
     const model = tinyClassifier();
     let now = 0;
     // Loading "takes" 2 s a training batch and 1 s a validation batch; the steps themselves take no time.
-    const slow = <T extends ReturnType<typeof memoryData>>(source: T, ms: number): T => ({
+    const slow = <T extends ReturnType<typeof memoryData>>(source: T, ms: number | (() => number)): T => ({
       ...source,
       async *batches(o: Parameters<typeof source.batches>[0]) {
         for await (const b of source.batches(o)) {
-          now += ms;
+          now += typeof ms === 'number' ? ms : ms();
           yield b;
         }
       },
@@ -163,6 +163,23 @@ describe('fit: stopping rules', () => {
       plan: (timing) => (every3.push(timing), { steps: 15, schedule: constantSchedule(0.01) }),
     });
     expect(every3.map((t) => [t.step, t.validationSeconds])).toEqual([[3, null], [9, 2]]);
+    // A run that speeds up: each correction is timed over the steps since the previous plan, and the
+    // corrections go on while the plan leaves steps to take.
+    now = 0;
+    let batchMs = 2_000;
+    const drifting: EpochTiming[] = [];
+    const lengths = [7, 10, 12, 99];
+    const onEpochEnd = ({ epoch }: { epoch: number }) => void (batchMs = epoch >= 1 ? 1_000 : 2_000);
+    const drift = await fit(model, slow(memoryData(12), () => batchMs), {
+      ...recipe, epochs: 10, validation: slow(memoryData(8), 1_000), batchNormStatistics: false, clock: () => now,
+      plan: (timing) => (drifting.push(timing), { steps: lengths[drifting.length - 1]!, schedule: constantSchedule(0.01) }),
+      callbacks: [{ onEpochEnd }],
+    });
+    // Steps end at 2, 4, 6 s, then validation (2 s) and the first plan at 8 s; epoch 2's steps end at 10, 12,
+    // 14 s (2 s a step since the plan); epoch 3's at 17, 18, 19 s (1 s a step since the correction at 16 s).
+    // The plan of 12 steps ends with epoch 4: no more corrections.
+    expect(drifting.map((t) => [t.step, t.secondsPerStep])).toEqual([[3, 2], [6, 2], [9, 1]]);
+    expect([drift.steps, drift.stoppedBy]).toEqual([12, 'steps']);
     // The epochs still bound the run: a plan past them ends with them.
     const long = await fit(model, memoryData(12), { ...recipe, epochs: 2, plan: () => ({ steps: 100, schedule: constantSchedule(0.01) }) });
     expect([long.steps, long.stoppedBy]).toEqual([6, 'epochs']);

@@ -207,9 +207,9 @@ export interface FitOptions<Batch = ClassificationBatch> {
    * stepsWithinMinutes). Called at the end of the first epoch this call completes (after its
    * validation and checkpoint) or after `planAfterSteps` steps of the call if that comes first, with
    * what it measured; fit then follows the returned schedule and also stops at the returned step.
-   * Called once more, to correct the first plan, at the end of the first validated epoch after it (any
-   * epoch's end without validation data), timed over the steps since the first plan — first epochs
-   * run slower than later ones. Each schedule must give the same rates as before for the steps already
+   * Called again, to correct the plan, at the end of every later validated epoch (every epoch's end
+   * without validation data) while steps remain, timed over the steps since the previous plan — a run's
+   * speed drifts: first epochs run slower than later ones. Each schedule must give the same rates as before for the steps already
    * taken (extendedCosine does), and the caller records each plan so that a resumed run passes it as
    * `schedule` and `steps` instead of planning again.
    */
@@ -499,24 +499,22 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     let lastValStep = -1;
     let lr = schedule.lr(state.step, state.epoch);
     const timing = { stepSeconds: 0, dataWaitSeconds: 0 };
-    // options.plan: a first plan, then one correction (see FitOptions.plan).
-    let plansLeft = options.plan === undefined ? 0 : 2;
-    // Over this call's steps: when the first ended, how many followed, when the last ended; when the first plan was made, and after how many.
+    // Over this call's steps: when the first ended, how many followed, when the last ended; when the
+    // latest plan (options.plan: a first plan, then corrections) was made, and after how many.
     const callStart = clock();
     let firstStepEnd: number | null = null;
     let stepsAfterFirst = 0;
     let lastStepEnd = callStart;
-    let firstPlan: { at: number; stepsAfterFirst: number } | null = null;
+    let lastPlan = null as { at: number; stepsAfterFirst: number } | null; // set inside makePlan
     const makePlan = async (validationSeconds: number | null) => {
-      plansLeft -= 1;
-      const secondsPerStep = firstPlan !== null
-        ? (lastStepEnd - firstPlan.at) / 1000 / (stepsAfterFirst - firstPlan.stepsAfterFirst)
+      const secondsPerStep = lastPlan !== null
+        ? (lastStepEnd - lastPlan.at) / 1000 / (stepsAfterFirst - lastPlan.stepsAfterFirst)
         : stepsAfterFirst > 0 ? (lastStepEnd - firstStepEnd!) / 1000 / stepsAfterFirst : (lastStepEnd - callStart) / 1000;
       const plan = await options.plan!({ step: state.step, epochs: state.epoch, stepsPerEpoch, elapsedSeconds: (clock() - started) / 1000, secondsPerStep, validationSeconds });
       checkPositive('plan().steps', plan.steps, true, 1);
       schedule = plan.schedule;
       maxSteps = Math.min(options.steps ?? Infinity, plan.steps);
-      firstPlan ??= { at: clock(), stepsAfterFirst };
+      lastPlan = { at: clock(), stepsAfterFirst };
       await emit('onPlan', { step: state.step, totalSteps: Math.min(maxSteps, epochs * stepsPerEpoch), schedule });
     };
 
@@ -563,7 +561,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
           await saveLast();
         }
         // An epoch longer than planAfterSteps: plan from the steps so far (validation's time not yet seen).
-        if (plansLeft === 2 && stepsAfterFirst + 1 >= planAfterSteps && state.batchInEpoch < stepsPerEpoch) await makePlan(null);
+        if (options.plan !== undefined && lastPlan === null && stepsAfterFirst + 1 >= planAfterSteps && state.batchInEpoch < stepsPerEpoch) await makePlan(null);
         waitFrom = clock();
         timing.stepSeconds += (waitFrom - arrived) / 1000;
         if (state.batchInEpoch >= stepsPerEpoch) break;
@@ -602,8 +600,10 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
       lastSavedStep = -1; // the epoch counters changed even if the step did not
       await saveLast();
       await emit('onEpochEnd', { ...summary, validation: validated });
-      if (plansLeft === 2) await makePlan(validationSeconds);
-      else if (plansLeft === 1 && stepsAfterFirst > firstPlan!.stepsAfterFirst && (validated !== null || validation === undefined)) await makePlan(validationSeconds);
+      if (options.plan !== undefined && lastPlan === null) await makePlan(validationSeconds);
+      else if (lastPlan !== null && state.step < maxSteps && state.epoch < epochs && stepsAfterFirst > lastPlan.stepsAfterFirst && (validated !== null || validation === undefined)) {
+        await makePlan(validationSeconds);
+      }
     }
     if (stoppedBy === null) stoppedBy = 'epochs';
     await saveLast();
