@@ -6,6 +6,7 @@
  * Where no kernel is registered, the same math runs as standard tfjs ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerCropAndResizeGradient } from './crop-and-resize';
 
 /** Inputs x [..., C], scale [C], offset [C]; attr epsilon. Outputs y (like x), batch mean [C], biased batch variance [C]. */
 export const BATCH_NORM_TRAINING = 'MobileNetsBatchNormTraining';
@@ -47,10 +48,11 @@ export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.T
 
 let registered = false;
 
-/** Registers the gradients of the fused kernels and faster gradients for Relu and Relu6 (idempotent). */
+/** Registers the gradients of the fused kernels, faster gradients for Relu and Relu6, and CropAndResize's (idempotent). */
 export function registerFusedGradients(): void {
   if (registered) return;
   registered = true;
+  registerCropAndResizeGradient();
   tf.registerGradient({
     kernelName: BATCH_NORM_TRAINING,
     inputsToSave: ['x', 'scale'],

@@ -7,6 +7,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import { CROP_AND_RESIZE_GRAD_IMAGE, registerFusedGradients } from '@mobilenets/backbone';
 import { registerWasmTrainingKernels } from './register';
 import { initWasmSimdKernels } from './simd/module';
 import { uniformArray as seededUniform } from '@mobilenets/random';
@@ -127,5 +128,23 @@ describe.each(['DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackp
     const coords = pick(base.length);
     const numeric = await finiteDifference(shape, base, dy, f, coords);
     coords.forEach((k, i) => expect(actual[k]).toBeCloseTo(numeric[i], 3));
+  });
+});
+
+describe('CropAndResize image gradient', () => {
+  it('the wasm kernel equals the backbone\'s host loop, through tf.grad on each backend', async () => {
+    registerFusedGradients();
+    const imageShape = [2, 9, 11, 17] as [number, number, number, number];
+    const boxes = [0.1, 0.2, 0.8, 0.9, -0.2, 0.5, 0.7, 1.3, 0.9, 0.7, 0.2, 0.1];
+    const boxInd = [1, 0, 1];
+    const image = seeded(imageShape, 7);
+    const weights = seeded([3, 14, 14, 17], 8);
+    const run = () =>
+      tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.image.cropAndResize(x as tf.Tensor4D, tf.tensor2d(boxes, [3, 4]), tf.tensor1d(boxInd, 'int32'), [14, 14]), tf.tensor4d(weights, [3, 14, 14, 17]))))(tf.tensor4d(image, imageShape));
+    expect(tf.getKernel(CROP_AND_RESIZE_GRAD_IMAGE, 'wasm')).toBeDefined();
+    const expected = await onBackend('cpu', run);
+    const actual = await onBackend('wasm', run);
+    expect(maxRelativeError(actual, expected)).toBeLessThanOrEqual(1e-5);
+    expect(expected.some((v) => v !== 0)).toBe(true);
   });
 });
