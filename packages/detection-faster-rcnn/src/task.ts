@@ -1,0 +1,286 @@
+/**
+ * The Faster R-CNN training task for @mobilenets/training's `fit` (TF Object Detection API's
+ * faster_rcnn_meta_arch; torchvision's named losses):
+ *
+ *   prepare   on the host, per image: RPN targets (targets.ts: matcher 0.7 / 0.3 with forced matches,
+ *             256 anchors sampled at half positives) and the ground truth padded to the batch's most
+ *             objects — all batch-first, so fit can split a batch into micro-batches and worker shards;
+ *   loss      first stage in training mode → `rpnObjectness` (softmax cross-entropy of the sampled
+ *             anchors) and `rpnBox` (smooth L1 of the sampled positives), each per image over its
+ *             sampled anchors; the RPN's outputs (constants here) → proposals (decode, clip, NMS 0.7,
+ *             300), with the ground truth added (torchvision does: early on, the RPN proposes nothing
+ *             useful) → 64 sampled at a quarter positives (matcher 0.5) → crop-and-resize from the
+ *             features (gradient into the backbone) → second stage in training mode → `classifier`
+ *             (softmax cross-entropy) and `box` (smooth L1 of the positives' codes of their own class),
+ *             over the sampled proposals. Weights: TF's Faster R-CNN configs (objectness 1, RPN box 2,
+ *             classifier 1, box 2);
+ *   validate  both stages in inference mode (inference.ts), post-processing and COCO box AP.
+ *
+ * Sampling draws from generators seeded by the batch's own ground truth: a resumed run draws the same.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { convertBoxes, evaluateCocoBoxes, type BoxCoderConfig } from '@mobilenets/box-math';
+import type { DetectionBatch } from '@mobilenets/contracts';
+import { hashSeed, mulberry32 } from '@mobilenets/random';
+import type { StepBatch, Task, TaskLoss, TrainingData, ValidationResult } from '@mobilenets/training';
+import { stagesOf } from './faster-rcnn-model';
+import { runFasterRcnn } from './inference';
+import { postprocessFasterRcnn } from './postprocess';
+import { cropProposals } from './roi-crop';
+import { rpnProposals, rpnTargets, secondStageTargets, type ProposalOptions } from './targets';
+
+/** COCO summary names, in pycocotools' order, as validation reports them. */
+export const FASTER_RCNN_VALIDATION_METRICS = ['mAP', 'AP50', 'AP75', 'APsmall', 'APmedium', 'APlarge', 'AR1', 'AR10', 'AR100', 'ARsmall', 'ARmedium', 'ARlarge'] as const;
+
+export interface FasterRcnnLossWeights {
+  rpnObjectness: number;
+  rpnBox: number;
+  classifier: number;
+  box: number;
+}
+
+/** TF's faster_rcnn_*_coco configs: first_stage_localization_loss_weight 2, objectness 1; second stage localization 2, classification 1. */
+export const FASTER_RCNN_LOSS_WEIGHTS: Readonly<FasterRcnnLossWeights> = { rpnObjectness: 1, rpnBox: 2, classifier: 1, box: 2 };
+
+export interface FasterRcnnTaskOptions {
+  /** The first stage's anchors, normalised cxcywh in its output order (fasterRcnnAnchorsCxcywh). */
+  anchorsCxcywh: Float64Array | Float32Array | readonly number[];
+  classes: number;
+  /** The crop side the second stage takes. Default 14. */
+  cropSize?: number;
+  /** RPN anchors sampled an image. Default 256. */
+  rpnBatchSize?: number;
+  /** Proposals sampled an image for the second stage. Default 64. */
+  secondStageBatchSize?: number;
+  /** Proposals in training (before the second stage's sampling) and at validation. Default TF's: pre-NMS 1000, NMS 0.7, 300 kept. */
+  proposals?: ProposalOptions;
+  lossWeights?: Partial<FasterRcnnLossWeights>;
+  boxCoder?: BoxCoderConfig;
+  /** Validation: score threshold (low, as for mAP). Default 0.01. */
+  minScore?: number;
+  /** Validation: per-class NMS IoU. Default 0.6. */
+  iouThreshold?: number;
+  /** Validation: detections kept an image. Default 100 (COCO's maxDets). */
+  maxDetections?: number;
+  /** Mixed into the samplers' seeds. Default 0. */
+  seed?: number;
+}
+
+export interface FasterRcnnValidationDetails {
+  perCategory: Record<number, { ap: number; ap50: number }>;
+  images: number;
+  detections: number;
+}
+
+function huber(predicted: tf.Tensor, target: tf.Tensor): tf.Tensor {
+  const d = tf.abs(tf.sub(predicted, target));
+  const m = tf.minimum(d, 1);
+  return tf.add(tf.mul(tf.square(m), 0.5), tf.sub(d, m));
+}
+
+/** A seed from numbers (quantised to 1e-6), for samplers that must draw the same on a resumed run. */
+function seedOf(seed: number, values: ArrayLike<number>, salt: number): number {
+  const parts = [seed, salt, values.length];
+  const step = Math.max(1, Math.floor(values.length / 64));
+  for (let i = 0; i < values.length; i += step) parts.push(Math.round(values[i] * 1e6));
+  return hashSeed(...parts);
+}
+
+/** The RPN's two losses from its outputs and prepared targets: per image over its sampled anchors, then the mean over images. */
+export function rpnLoss(boxEncodings: tf.Tensor, objectnessLogits: tf.Tensor, labels: tf.Tensor, boxTargets: tf.Tensor): { objectness: tf.Scalar; box: tf.Scalar; positives: tf.Scalar } {
+  const sampled = tf.cast(tf.greaterEqual(labels, 0), 'float32');
+  const positive = tf.cast(tf.greater(labels, 0), 'float32');
+  const perImage = tf.maximum(tf.sum(sampled, 1), 1);
+  const oneHot = tf.oneHot(tf.cast(positive, 'int32') as tf.Tensor2D, 2);
+  const crossEntropy = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(objectnessLogits)), -1));
+  const objectness = tf.mean(tf.div(tf.sum(tf.mul(crossEntropy, sampled), 1), perImage)) as tf.Scalar;
+  const box = tf.mean(tf.div(tf.sum(tf.mul(tf.sum(huber(boxEncodings, boxTargets), -1), positive), 1), perImage)) as tf.Scalar;
+  return { objectness, box, positives: tf.div(tf.sum(positive), labels.shape[0]) as tf.Scalar };
+}
+
+/** The second stage's two losses over sampled proposals: cross-entropy of all, smooth L1 of the positives' own-class codes; both over the sampled count. */
+export function secondStageLoss(classLogits: tf.Tensor, boxEncodings: tf.Tensor, classTargets: tf.Tensor, boxTargets: tf.Tensor, weights: tf.Tensor): { classifier: tf.Scalar; box: tf.Scalar } {
+  const classes = boxEncodings.shape[1] as number;
+  const count = tf.maximum(tf.sum(weights), 1);
+  const oneHot = tf.oneHot(tf.cast(classTargets, 'int32') as tf.Tensor1D, classes + 1);
+  const crossEntropy = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(classLogits)), -1));
+  const classifier = tf.div(tf.sum(tf.mul(crossEntropy, weights)), count) as tf.Scalar;
+  // [R, classes]: 1 at the target class of a positive.
+  const own = tf.mul(tf.slice(oneHot, [0, 1], [-1, classes]), tf.expandDims(weights, 1));
+  const perClass = tf.sum(huber(boxEncodings, tf.expandDims(boxTargets, 1)), -1);
+  const box = tf.div(tf.sum(tf.mul(perClass, own)), count) as tf.Scalar;
+  return { classifier, box };
+}
+
+function checkDetectionBatch(b: DetectionBatch, where: string): number {
+  const { images, shape } = b;
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new TypeError(`${where}: batch.shape must be [batch, height, width, channels] of positive integers. Received ${JSON.stringify(shape)}.`);
+  }
+  const n = shape[0];
+  if (!(images instanceof Float32Array) || images.length !== shape.reduce((p, d) => p * d, 1)) {
+    throw new RangeError(`${where}: batch.images must be a Float32Array of ${shape.reduce((p, d) => p * d, 1)} values for shape [${shape}]. Received length ${images?.length}.`);
+  }
+  for (const field of ['boxesXyxy', 'labels', 'ignore'] as const) {
+    if (!Array.isArray(b[field]) || b[field].length !== n) throw new RangeError(`${where}: batch.${field} must hold one array an image (${n}).`);
+  }
+  return n;
+}
+
+/** Padding label of the prepared ground truth (and the label of ignored objects, which the second stage does not learn). */
+const NO_OBJECT = -1;
+
+/**
+ * The Faster R-CNN task. The model must come from createFasterRcnn (or its JSON): inputs [image, crops],
+ * five outputs. Best checkpoint: the highest validation mAP.
+ */
+export function fasterRcnnTask(options: FasterRcnnTaskOptions): Task<DetectionBatch, FasterRcnnValidationDetails> {
+  const { classes, cropSize = 14, rpnBatchSize = 256, secondStageBatchSize = 64, proposals = {}, boxCoder = {}, minScore = 0.01, iouThreshold = 0.6, maxDetections = 100, seed = 0 } = options;
+  if (!Number.isInteger(classes) || classes < 1) throw new RangeError(`fasterRcnnTask: classes must be an integer ≥ 1. Received ${classes}.`);
+  if (options.anchorsCxcywh === undefined || options.anchorsCxcywh.length === 0 || options.anchorsCxcywh.length % 4 !== 0) {
+    throw new RangeError(`fasterRcnnTask: anchorsCxcywh must hold 4 numbers an anchor. Received ${options.anchorsCxcywh?.length} numbers.`);
+  }
+  const weights: FasterRcnnLossWeights = { ...FASTER_RCNN_LOSS_WEIGHTS, ...options.lossWeights };
+  for (const [name, w] of Object.entries(weights)) if (!(w >= 0 && Number.isFinite(w))) throw new RangeError(`fasterRcnnTask: lossWeights.${name} must be a finite number ≥ 0. Received ${w}.`);
+  const anchorsCxcywh = Float64Array.from(options.anchorsCxcywh);
+  const anchorsXyxy = convertBoxes(anchorsCxcywh, 'cxcywh', 'xyxy');
+  const anchors = anchorsCxcywh.length / 4;
+  const proposalOptions: ProposalOptions = { ...proposals, boxCoder };
+  const workerOptions = { ...options, anchorsCxcywh: Array.from(anchorsCxcywh) };
+
+  return {
+    name: 'faster-rcnn',
+    best: { name: 'mAP', mode: 'max' },
+    worker: { module: __filename, factory: 'fasterRcnnTask', options: workerOptions },
+
+    check(model: tfl.LayersModel) {
+      const { firstStage } = stagesOf(model);
+      const [box, objectness] = firstStage.outputs.map((t) => t.shape);
+      const [cls] = model.outputs.slice(3).map((t) => t.shape);
+      if (box[1] !== anchors || objectness[1] !== anchors || cls[1] !== classes + 1) {
+        throw new RangeError(`fasterRcnnTask: the model has ${box[1]} anchors and ${Number(cls[1]) - 1} classes; the task was made for ${anchors} anchors and ${classes} classes.`);
+      }
+    },
+
+    prepare(b: DetectionBatch): StepBatch {
+      const n = checkDetectionBatch(b, 'fasterRcnnTask.prepare');
+      const random = mulberry32(seedOf(seed, b.boxesXyxy.flatMap((x) => Array.from(x)), n));
+      const labels = new Int32Array(n * anchors);
+      const boxTargets = new Float32Array(n * anchors * 4);
+      const objects = Math.max(1, ...b.labels.map((l) => l.length));
+      const gtBoxes = new Float32Array(n * objects * 4);
+      const gtLabels = new Int32Array(n * objects).fill(NO_OBJECT);
+      for (let i = 0; i < n; i++) {
+        const t = rpnTargets(b.boxesXyxy[i], b.ignore[i], anchorsXyxy, { batchSizePerImage: rpnBatchSize, boxCoder, random });
+        labels.set(t.labels, i * anchors);
+        boxTargets.set(t.boxTargets, i * anchors * 4);
+        gtBoxes.set(b.boxesXyxy[i], i * objects * 4);
+        b.labels[i].forEach((label, g) => {
+          if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw new RangeError(`fasterRcnnTask.prepare: image ${i} has label ${label}; labels must be in [0, ${classes}).`);
+          gtLabels[i * objects + g] = b.ignore[i][g] ? NO_OBJECT : label;
+        });
+      }
+      return {
+        tensors: {
+          images: { data: b.images, shape: [...b.shape] },
+          rpnLabels: { data: labels, shape: [n, anchors] },
+          rpnBoxTargets: { data: boxTargets, shape: [n, anchors, 4] },
+          gtBoxes: { data: gtBoxes, shape: [n, objects, 4] },
+          gtLabels: { data: gtLabels, shape: [n, objects] },
+        },
+        examples: n,
+      };
+    },
+
+    loss(model: tfl.LayersModel, { images, rpnLabels, rpnBoxTargets, gtBoxes, gtLabels }: tf.NamedTensorMap): TaskLoss {
+      const { firstStage, secondStage } = stagesOf(model);
+      const [rpnBox, rpnObjectness, features] = firstStage.apply(images, { training: true }) as tf.Tensor[];
+      const rpn = rpnLoss(rpnBox, rpnObjectness, rpnLabels, rpnBoxTargets);
+
+      // Proposals and their targets on the host; the RPN's outputs are constants for the second stage.
+      const n = images.shape[0];
+      const objects = gtLabels.shape[1] as number;
+      const codes = rpnBox.dataSync();
+      const logits = rpnObjectness.dataSync();
+      const gtBoxValues = gtBoxes.dataSync();
+      const gtLabelValues = gtLabels.dataSync();
+      const random = mulberry32(seedOf(seed, gtBoxValues, 1 + n));
+      const boxes: number[] = [];
+      const boxIndex: number[] = [];
+      const classTargets: number[] = [];
+      const boxCodes: number[] = [];
+      let positives = 0;
+      for (let i = 0; i < n; i++) {
+        const gt: number[] = [];
+        const gtClass: number[] = [];
+        for (let g = 0; g < objects; g++) {
+          if (gtLabelValues[i * objects + g] === NO_OBJECT) continue;
+          for (let k = 0; k < 4; k++) gt.push(gtBoxValues[(i * objects + g) * 4 + k]);
+          gtClass.push(gtLabelValues[i * objects + g]);
+        }
+        const p = rpnProposals(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * 2, (i + 1) * anchors * 2), anchorsCxcywh, proposalOptions);
+        const candidates = [...p.boxesXyxy, ...gt];
+        const t = secondStageTargets(candidates, gt, gtClass, { batchSizePerImage: secondStageBatchSize, boxCoder, random });
+        for (const j of t.indices) boxes.push(candidates[4 * j], candidates[4 * j + 1], candidates[4 * j + 2], candidates[4 * j + 3]);
+        t.indices.forEach(() => boxIndex.push(i));
+        classTargets.push(...t.classTargets);
+        boxCodes.push(...t.boxTargets);
+        positives += t.positives;
+      }
+      // Every step reaches the second stage's weights: with nothing sampled, one whole-image crop of weight 0.
+      const roiWeights = boxIndex.map(() => 1);
+      if (boxIndex.length === 0) {
+        boxes.push(0, 0, 1, 1);
+        boxIndex.push(0);
+        classTargets.push(0);
+        boxCodes.push(0, 0, 0, 0);
+        roiWeights.push(0);
+      }
+      const crops = cropProposals(features as tf.Tensor4D, boxes, boxIndex, cropSize);
+      const [classLogits, boxEncodings] = secondStage.apply(crops, { training: true }) as tf.Tensor[];
+      const second = secondStageLoss(classLogits, boxEncodings, tf.tensor1d(classTargets, 'int32'), tf.tensor2d(boxCodes, [boxIndex.length, 4]), tf.tensor1d(roiWeights));
+      return {
+        losses: {
+          rpnObjectness: tf.mul(rpn.objectness, weights.rpnObjectness) as tf.Scalar,
+          rpnBox: tf.mul(rpn.box, weights.rpnBox) as tf.Scalar,
+          classifier: tf.mul(second.classifier, weights.classifier) as tf.Scalar,
+          box: tf.mul(second.box, weights.box) as tf.Scalar,
+        },
+        metrics: { rpnPositives: rpn.positives, roiPositives: tf.scalar(positives / n) },
+      };
+    },
+
+    async validate(model: tfl.LayersModel, data: TrainingData<DetectionBatch>, { batchSize }): Promise<ValidationResult<FasterRcnnValidationDetails>> {
+      const stages = stagesOf(model);
+      const images: { id: number }[] = [];
+      const annotations: object[] = [];
+      const results: { image_id: number; category_id: number; bbox: number[]; score: number }[] = [];
+      for await (const b of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
+        const n = checkDetectionBatch(b, 'fasterRcnnTask.validate');
+        const outputs = runFasterRcnn(stages, anchorsCxcywh, b.images, b.shape, { ...proposalOptions, cropSize });
+        for (let i = 0; i < n; i++) {
+          const id = images.length + 1;
+          images.push({ id });
+          const [w, h] = b.originalSizes?.[i] ?? [b.shape[2], b.shape[1]];
+          const gt = b.boxesXyxy[i];
+          b.labels[i].forEach((label, g) => {
+            const bbox = [gt[4 * g] * w, gt[4 * g + 1] * h, (gt[4 * g + 2] - gt[4 * g]) * w, (gt[4 * g + 3] - gt[4 * g + 1]) * h];
+            annotations.push({ id: annotations.length + 1, image_id: id, category_id: label + 1, bbox, area: b.areas?.[i]?.[g] ?? bbox[2] * bbox[3], iscrowd: b.ignore[i][g] ? 1 : 0 });
+          });
+          const o = outputs[i];
+          const detections = o.classLogits.length === 0 ? [] : postprocessFasterRcnn(o.proposalsXyxy, o.classLogits, o.boxCodes, { classes, imageWidth: w, imageHeight: h, minScore, iouThreshold, maxDetections, boxCoder });
+          for (const d of detections) {
+            const [x1, y1, x2, y2] = d.boxXyxy;
+            results.push({ image_id: id, category_id: d.label + 1, bbox: [x1, y1, x2 - x1, y2 - y1], score: d.score });
+          }
+        }
+      }
+      const categories = Array.from({ length: classes }, (_, c) => ({ id: c + 1, name: `class ${c}` }));
+      const evaluation = evaluateCocoBoxes({ images, annotations, categories }, results);
+      const metrics = Object.fromEntries(FASTER_RCNN_VALIDATION_METRICS.map((name, k) => [name, evaluation.stats[k]]));
+      const perCategory = Object.fromEntries(Object.entries(evaluation.perCategory).map(([id, s]) => [id, { ap: s.ap, ap50: s.ap50 }]));
+      return { metrics, details: { perCategory, images: images.length, detections: results.length } };
+    },
+  };
+}
