@@ -2,9 +2,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { type SsdAnchorConfig, ssdAnchorsCxcywh, ssdAnchorsPerLocation, ssdBoxSpecs } from '@mobilenets/box-math';
+import { type GridAnchorConfig, type SsdAnchorConfig, ssdAnchorsCxcywh, ssdAnchorsPerLocation, ssdBoxSpecs } from '@mobilenets/box-math';
 import { UsageError, buildMobileNet, describeModelLoadError, resolveModelFolder } from '@mobilenets/cli-kit';
 import { DETECTOR_JSON, type DetectorSpec, SSD_FINE_TAPS, SSD_TAPS, type SsdModel, createSsd, readDetectorSpec, ssdDetectorSpec } from '@mobilenets/detection-ssd';
+import { type FasterRcnnModel, type RpnHeadKind, createFasterRcnn } from '@mobilenets/detection-faster-rcnn';
 import { fileSystem } from '@mobilenets/runtime';
 
 /**
@@ -38,9 +39,12 @@ export const ANCHOR_LAYOUTS: Record<AnchorLayout, AnchorLayoutSpec> = {
   fine: { generator: { numLayers: 7, boxSpecs: [FINE_MAP_SPECS, ...DENSE_BOX_SPECS] }, fineMap: true },
 };
 
+/** The detectors `train --model` builds. */
+export type DetectorKind = 'ssd' | 'ssdlite' | 'faster-rcnn';
+
 /** What a run's detector is: the settings that build it. */
 export interface DetectorDescription {
-  model: 'ssd' | 'ssdlite';
+  model: DetectorKind;
   arch: 'v1' | 'v2';
   alpha: number;
   inputSize: number;
@@ -50,16 +54,19 @@ export interface DetectorDescription {
   anchors: AnchorLayout;
   /** FPN's top-down pathway over the backbone taps. */
   fpn: boolean;
+  /** Faster R-CNN: the RPN head's conv ('separable' when absent). */
+  rpnHead?: RpnHeadKind;
 }
 
 /** The SSD / SSDLite the description names, with fresh weights (seeded). A bad --alpha / --input-size is a usage error naming the flag. */
 export function buildDetector(d: DetectorDescription, seed: number | null): SsdModel {
+  if (d.model === 'faster-rcnn') throw new Error('internal: buildDetector builds SSDs; use buildFasterRcnn');
   const backbone = buildMobileNet({ arch: d.arch, alpha: d.alpha, inputSize: d.inputSize, variant: 'standard', activation: 'relu6', top: false }, { seed });
   // The extra layers' depths scale with α, as TF's SSD feature extractors (and `mobilenet summary`) do.
   const layout = ANCHOR_LAYOUTS[d.anchors];
   const anchorsPerLocation = ssdAnchorsPerLocation(layout.generator);
   const taps = layout.fineMap ? [SSD_FINE_TAPS[d.arch], ...SSD_TAPS[d.arch]] : SSD_TAPS[d.arch];
-  return createSsd({ backbone, classes: d.classes.length, head: d.model, taps, fpn: d.fpn, depthMultiplier: d.alpha, anchorsPerLocation, seed: seed === null ? null : seed + 1 });
+  return createSsd({ backbone, classes: d.classes.length, head: d.model as 'ssd' | 'ssdlite', taps, fpn: d.fpn, depthMultiplier: d.alpha, anchorsPerLocation, seed: seed === null ? null : seed + 1 });
 }
 
 /** The detector's anchors, normalised cxcywh in output order (box-math's SSD anchor generator in the description's layout, on the model's feature maps). */
@@ -88,6 +95,9 @@ export interface SavedDetector {
 export async function loadSavedDetector(given: string, option = '--model'): Promise<SavedDetector> {
   const { modelDir, runDir } = resolveModelFolder(given, option, { files: `model.json, weights.bin, ${DETECTOR_JSON}`, app: 'mobilenet-detect' });
   const specFile = path.join(modelDir, DETECTOR_JSON);
+  if (fs.existsSync(path.join(modelDir, FASTER_RCNN_JSON))) {
+    throw new UsageError(`${option} ${given}: a Faster R-CNN; this command reads SSD and SSDLite detectors only so far (train reports a Faster R-CNN's validation mAP as it trains).`);
+  }
   const damaged = (problem: string) => new Error(`${option} ${given}: ${problem}. Train the detector again, or restore the folder from a copy.`);
   if (!fs.existsSync(specFile)) throw new UsageError(`${option} ${given}: ${specFile} is missing: this is not a detector saved by 'mobilenet-detect train' (expected model.json, weights.bin and detector.json).`);
   let spec: DetectorSpec;
@@ -111,4 +121,35 @@ export async function loadSavedDetector(given: string, option = '--model'): Prom
   }
   const classes = spec.labels.map((l, i) => l ?? `(unused ${i})`);
   return { model, spec, classes, anchorsCxcywh, modelDir, runDir };
+}
+
+// ---- Faster R-CNN (issue 13) -------------------------------------------------------------------------
+
+/** The file next to a saved Faster R-CNN's model.json that describes it (detector.json is SSD's). */
+export const FASTER_RCNN_JSON = 'faster-rcnn.json';
+
+/**
+ * The first-stage anchors of a Faster R-CNN at `inputSize`: TF's grid anchors (scales 0.25, 0.5, 1, 2,
+ * aspect ratios 0.5, 1, 2, stride 16) with the base anchor scaled from TF's 256 px at COCO's 600 px to
+ * the input: 256 · inputSize / 600 (at 320: anchors of 34 to 273 px).
+ */
+export function fasterRcnnAnchorConfig(inputSize: number): GridAnchorConfig {
+  const base = Math.round((256 * inputSize) / 600);
+  return { height: base, width: base };
+}
+
+/** The Faster R-CNN the description names, with fresh weights (seeded): RPN depth 512·α, depthwise-separable unless `rpnHead` says otherwise. */
+export function buildFasterRcnn(d: DetectorDescription, seed: number | null): FasterRcnnModel {
+  const backbone = buildMobileNet({ arch: d.arch, alpha: d.alpha, inputSize: d.inputSize, variant: 'standard', activation: 'relu6', top: false }, { seed });
+  return createFasterRcnn({
+    backbone, classes: d.classes.length, rpnHead: d.rpnHead ?? 'separable', rpnDepth: Math.max(16, Math.round(512 * d.alpha)),
+    anchors: fasterRcnnAnchorConfig(d.inputSize), seed: seed === null ? null : seed + 1,
+  });
+}
+
+/** Writes `dir/model.json`, `dir/weights.bin` and `dir/faster-rcnn.json` (what the model is: the description, its anchors and crop size). */
+export async function saveFasterRcnn(dir: string, f: FasterRcnnModel, d: DetectorDescription): Promise<void> {
+  await f.model.save(fileSystem(dir));
+  const spec = { kind: 'faster-rcnn', ...d, featureMapSize: f.featureMapSize, anchors: f.anchorConfig, cropSize: f.cropSize };
+  fs.writeFileSync(path.join(dir, FASTER_RCNN_JSON), `${JSON.stringify(spec, null, 1)}\n`);
 }

@@ -4,7 +4,7 @@
  * the folder.
  */
 import { readRunRecord } from '@mobilenets/runtime';
-import type { AnchorLayout } from './detector-io';
+import type { AnchorLayout, DetectorKind } from './detector-io';
 
 export const DETECT_APP = 'mobilenet-detect';
 
@@ -12,7 +12,7 @@ export const DETECT_APP = 'mobilenet-detect';
 export type DetectionSource = { kind: 'coco'; annotations: string; images: string } | { kind: 'voc'; dir: string; split: string | null };
 
 export interface DetectRunSettings {
-  model: 'ssd' | 'ssdlite';
+  model: DetectorKind;
   arch: 'v1' | 'v2';
   alpha: number;
   inputSize: number;

@@ -9,17 +9,19 @@ import {
 } from '@mobilenets/runtime';
 import { type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, cosinePlanner, minutesToPlan, runLengthFromFlags, scheduledSteps, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { type AnchorCoverage, anchorCoverage, convertBoxes, formatAnchorCoverage } from '@mobilenets/box-math';
-import { SSD_VALIDATION_METRICS, ssdTask, type SsdModel } from '@mobilenets/detection-ssd';
+import { SSD_VALIDATION_METRICS, ssdTask } from '@mobilenets/detection-ssd';
+import { fasterRcnnAnchorsCxcywh, fasterRcnnTask } from '@mobilenets/detection-faster-rcnn';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, epochSteps, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
 } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
 import { describeSource, generateDefaultDetectionData, readSource, sourceFolders, sourceFromFlags } from '../data';
-import { ANCHOR_LAYOUTS, type AnchorLayout, anchorsOf, buildDetector, saveDetector, type DetectorDescription } from '../detector-io';
+import { ANCHOR_LAYOUTS, type AnchorLayout, type DetectorKind, anchorsOf, buildDetector, buildFasterRcnn, saveDetector, saveFasterRcnn, type DetectorDescription } from '../detector-io';
 import { DETECT_APP, type DetectRunSettings, readDetectRun } from '../run-settings';
 
 interface TrainFlags {
-  model: 'ssd' | 'ssdlite';
+  model: DetectorKind;
   arch: 'v1' | 'v2';
   alpha: number;
   inputSize: number;
@@ -71,6 +73,9 @@ export const DEFAULT_CROP_AREA = 0.3;
  */
 export const DEFAULT_ZOOM_OUT = 2;
 
+/** `--batch`'s default for a Faster R-CNN (16 for SSD): at 16 on one wasm heap its crops overran the heap (V2 α 0.5, 320 px). */
+export const FASTER_RCNN_DEFAULT_BATCH = 8;
+
 /** Epochs of a run given neither --epochs, --steps nor --max-minutes. */
 const DEFAULT_EPOCHS = 30;
 
@@ -106,7 +111,7 @@ const RECORDED: RecordedSetting<TrainFlags, DetectRunSettings>[] = [
 export function trainCommand(): Command {
   const command = new Command('train')
     .description('train an SSD or SSDLite detector on a MobileNet backbone (from scratch, or from a backbone with --init)')
-    .addOption(new Option('--model <head>', "'ssdlite' (depthwise-separable extra layers and predictors, MobileNetV2 paper) or 'ssd' (MobileNet paper, Table 13)").argParser(parseChoiceOption('--model', ['ssd', 'ssdlite'] as const)).default('ssdlite'))
+    .addOption(new Option('--model <head>', "'ssdlite' (depthwise-separable extra layers and predictors, MobileNetV2 paper), 'ssd' (MobileNet paper, Table 13) or 'faster-rcnn' (two stages: RPN on the stride-16 map, the backbone's last layers on 14×14 crops of 300 proposals; trains on the tfjs engine)").argParser(parseChoiceOption('--model', ['ssd', 'ssdlite', 'faster-rcnn'] as const)).default('ssdlite'))
     .addOption(new Option('--arch <arch>', 'MobileNet version of the backbone (v2: the MobileNetV2 paper\'s SSDLite backbone)').argParser(parseChoiceOption('--arch', ['v1', 'v2'] as const)).default('v2'))
     .addOption(new Option('--alpha <α>', 'width multiplier α of the backbone').argParser(parseNumberOption('--alpha')).default(0.5))
     .addOption(new Option('--input-size <pixels>', 'network input side, a multiple of 32 (images are resized to it, aspect ratio not kept, as SSD does)').argParser(parseIntegerOption('--input-size', 64)).default(320))
@@ -259,7 +264,8 @@ async function trainInFolder(
   }
 
   // The settings, recorded before the first step.
-  const batch = recorded?.batch ?? o.batch;
+  // A Faster R-CNN step holds 64 crops an image besides the images: 8 images (4 a worker) by default.
+  const batch = recorded?.batch ?? (o.model === 'faster-rcnn' && !given(command, 'batch') ? FASTER_RCNN_DEFAULT_BATCH : o.batch);
   // Every step a full batch: the onnxruntime engine would compile (and keep the memory of) a second step for a short one.
   const stepsPerEpoch = epochSteps(trainRecords.length, batch, true);
   let settings: DetectRunSettings;
@@ -292,12 +298,12 @@ async function trainInFolder(
   if (valData === undefined) log('note: no validation images (give --val-data or --val-fraction > 0); mAP will not be measured');
 
   const description: DetectorDescription = { model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: settings.anchors, fpn: settings.fpn, classes, scoreFunction: settings.scoreFunction };
-  const ssd = buildDetector(description, settings.seed);
+  const detector = runDetector(description, settings, o.engine);
   try {
     let init: InitReport | null = null;
     if (settings.init !== null && recorded === null) {
       try {
-        init = await initFromModel(ssd.model, settings.init);
+        init = await initFromModel(detector.model, settings.init);
       } catch (error) {
         if (error instanceof RangeError) throw new UsageError(error.message);
         throw error;
@@ -305,11 +311,9 @@ async function trainInFolder(
       if (init.copied === 0) throw new UsageError(`--init ${settings.init}: none of its layers fits this ${settings.arch} α=${settings.alpha} detector. Use the --arch and --alpha of the model you start from.`);
       log(`--init: copied ${init.copied} of ${init.layers} layers with weights from ${settings.init}`);
     }
-    const anchorsCxcywh = anchorsOf(ssd, description);
-    const coverage = trainingAnchorCoverage(trainRecords, anchorsCxcywh);
-    log(`anchors: '${settings.anchors}' layout, ${ssd.anchors} an image; training set: ${formatAnchorCoverage(coverage)}`);
-    const task = ssdTask({ anchorsCxcywh, classes: classes.length, scoreFunction: settings.scoreFunction });
-    const plan = rangeErrorsAsUsage(() => planTrainingEngine({ engine: o.engine, model: ssd.model, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers }), `--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`}`);
+    const coverage = trainingAnchorCoverage(trainRecords, detector.anchorsCxcywh);
+    log(`anchors: ${detector.anchorLayout}, ${detector.anchors} an image; training set: ${formatAnchorCoverage(coverage)}`);
+    const plan = rangeErrorsAsUsage(() => planTrainingEngine({ engine: detector.engine, model: detector.planModel, batchSize: settings.batch, backend: runtime.backend, accumulate: settings.accumulate, workers: o.workers ?? detector.workers }), `--batch ${settings.batch}, --input-size ${settings.inputSize}${o.workers === undefined ? '' : `, --workers ${o.workers}`}`);
     log(`training engine: ${plan.runsOn}`);
     if (plan.message !== null) log(plan.message);
     const stop = stopOnSignals(log);
@@ -323,8 +327,8 @@ async function trainInFolder(
     };
     let result: FitResult;
     try {
-      result = await fit(ssd.model, trainData, {
-        task,
+      result = await fit(detector.model, trainData, {
+        task: detector.task,
         runner: plan.engine === 'onnx'
           ? onnxTrainingRunner({ loss: ssdStepLoss({ scoreFunction: settings.scoreFunction }) })
           : plan.workers > 1 ? dataParallel({ workers: plan.workers, backend: runtime.backend }) : localRunner(),
@@ -357,19 +361,61 @@ async function trainInFolder(
       stop.dispose();
     }
     const modelDir = path.join(out, 'model');
-    await saveDetector(modelDir, ssd, description);
-    report(o, { result, settings, ssd, coverage, trainImages: trainRecords.length, valImages: valRecords.length, skippedImages, init, engine: plan.engine, backend: plan.engine === 'onnx' ? 'onnxruntime' : runtime.backend, workers: plan.workers, out, modelDir, metricsFile });
+    await detector.save(modelDir);
+    report(o, { result, settings, anchors: detector.anchors, coverage, trainImages: trainRecords.length, valImages: valRecords.length, skippedImages, init, engine: plan.engine, backend: plan.engine === 'onnx' ? 'onnxruntime' : runtime.backend, workers: plan.workers, out, modelDir, metricsFile });
     const signal = stop.received();
     if (signal !== null) process.exitCode = signal === 'SIGINT' ? 130 : 143;
   } finally {
-    ssd.model.dispose();
+    detector.model.dispose();
   }
+}
+
+/** What training needs of the run's detector, whichever kind it is. */
+interface RunDetector {
+  model: tfl.LayersModel;
+  /** The single-input model whose memory decides the batch plan (a Faster R-CNN's first stage). */
+  planModel: tfl.LayersModel;
+  task: ReturnType<typeof ssdTask> | ReturnType<typeof fasterRcnnTask>;
+  /** Normalised cxcywh anchors (the coverage line) and their count an image. */
+  anchorsCxcywh: Float64Array;
+  anchors: number;
+  anchorLayout: string;
+  engine: TrainingEngine | undefined;
+  /** Workers when --workers is not given; undefined: the memory plan decides. */
+  workers: number | undefined;
+  save(dir: string): Promise<void>;
+}
+
+function runDetector(description: DetectorDescription, settings: DetectRunSettings, engine: TrainingEngine | undefined): RunDetector {
+  if (description.model === 'faster-rcnn') {
+    if (engine === 'onnx') throw new UsageError('--engine onnx: a Faster R-CNN trains on the tfjs engine (its second stage takes crops of proposals chosen during the step); leave out --engine.');
+    const f = buildFasterRcnn(description, settings.seed);
+    const anchorsCxcywh = fasterRcnnAnchorsCxcywh(f);
+    const [ih] = f.inputSize;
+    const sizes = f.anchorConfig.scales.map((s) => Math.round(s * f.anchorConfig.height)).join(', ');
+    return {
+      model: f.model, planModel: f.firstStage, anchorsCxcywh, anchors: f.anchors, engine: 'tfjs',
+      // The plan measures the first stage only (one input); the crops' memory is not in it: every core, each with its share.
+      workers: defaultWorkerCount(),
+      anchorLayout: `grid anchors of ${sizes} px at ${ih} px, aspect ratios ${f.anchorConfig.aspectRatios.join(', ')}, stride 16`,
+      task: fasterRcnnTask({ anchorsCxcywh, classes: description.classes.length, cropSize: f.cropSize, seed: settings.seed }),
+      save: (dir) => saveFasterRcnn(dir, f, description),
+    };
+  }
+  const ssd = buildDetector(description, settings.seed);
+  const anchorsCxcywh = anchorsOf(ssd, description);
+  return {
+    model: ssd.model, planModel: ssd.model, anchorsCxcywh, anchors: ssd.anchors, engine, workers: undefined, anchorLayout: `'${settings.anchors}' layout`,
+    task: ssdTask({ anchorsCxcywh, classes: description.classes.length, scoreFunction: settings.scoreFunction }),
+    save: (dir) => saveDetector(dir, ssd, description),
+  };
 }
 
 interface Outcome {
   result: FitResult;
   settings: DetectRunSettings;
-  ssd: SsdModel;
+  /** Anchors an image (a Faster R-CNN's first stage's). */
+  anchors: number;
   coverage: AnchorCoverage;
   trainImages: number;
   valImages: number;
@@ -392,7 +438,7 @@ function report(o: TrainFlags, r: Outcome): void {
       mAP: val?.mAP ?? null, AP50: val?.AP50 ?? null, stats,
       perCategory: (result.val?.details as { perCategory?: unknown } | undefined)?.perCategory ?? null,
       steps: result.steps, epochs: result.epochs, stoppedBy: result.stoppedBy, resumedFrom: result.resumedFrom, seconds: result.seconds, timing: result.timing, best: result.best,
-      model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: r.ssd.anchors, anchorLayout: settings.anchors, fpn: settings.fpn, anchorCoverage: r.coverage, classes: settings.classes,
+      model: settings.model, arch: settings.arch, alpha: settings.alpha, inputSize: settings.inputSize, anchors: r.anchors, anchorLayout: settings.anchors, fpn: settings.fpn, anchorCoverage: r.coverage, classes: settings.classes,
       trainImages: r.trainImages, valImages: r.valImages, skippedImages: r.skippedImages, init: r.init, engine: r.engine, backend: r.backend, workers: r.workers, seed: settings.seed,
       out: r.out, modelDir: r.modelDir, metrics: r.metricsFile,
     })}\n`);
@@ -400,7 +446,7 @@ function report(o: TrainFlags, r: Outcome): void {
   }
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(3));
   const lines = [
-    `trained ${settings.model.toUpperCase()} on MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px (${r.ssd.anchors} anchors) on ${r.trainImages} images of ${settings.classes.length} classes: ` +
+    `trained ${settings.model.toUpperCase()} on MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px (${r.anchors} anchors) on ${r.trainImages} images of ${settings.classes.length} classes: ` +
       `${result.steps} steps, ${result.epochs} epoch${result.epochs === 1 ? '' : 's'} complete, in ${formatDuration(result.seconds)}` +
       `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.workers > 1 ? `${r.backend} × ${r.workers}` : r.backend}; stopped by ${result.stoppedBy}; ${formatDataWait(result.timing)}`,
     val === null ? 'validation: none' : `validation (${r.valImages} images): mAP ${f(val.mAP)}, AP50 ${f(val.AP50)}, AP75 ${f(val.AP75)}, AR100 ${f(val.AR100)}` +
