@@ -57,3 +57,4 @@ export interface DetectionBatch {
   /** Position of this batch in its epoch, counting skipped ones, when the source knows it. */
   index?: number;
 }
+export { checkDetectionBatch } from './check';

@@ -21,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { convertBoxes, evaluateCocoBoxes, type BoxCoderConfig } from '@mobilenets/box-math';
-import type { DetectionBatch } from '@mobilenets/contracts';
+import { checkDetectionBatch, type DetectionBatch } from '@mobilenets/contracts';
 import { hashSeed, mulberry32 } from '@mobilenets/random';
 import type { StepBatch, Task, TaskLoss, TrainingData, ValidationResult } from '@mobilenets/training';
 import { stagesOf } from './faster-rcnn-model';
@@ -111,21 +111,6 @@ export function secondStageLoss(classLogits: tf.Tensor, boxEncodings: tf.Tensor,
   const perClass = tf.sum(huber(boxEncodings, tf.expandDims(boxTargets, 1)), -1);
   const box = tf.div(tf.sum(tf.mul(perClass, own)), count) as tf.Scalar;
   return { classifier, box };
-}
-
-function checkDetectionBatch(b: DetectionBatch, where: string): number {
-  const { images, shape } = b;
-  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new TypeError(`${where}: batch.shape must be [batch, height, width, channels] of positive integers. Received ${JSON.stringify(shape)}.`);
-  }
-  const n = shape[0];
-  if (!(images instanceof Float32Array) || images.length !== shape.reduce((p, d) => p * d, 1)) {
-    throw new RangeError(`${where}: batch.images must be a Float32Array of ${shape.reduce((p, d) => p * d, 1)} values for shape [${shape}]. Received length ${images?.length}.`);
-  }
-  for (const field of ['boxesXyxy', 'labels', 'ignore'] as const) {
-    if (!Array.isArray(b[field]) || b[field].length !== n) throw new RangeError(`${where}: batch.${field} must hold one array an image (${n}).`);
-  }
-  return n;
 }
 
 /** Padding label of the prepared ground truth (and the label of ignored objects, which the second stage does not learn). */
