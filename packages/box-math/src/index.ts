@@ -61,3 +61,5 @@ export {
   evaluateParsedCocoBoxes,
   formatCocoStats,
 } from './coco-eval';
+export type { AccumulatedEvaluation, AccumulatedImage, CocoSummaryName, PixelDetection } from './coco-accumulator';
+export { COCO_SUMMARY_NAMES, CocoBoxAccumulator } from './coco-accumulator';

@@ -55,6 +55,9 @@ export function progressCallback(options: ProgressOptions = {}): FitCallback {
   let startedAt = 0;
   let startStep = 0;
   let lastLine = 0;
+  /** The validation under way, and the images it had done at its last report. */
+  let validating: ReturnType<typeof progressLine> | null = null;
+  let validatingFrom = 0;
   /** FitOptions.plan has set the total: it no longer grows epoch by epoch. */
   let planned = false;
   const eta = (step: number) => {
@@ -100,6 +103,19 @@ export function progressCallback(options: ProgressOptions = {}): FitCallback {
       if (s.step === 1 || s.step % every === 0 || now - lastLine >= intervalMs) {
         lastLine = now;
         stream.write(`step ${s.step}/${total} epoch ${payload.epoch} loss ${payload.loss}${metric.replace(' |', '')} ${payload.ips} img/s lr ${s.lr.toPrecision(3)} ETA ${payload.etaText}\n`);
+      }
+    },
+    onValidationProgress(v) {
+      if (validating === null || v.examples <= validatingFrom) {
+        if (bar !== null && !paused) bar.stop();
+        paused = bar !== null;
+        validating = progressLine('validating', 'images', { stream, everyMs: intervalMs });
+      }
+      validatingFrom = v.examples;
+      validating.update(v.examples, v.total);
+      if (v.examples >= v.total) {
+        validating.done();
+        validating = null;
       }
     },
     onPlan(info) {

@@ -20,10 +20,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { convertBoxes, evaluateCocoBoxes, type BoxCoderConfig } from '@mobilenets/box-math';
+import { COCO_SUMMARY_NAMES, CocoBoxAccumulator, convertBoxes, type AccumulatedEvaluation, type BoxCoderConfig } from '@mobilenets/box-math';
 import { checkDetectionBatch, type DetectionBatch } from '@mobilenets/contracts';
 import { hashSeed, mulberry32 } from '@mobilenets/random';
 import type { StepBatch, Task, TaskLoss, TrainingData, ValidationResult } from '@mobilenets/training';
+import { validationBatches } from '@mobilenets/training';
 import { stagesOf } from './faster-rcnn-model';
 import { runFasterRcnn } from './inference';
 import { postprocessFasterRcnn } from './postprocess';
@@ -31,7 +32,7 @@ import { cropProposals } from './roi-crop';
 import { rpnProposals, rpnTargets, secondStageTargets, type ProposalOptions } from './targets';
 
 /** COCO summary names, in pycocotools' order, as validation reports them. */
-export const FASTER_RCNN_VALIDATION_METRICS = ['mAP', 'AP50', 'AP75', 'APsmall', 'APmedium', 'APlarge', 'AR1', 'AR10', 'AR100', 'ARsmall', 'ARmedium', 'ARlarge'] as const;
+export const FASTER_RCNN_VALIDATION_METRICS = COCO_SUMMARY_NAMES;
 
 export interface FasterRcnnLossWeights {
   rpnObjectness: number;
@@ -67,11 +68,8 @@ export interface FasterRcnnTaskOptions {
   seed?: number;
 }
 
-export interface FasterRcnnValidationDetails {
-  perCategory: Record<number, { ap: number; ap50: number }>;
-  images: number;
-  detections: number;
-}
+/** Per category id (class index + 1) AP and AP50, and how many images and detections were evaluated. */
+export type FasterRcnnValidationDetails = Omit<AccumulatedEvaluation, 'metrics'>;
 
 function huber(predicted: tf.Tensor, target: tf.Tensor): tf.Tensor {
   const d = tf.abs(tf.sub(predicted, target));
@@ -236,36 +234,21 @@ export function fasterRcnnTask(options: FasterRcnnTaskOptions): Task<DetectionBa
       };
     },
 
-    async validate(model: tfl.LayersModel, data: TrainingData<DetectionBatch>, { batchSize }): Promise<ValidationResult<FasterRcnnValidationDetails>> {
+    async validate(model: tfl.LayersModel, data: TrainingData<DetectionBatch>, options): Promise<ValidationResult<FasterRcnnValidationDetails>> {
       const stages = stagesOf(model);
-      const images: { id: number }[] = [];
-      const annotations: object[] = [];
-      const results: { image_id: number; category_id: number; bbox: number[]; score: number }[] = [];
-      for await (const b of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
+      const coco = new CocoBoxAccumulator(classes);
+      for await (const b of validationBatches(data, options)) {
         const n = checkDetectionBatch(b, 'fasterRcnnTask.validate');
         const outputs = runFasterRcnn(stages, anchorsCxcywh, b.images, b.shape, { ...proposalOptions, cropSize });
         for (let i = 0; i < n; i++) {
-          const id = images.length + 1;
-          images.push({ id });
           const [w, h] = b.originalSizes?.[i] ?? [b.shape[2], b.shape[1]];
-          const gt = b.boxesXyxy[i];
-          b.labels[i].forEach((label, g) => {
-            const bbox = [gt[4 * g] * w, gt[4 * g + 1] * h, (gt[4 * g + 2] - gt[4 * g]) * w, (gt[4 * g + 3] - gt[4 * g + 1]) * h];
-            annotations.push({ id: annotations.length + 1, image_id: id, category_id: label + 1, bbox, area: b.areas?.[i]?.[g] ?? bbox[2] * bbox[3], iscrowd: b.ignore[i][g] ? 1 : 0 });
-          });
+          const id = coco.addImage({ widthPx: w, heightPx: h, boxesXyxy: b.boxesXyxy[i], labels: b.labels[i], ignore: b.ignore[i], areas: b.areas?.[i] });
           const o = outputs[i];
-          const detections = o.classLogits.length === 0 ? [] : postprocessFasterRcnn(o.proposalsXyxy, o.classLogits, o.boxCodes, { classes, imageWidth: w, imageHeight: h, minScore, iouThreshold, maxDetections, boxCoder });
-          for (const d of detections) {
-            const [x1, y1, x2, y2] = d.boxXyxy;
-            results.push({ image_id: id, category_id: d.label + 1, bbox: [x1, y1, x2 - x1, y2 - y1], score: d.score });
-          }
+          if (o.classLogits.length > 0) coco.addDetections(id, postprocessFasterRcnn(o.proposalsXyxy, o.classLogits, o.boxCodes, { classes, imageWidth: w, imageHeight: h, minScore, iouThreshold, maxDetections, boxCoder }));
         }
       }
-      const categories = Array.from({ length: classes }, (_, c) => ({ id: c + 1, name: `class ${c}` }));
-      const evaluation = evaluateCocoBoxes({ images, annotations, categories }, results);
-      const metrics = Object.fromEntries(FASTER_RCNN_VALIDATION_METRICS.map((name, k) => [name, evaluation.stats[k]]));
-      const perCategory = Object.fromEntries(Object.entries(evaluation.perCategory).map(([id, s]) => [id, { ap: s.ap, ap50: s.ap50 }]));
-      return { metrics, details: { perCategory, images: images.length, detections: results.length } };
+      const { metrics, ...details } = coco.evaluate();
+      return { metrics, details };
     },
   };
 }

@@ -19,14 +19,16 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import {
   argmaxMatchGtByAnchor,
   convertBoxes,
+  COCO_SUMMARY_NAMES,
+  CocoBoxAccumulator,
   encodeBoxesTfOrder,
-  evaluateCocoBoxes,
   iouMatrixXyxy,
+  type AccumulatedEvaluation,
   type BoxCoderConfig,
 } from '@mobilenets/box-math';
 import { checkDetectionBatch, type DetectionBatch } from '@mobilenets/contracts';
 import type { StepBatch, Task, TaskLoss, TrainingData, ValidationResult } from '@mobilenets/training';
-import { predictOutputs } from '@mobilenets/training';
+import { predictOutputs, validationBatches } from '@mobilenets/training';
 import { postprocessSsd, type ScoreFunction } from './postprocess';
 
 /** Options of {@link ssdTask}. Everything but the anchors has TF's / torchvision's SSD default. */
@@ -70,14 +72,11 @@ export interface SsdTaskOptions {
 }
 
 /** What validation adds to the metrics: the evaluator's per-category summary, by category id (label + 1). */
-export interface SsdValidationDetails {
-  perCategory: Record<number, { ap: number; ap50: number }>;
-  images: number;
-  detections: number;
-}
+/** Per category id (class index + 1) AP and AP50, and how many images and detections were evaluated. */
+export type SsdValidationDetails = Omit<AccumulatedEvaluation, 'metrics'>;
 
 /** COCO summary names, in pycocotools' order, as validation reports them. */
-export const SSD_VALIDATION_METRICS = ['mAP', 'AP50', 'AP75', 'APsmall', 'APmedium', 'APlarge', 'AR1', 'AR10', 'AR100', 'ARsmall', 'ARmedium', 'ARlarge'] as const;
+export const SSD_VALIDATION_METRICS = COCO_SUMMARY_NAMES;
 
 /** Class target of an anchor that is neither positive nor negative. */
 export const SSD_IGNORED_TARGET = -1;
@@ -292,28 +291,16 @@ export function ssdTask(options: SsdTaskOptions): Task<DetectionBatch, SsdValida
       return ssdLoss(boxEncodings, classLogits, boxTargets, classTargets, o);
     },
 
-    async validate(model: tfl.LayersModel, data: TrainingData<DetectionBatch>, { batchSize, predict }): Promise<ValidationResult<SsdValidationDetails>> {
-      const images: { id: number }[] = [];
-      const annotations: object[] = [];
-      const results: { image_id: number; category_id: number; bbox: number[]; score: number }[] = [];
-      for await (const b of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
+    async validate(model: tfl.LayersModel, data: TrainingData<DetectionBatch>, options): Promise<ValidationResult<SsdValidationDetails>> {
+      const coco = new CocoBoxAccumulator(o.classes);
+      for await (const b of validationBatches(data, options)) {
         const n = checkDetectionBatch(b, 'ssdTask.validate');
-        const [codes, logits] = await predictOutputs(model, b.images, b.shape, predict);
+        const [codes, logits] = await predictOutputs(model, b.images, b.shape, options.predict);
         for (let i = 0; i < n; i++) {
-          const id = images.length + 1; // own ids: batches' imageIds need not be unique across a validation set
-          images.push({ id });
           const [w, h] = b.originalSizes?.[i] ?? [b.shape[2], b.shape[1]];
-          const boxes = b.boxesXyxy[i];
-          b.labels[i].forEach((label, g) => {
-            const x1 = boxes[4 * g] * w;
-            const y1 = boxes[4 * g + 1] * h;
-            const bw = (boxes[4 * g + 2] - boxes[4 * g]) * w;
-            const bh = (boxes[4 * g + 3] - boxes[4 * g + 1]) * h;
-            // The data's own area (COCO `area`) where the batch carries it, as pycocotools reads the size ranges.
-            const area = b.areas?.[i]?.[g] ?? bw * bh;
-            annotations.push({ id: annotations.length + 1, image_id: id, category_id: label + 1, bbox: [x1, y1, bw, bh], area, iscrowd: b.ignore[i][g] ? 1 : 0 });
-          });
-          const detections = postprocessSsd(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * width, (i + 1) * anchors * width), {
+          // The data's own areas (COCO `area`) where the batch carries them, as pycocotools reads the size ranges.
+          const id = coco.addImage({ widthPx: w, heightPx: h, boxesXyxy: b.boxesXyxy[i], labels: b.labels[i], ignore: b.ignore[i], areas: b.areas?.[i] });
+          coco.addDetections(id, postprocessSsd(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * width, (i + 1) * anchors * width), {
             anchorsCxcywh,
             classes: o.classes,
             imageWidth: w,
@@ -323,18 +310,11 @@ export function ssdTask(options: SsdTaskOptions): Task<DetectionBatch, SsdValida
             maxDetections: o.maxDetections,
             scoreFunction: o.scoreFunction,
             boxCoder: o.boxCoder,
-          });
-          for (const d of detections) {
-            const [x1, y1, x2, y2] = d.boxXyxy;
-            results.push({ image_id: id, category_id: d.label + 1, bbox: [x1, y1, x2 - x1, y2 - y1], score: d.score });
-          }
+          }));
         }
       }
-      const categories = Array.from({ length: o.classes }, (_, c) => ({ id: c + 1, name: `class ${c}` }));
-      const evaluation = evaluateCocoBoxes({ images, annotations, categories }, results);
-      const metrics = Object.fromEntries(SSD_VALIDATION_METRICS.map((name, k) => [name, evaluation.stats[k]]));
-      const perCategory = Object.fromEntries(Object.entries(evaluation.perCategory).map(([id, s]) => [id, { ap: s.ap, ap50: s.ap50 }]));
-      return { metrics, details: { perCategory, images: images.length, detections: results.length } };
+      const { metrics, ...details } = coco.evaluate();
+      return { metrics, details };
     },
   };
 }

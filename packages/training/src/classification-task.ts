@@ -65,8 +65,8 @@ export function classificationTask(options: ClassificationTaskOptions = {}): Tas
       return { losses: { crossEntropy: crossEntropy(probabilities, targets) }, metrics: { accuracy } };
     },
 
-    async validate(model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, { batchSize, predict }): Promise<{ metrics: Record<string, number>; details: EvaluationResult }> {
-      const r = await evaluate(model, data as ClassificationData, { batchSize, predict });
+    async validate(model: tfl.LayersModel, data: TrainingData<ClassificationBatch>, options): Promise<{ metrics: Record<string, number>; details: EvaluationResult }> {
+      const r = await evaluate(model, data as ClassificationData, options);
       return { metrics: { top1: r.top1, top5: r.top5, loss: r.loss }, details: r };
     },
   };

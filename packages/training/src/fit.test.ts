@@ -196,6 +196,20 @@ describe('fit: stopping rules', () => {
     model.dispose();
   });
 
+  it('a signal during validation cuts it short between batches: no metrics of part of the data, no final validation', async () => {
+    const model = tinyClassifier();
+    const controller = new AbortController();
+    const validated: number[] = [];
+    const epochVal: unknown[] = [];
+    const r = await fit(model, memoryData(8), {
+      ...recipe, epochs: 3, validation: memoryData(12), validationBatchSize: 4, signal: controller.signal,
+      callbacks: [{ onValidationProgress: (v) => { validated.push(v.examples); if (v.examples === 4) controller.abort(); }, onEpochEnd: (e) => void epochVal.push(e.val) }],
+    });
+    expect(validated).toEqual([4]);
+    expect(epochVal).toEqual([null]);
+    expect([r.stoppedBy, r.steps, r.val, r.best]).toEqual(['signal', 2, null, null]);
+  });
+
   it('an aborted signal stops at the next step boundary', async () => {
     const model = tinyClassifier();
     const controller = new AbortController();

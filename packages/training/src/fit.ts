@@ -17,7 +17,7 @@ import { paperOptimizer } from './optimizers';
 import { StepRunner, StepRunnerFactory, localRunner } from './runner';
 import { Schedule, paperSchedule } from './schedules';
 import type { EpochTiming } from './time-budget';
-import type { Task, ValidationResult } from './task';
+import type { Task, ValidationProgress, ValidationResult } from './task';
 
 /** A checkpoint as fit hands it to a store: the model, its optimizer and fit's JSON state. */
 export interface StoredCheckpoint {
@@ -130,6 +130,8 @@ export interface FitCallback {
   onEpochEnd?(info: EpochInfo): void | Promise<void>;
   /** Called when FitOptions.plan has set the run's length: the run now ends at `totalSteps`. */
   onPlan?(info: { step: number; totalSteps: number; schedule: Schedule }): void | Promise<void>;
+  /** Called after each validation batch. */
+  onValidationProgress?(info: ValidationProgress & { step: number }): void | Promise<void>;
   /** Called after a checkpoint is saved. */
   onCheckpoint?(info: { name: string; step: number }): void | Promise<void>;
   onTrainEnd?(result: FitResult): void | Promise<void>;
@@ -448,13 +450,21 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     }
   };
   const validate = async (): Promise<ValidationResult | null> => {
-    if (validation === undefined) return null;
+    // After a stop (Ctrl-C, SIGTERM) the run ends without validating: `eval` measures the checkpoint.
+    if (validation === undefined || signal?.aborted) return null;
     await sync(false);
     const run = async () => {
       await recomputeStatistics();
       const inference = runner?.inference?.(model);
       try {
-        return await task.validate(model, validation, { batchSize: options.validationBatchSize ?? batchSize, predict: inference?.predict });
+        const result = await task.validate(model, validation, {
+          batchSize: options.validationBatchSize ?? batchSize,
+          predict: inference?.predict,
+          signal,
+          onProgress: (progress) => emit('onValidationProgress', { ...progress, step: state.step }),
+        });
+        // Cut short by a stop: metrics of part of the data would mislead (and could pick the best checkpoint).
+        return signal?.aborted ? null : result;
       } finally {
         await inference?.dispose();
       }

@@ -1,5 +1,5 @@
-export type { BestMetric, HostTensor, HostTensors, Predict, StepBatch, Task, TaskLoss, TaskModule, TaskStep, ValidateOptions, ValidationResult } from './task';
-export { checkStepBatch, predictOutputs, shareSizes, sliceBatch, splitBatch, toTensors } from './task';
+export type { BestMetric, HostTensor, HostTensors, Predict, StepBatch, Task, TaskLoss, TaskModule, TaskStep, ValidateOptions, ValidationProgress, ValidationResult } from './task';
+export { checkStepBatch, predictOutputs, shareSizes, sliceBatch, splitBatch, toTensors, validationBatches } from './task';
 export type { BatchGradients, StepOptions, StepResult, TrainStepOptions } from './step';
 export { WEIGHT_DECAY_LOSS, applyGradients, batchGradients, combineGradients, decayedWeights, trainStep, trainableVariables, weightDecayPenalty, withDropoutSeed } from './step';
 export type { ClassificationTaskOptions } from './classification-task';

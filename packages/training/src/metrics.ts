@@ -1,7 +1,7 @@
 /** Classification metrics: top-1/top-5 accuracy, cross-entropy, per-class accuracy and the confusion matrix. */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ClassificationData, checkBatch } from './data';
-import { type Predict, predictOutputs } from './task';
+import { type Predict, type ValidateOptions, predictOutputs, validationBatches } from './task';
 
 export interface ClassAccuracy {
   /** Top-1 accuracy on this class's images (NaN when there are none). */
@@ -29,6 +29,9 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** Runs the model's forward pass elsewhere (the training engine's, see Predict); default model.predict on tfjs. */
   predict?: Predict;
+  /** Stop between batches once it aborts (the result then covers the images done: NaN rates if none). */
+  signal?: AbortSignal;
+  onProgress?: ValidateOptions['onProgress'];
 }
 
 /** Indices of the k largest values of row `r` of `values` (rows of `width`), largest first; ties keep the lower index first. */
@@ -61,7 +64,7 @@ export async function evaluate(model: tfl.LayersModel, data: ClassificationData,
   let top5 = 0;
   let lossSum = 0;
   let count = 0;
-  for await (const batch of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
+  for await (const batch of validationBatches(data, { ...options, batchSize })) {
     checkBatch(batch, classes, 'evaluate');
     const [probabilities] = await predictOutputs(model, batch.images, batch.shape, predict);
     if (probabilities.length !== batch.labels.length * classes) {
@@ -76,7 +79,7 @@ export async function evaluate(model: tfl.LayersModel, data: ClassificationData,
     });
     count += batch.labels.length;
   }
-  if (count === 0) throw new RangeError('evaluate: the data yielded no images; expected at least one batch.');
+  if (count === 0 && options.signal?.aborted !== true) throw new RangeError('evaluate: the data yielded no images; expected at least one batch.');
   const perClass = confusion.map((row, c) => {
     const n = row.reduce((a, b) => a + b, 0);
     return { accuracy: n === 0 ? NaN : row[c] / n, count: n };

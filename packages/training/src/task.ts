@@ -96,6 +96,31 @@ export interface ValidateOptions {
   batchSize: number;
   /** Runs the forward pass elsewhere; without it the model predicts on tfjs. */
   predict?: Predict;
+  /** Stop reading batches once it aborts (fit then discards the validation cut short). */
+  signal?: AbortSignal;
+  /** Called after each batch with the examples validated so far. */
+  onProgress?(progress: ValidationProgress): void | Promise<void>;
+}
+
+export interface ValidationProgress {
+  examples: number;
+  /** The data's size. */
+  total: number;
+}
+
+/**
+ * The batches a validation reads: all of the data once, in order, unshuffled. Ends early, between
+ * batches, once `signal` aborts, and reports the examples done after each batch the caller has used.
+ */
+export async function* validationBatches<Batch extends { shape: readonly number[] }>(data: TrainingData<Batch>, options: ValidateOptions): AsyncGenerator<Batch> {
+  const { batchSize, signal, onProgress } = options;
+  let examples = 0;
+  for await (const batch of data.batches({ epoch: 0, batchSize, seed: 0, skip: 0, shuffle: false })) {
+    if (signal?.aborted) return;
+    yield batch;
+    examples += batch.shape[0];
+    await onProgress?.({ examples, total: data.size });
+  }
 }
 
 /** A single-input model's outputs for one batch of images: through `predict` when given, else model.predict on tfjs. */
