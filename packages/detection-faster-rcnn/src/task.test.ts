@@ -11,6 +11,7 @@ import { convertBoxes, encodeBoxesTfOrder } from '@mobilenets/box-math';
 import type { DetectionBatch } from '@mobilenets/contracts';
 import { mulberry32 } from '@mobilenets/random';
 import { createFasterRcnn, fasterRcnnAnchorsCxcywh, stagesOf } from './faster-rcnn-model';
+import { runFasterRcnn } from './inference';
 import { postprocessFasterRcnn } from './postprocess';
 import { RPN_NOT_SAMPLED, rpnProposals, rpnTargets, secondStageTargets } from './targets';
 import { fasterRcnnTask, rpnLoss, secondStageLoss } from './task';
@@ -205,6 +206,31 @@ describe('fasterRcnnTask', () => {
     expect(a.tensors.rpnLabels.shape).toEqual([2, f.anchors]);
     expect(Array.from(task.prepare(batch).tensors.rpnLabels.data)).toEqual(Array.from(a.tensors.rpnLabels.data));
     expect(() => task.prepare({ ...batch, labels: [Int32Array.from([3]), batch.labels[1]] })).toThrow(/image 0 has label 3; labels must be in \[0, 3\)/);
+    f.model.dispose();
+  });
+
+  it('validate: runs the second stage in chunks (the same outputs whatever the chunk), stops between batches on a signal, reports progress', async () => {
+    const f = tinyFasterRcnn(3);
+    const stages = stagesOf(f.model);
+    const batch = drawScenes([[{ box: [0.1, 0.1, 0.5, 0.5], label: 2 }], [{ box: [0.2, 0.2, 0.6, 0.7], label: 0 }]], 64);
+    const whole = runFasterRcnn(stages, f.anchorsCxcywh, batch.images, batch.shape, { cropSize: 14, maxProposals: 20, chunk: 1000 });
+    const chunked = runFasterRcnn(stages, f.anchorsCxcywh, batch.images, batch.shape, { cropSize: 14, maxProposals: 20, chunk: 3 });
+    expect(chunked.map((o) => o.proposalsXyxy.length)).toEqual(whole.map((o) => o.proposalsXyxy.length));
+    chunked.forEach((o, i) => {
+      expect(o.classLogits.length).toBe((o.proposalsXyxy.length / 4) * 4);
+      o.classLogits.forEach((v, k) => expect(v).toBeCloseTo(whole[i].classLogits[k], 4));
+      o.boxCodes.forEach((v, k) => expect(v).toBeCloseTo(whole[i].boxCodes[k], 4));
+    });
+
+    const task = fasterRcnnTask({ anchorsCxcywh: f.anchorsCxcywh, classes: 3, proposals: { maxProposals: 20 } });
+    const data = { size: 4, async *batches() { yield batch; yield { ...batch, imageIds: [3, 4] }; } };
+    const progress: number[] = [];
+    const full = await task.validate(f.model, data, { batchSize: 2, onProgress: (p) => void progress.push(p.examples, p.total) });
+    expect(progress).toEqual([2, 4, 4, 4]);
+    expect(full.details!.images).toBe(4);
+    const controller = new AbortController();
+    const cut = await task.validate(f.model, data, { batchSize: 2, signal: controller.signal, onProgress: () => controller.abort() });
+    expect(cut.details!.images).toBe(2);
     f.model.dispose();
   });
 });
