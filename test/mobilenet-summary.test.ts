@@ -57,6 +57,29 @@ describe('mobilenet summary (end to end)', () => {
     expect(noTop.stderr).toContain('--no-top is for the classifier');
   });
 
+  it('--model faster-rcnn: Table 13\'s Faster R-CNN 300 and 600 on V1, the second stage counted for 300 proposals, and what the paper\'s count matches', () => {
+    const r = runCli('mobilenet', ['summary', '--model', 'faster-rcnn', '--arch', 'v1', '--json']);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ model: 'faster-rcnn', inputSize: 300, classes: 90, proposals: 300, featureMapSize: [19, 19], anchors: 19 * 19 * 12, cropSize: 14 });
+    // A proposal through Conv2d_12–13 on the max-pooled 7×7 crop (stride 2 → 4×4): 16·9·512 + 16·512·1024 + 16·9·1024 + 16·1024·1024.
+    expect(s.parts[2]).toMatchObject({ part: 'box classifier', per: 'proposal', multAddsPerProposal: 25387008, multAdds: 300 * 25387008 });
+    // The box predictor: 1024 → 91 classes and 90 × 4 box codes, weights and biases.
+    expect(s.parts[3]).toMatchObject({ part: 'box predictor', parameters: 1024 * 91 + 91 + 1024 * 360 + 360 });
+    // Without the max-pool (on the 14×14 crops: 7×7 after the stride): the paper's 25.2B; the parameters, 6.0M against its 6.1M.
+    expect(s.withoutCropPool.boxClassifierMultAddsPerProposal).toBe(49 * 9 * 512 + 49 * 512 * 1024 + 49 * 9 * 1024 + 49 * 1024 * 1024);
+    expect(Math.round(s.withoutCropPool.multAdds / 1e8) / 10).toBe(25.2);
+    expect(Math.round(s.parameters / 1e5) / 10).toBe(6);
+    expect(s.paper).toMatchObject({ inputSize: 300, multAdds: 25.2e9, parameters: 6.1e6 });
+    const at600 = runCli('mobilenet', ['summary', '--model', 'faster-rcnn', '--arch', 'v1', '--input-size', '600']);
+    expect(at600.status).toBe(0);
+    expect(at600.stdout).toMatch(/\nbox classifier \(×300\) +4 +7,616,102,400 \(7\.616B\) +25,387,008 /);
+    expect(at600.stdout).toContain('Paper: 30.5B Mult-Adds, 6.1M params at 600 px');
+    expect(at600.stdout).toMatch(/0\.078B a proposal → 30\.49\dB in all, which is the paper's count/);
+    const ssd = runCli('mobilenet', ['summary', '--model', 'ssd', '--proposals', '100']);
+    expect([ssd.status, ssd.stderr]).toEqual([2, expect.stringContaining("--proposals counts a Faster R-CNN's second stage")]);
+  });
+
   it('rejects a bad width multiplier with a clear message and no stack trace', () => {
     const r = runCli('mobilenet', ['summary', '--arch', 'v1', '--alpha', '1.5']);
     expect(r.status).toBe(2); // a usage error
