@@ -1,21 +1,33 @@
 #!/usr/bin/python3
 """
 OPTIONAL COMPARISON TOOL — not part of the project, its build or its tests, and nothing imports it.
-Written for MobileNets.ts to measure what torchvision's SSDLite320-MobileNetV3-Large reaches from scratch
+Written for MobileNets.ts to measure what torchvision's SSDLite320-MobileNetV3-Large (--model ssdlite320,
+the default) or Faster R-CNN MobileNetV3-Large 320 FPN (--model fasterrcnn320) reaches from scratch
 in a wall-clock budget on the procedural shapes detection set (`mobilenet-detect generate`), scored by
 the project's own COCO evaluator (`mobilenet-detect coco-eval`) so that both sides are scored identically.
 Needs Debian's python3-torch / python3-torchvision (torch 1.13, torchvision 0.14): run it with /usr/bin/python3.
 
   /usr/bin/python3 tools/quality/ssdlite_torchvision.py --train /tmp/det/train --val /tmp/det/val \\
       --minutes 30 --out /tmp/det/torch-run --seed 0 --threads 2 --eval-every-minutes 3
+  /usr/bin/python3 tools/quality/ssdlite_torchvision.py --model fasterrcnn320 --train /tmp/det/train \\
+      --val /tmp/det/val --minutes 30 --out /tmp/det/torch-frcnn --seed 0 --threads 2 --eval-every-minutes 3
 
-The model: torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None,
-num_classes=classes + 1) — no pretrained weights anywhere; with weights_backbone=None torchvision builds
-the reduced tail (MobileNetV3 paper, Table 6) and its own from-scratch initialisation (normal(0, 0.03)
-convs), BN eps 1e-3 / momentum 0.03, and keeps its inference defaults (score_thresh 0.001, nms_thresh 0.55,
-topk_candidates 300, detections_per_img 300; inputs resized to 320 x 320 and scaled to [-1, 1] inside).
+The models (no pretrained weights anywhere):
+- ssdlite320: torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None,
+  num_classes=classes + 1); with weights_backbone=None torchvision builds the reduced tail (MobileNetV3
+  paper, Table 6) and its own from-scratch initialisation (normal(0, 0.03) convs), BN eps 1e-3 / momentum
+  0.03, and keeps its inference defaults (score_thresh 0.001, nms_thresh 0.55, topk_candidates 300,
+  detections_per_img 300; inputs resized to 320 x 320 and scaled to [-1, 1] inside).
+- fasterrcnn320: torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None,
+  weights_backbone=None, num_classes=classes + 1); with no weights torchvision trains every layer (no
+  frozen stages) and uses plain BatchNorm2d (eps 1e-5, momentum 0.1) in the full MobileNetV3-Large; FPN
+  over its last two stages plus a max-pool level (10 x 10, 10 x 10, 5 x 5 maps for a 320 x 320 input),
+  anchors 32-512 px x aspect 0.5/1/2 on each. The model's default settings are kept: inputs resized inside
+  to shorter side 320, longer <= 640 (the 320 x 320 shapes images are left as they are) and normalised with
+  ImageNet mean/std; RPN 2000/2000 proposals before/after NMS in training, 150/150 at test,
+  rpn_score_thresh 0.05; box_score_thresh 0.05, box_nms_thresh 0.5, box_detections_per_img 100.
 
-The recipe: torchvision's reference for this model (vision/references/detection/README.md, "SSDlite320
+The ssdlite320 recipe: torchvision's reference for this model (vision/references/detection/README.md, "SSDlite320
 MobileNetV3-Large": --epochs 660 --aspect-ratio-group-factor 3 --lr-scheduler cosineannealinglr --lr 0.15
 --batch-size 24 --weight-decay 0.00004 --data-augmentation ssdlite, on 8 GPUs), as train.py / engine.py /
 presets.py / transforms.py of references/detection implement it:
@@ -37,22 +49,39 @@ presets.py / transforms.py of references/detection implement it:
   keeps the first crop in which some box centre lies strictly inside and one such box has IoU >= the
   minimum with the crop, keeps only the boxes whose centres are inside, clamped to the crop; and samples
   a new minimum if all 40 fail;
-- the data: COCO annotations as coco_utils.py reads them (iscrowd boxes dropped from the training targets,
-  [x, y, w, h] -> [x1, y1, x2, y2] clamped to the image, empty boxes dropped); category ids are the labels
-  (background 0); --aspect-ratio-group-factor does nothing here (every image is square); batches are drawn
-  from a new seeded permutation of the training images each epoch (the last, short batch of an epoch is
-  completed from the next permutation, so every step has the full batch).
+- the data (both models): COCO annotations as coco_utils.py reads them (iscrowd boxes dropped from the
+  training targets, [x, y, w, h] -> [x1, y1, x2, y2] clamped to the image, empty boxes dropped); category
+  ids are the labels (background 0); --aspect-ratio-group-factor does nothing here (every image is square);
+  batches are drawn from a new seeded permutation of the training images each epoch (the last, short batch
+  of an epoch is completed from the next permutation, so every step has the full batch).
+
+The fasterrcnn320 recipe: torchvision's reference for this model (README "Faster R-CNN MobileNetV3-Large
+320 FPN": --epochs 26 --lr-steps 16 22 --aspect-ratio-group-factor 3, with train.py's defaults lr 0.02,
+batch 2 per GPU on 8 GPUs = 16, momentum 0.9, weight decay 1e-4, lr-gamma 0.1, data augmentation 'hflip'):
+- SGD, momentum 0.9, weight decay 1e-4 on every parameter (one group, as above);
+- lr 0.02 for a total batch of 16, scaled linearly: lr = 0.02 * batch / 16 (--lr overrides);
+- the same warm-up as above (engine.py: linear from factor 1/1000 over min(1000, steps per epoch - 1));
+- step decay: the reference's MultiStepLR multiplies the lr by 0.1 after epoch 16 and again after epoch 22
+  of 26. Here, as for the cosine above, the training clock replaces epochs: the lr is multiplied by 0.1
+  once 16/26 of the budget's training seconds have passed and again at 22/26;
+- data augmentation 'hflip' (presets.py): RandomHorizontalFlip(0.5) only, then to float in [0, 1];
+- the data and batches as above.
+What differs from that reference: its README command also passes --weights-backbone
+MobileNet_V3_Large_Weights.IMAGENET1K_V1 (an ImageNet backbone, FrozenBatchNorm2d, only the last 3
+backbone stages trained); here, as for ssdlite320, nothing is pretrained, so the recipe (tuned for a
+pretrained backbone) is used on a from-scratch network; and the time budget replaces the 26 epochs.
 
 Evaluation (every --eval-every-minutes of training and at the end; its time does not count toward the
 budget and is recorded separately): model.eval() on every --val image (the model's own transform resizes
-to 320), the 100 highest-scoring detections per image (COCO's maxDets) written as COCO results
+it, see above), the 100 highest-scoring detections per image (COCO's maxDets) written as COCO results
 ([{image_id, category_id, bbox: [x, y, w, h], score}]) to <out>/detections.json, scored with
 `node apps/detect/bin/mobilenet-detect.js coco-eval --gt <val>/annotations.json --dt <that> --json`; one line
 per evaluation is appended to <out>/metrics.jsonl:
   {"minutes", "step", "epoch", "images_seen", "loss", "mAP", "AP50", "stats": [12 numbers], "lr", ...}
 where minutes is training time (evaluation excluded), epoch = images_seen / training images, loss the mean
-training loss (bbox_regression + classification) since the previous evaluation. At the end:
-<out>/final.json, <out>/model.pt (state_dict) and one JSON summary line on stdout.
+training loss since the previous evaluation: the sum of the model's training losses (ssdlite320:
+bbox_regression + classification; fasterrcnn320: loss_classifier + loss_box_reg + loss_objectness +
+loss_rpn_box_reg). At the end: <out>/final.json, <out>/model.pt (state_dict) and one JSON summary line on stdout.
 
 Runtime: torch.set_num_threads(--threads), and OMP_WAIT_POLICY=PASSIVE unless the environment sets it
 (a runtime setting, not part of the recipe: see the comment at the imports).
@@ -78,11 +107,25 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torchvision  # noqa: E402
 from PIL import Image  # noqa: E402
-from torchvision.models.detection import ssdlite320_mobilenet_v3_large  # noqa: E402
+from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn, ssdlite320_mobilenet_v3_large  # noqa: E402
 from torchvision.ops import box_iou  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-REFERENCE_LR, REFERENCE_BATCH = 0.15, 24 * 8
+# Per --model: the torchvision builder, the reference lr and the total batch it is for, the reference weight
+# decay, the lr decay over the budget, the training augmentation (see the module docstring).
+MODELS = {
+    'ssdlite320': {
+        'build': ssdlite320_mobilenet_v3_large, 'lr': 0.15, 'batch': 24 * 8, 'weight_decay': 4e-5,
+        'decay': 'cosine', 'augmentation': 'ssdlite',
+        'name': 'torchvision ssdlite320_mobilenet_v3_large (weights=None, weights_backbone=None)',
+    },
+    'fasterrcnn320': {
+        'build': fasterrcnn_mobilenet_v3_large_320_fpn, 'lr': 0.02, 'batch': 2 * 8, 'weight_decay': 1e-4,
+        'decay': 'multistep', 'augmentation': 'hflip',
+        'name': 'torchvision fasterrcnn_mobilenet_v3_large_320_fpn (weights=None, weights_backbone=None)',
+    },
+}
+LR_STEPS, LR_EPOCHS, LR_GAMMA = (16, 22), 26, 0.1  # fasterrcnn320: --lr-steps 16 22 of --epochs 26, --lr-gamma 0.1
 
 
 def load_rgb(path):
@@ -176,6 +219,12 @@ def augment(item):
     return image.float().div_(255), {'boxes': boxes, 'labels': labels}
 
 
+def augment_hflip(item):
+    """presets.DetectionPresetTrain('hflip'): RandomHorizontalFlip(0.5), to float in [0, 1]."""
+    image, boxes = horizontal_flip(item['image'], item['boxes'])
+    return image.float().div_(255), {'boxes': boxes, 'labels': item['labels']}
+
+
 class BatchStream:
     """Batches of a fixed size from a new seeded permutation each epoch (a short last batch is completed from the next)."""
 
@@ -218,6 +267,7 @@ def coco_eval(gt, dt, node, cli):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--model', choices=sorted(MODELS), default='ssdlite320', help='which torchvision detector (default ssdlite320)')
     p.add_argument('--train', required=True, help='a `mobilenet-detect generate` folder: images/ and annotations.json')
     p.add_argument('--val', required=True, help='the held-out folder, same layout')
     p.add_argument('--minutes', type=float, required=True, help='training budget in minutes (evaluation excluded)')
@@ -225,14 +275,17 @@ def main():
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=2, help='torch.set_num_threads')
     p.add_argument('--batch', type=int, default=16)
-    p.add_argument('--lr', type=float, default=None, help=f'default {REFERENCE_LR} * batch / {REFERENCE_BATCH} (the reference, scaled linearly)')
+    p.add_argument('--lr', type=float, default=None, help='default: the reference lr scaled linearly, ssdlite320 0.15 * batch / 192, fasterrcnn320 0.02 * batch / 16')
     p.add_argument('--momentum', type=float, default=0.9)
-    p.add_argument('--weight-decay', type=float, default=4e-5)
+    p.add_argument('--weight-decay', type=float, default=None, help='default: the reference, ssdlite320 4e-5, fasterrcnn320 1e-4')
     p.add_argument('--eval-every-minutes', type=float, default=None, help='also evaluate every this many training minutes (default: only at the end)')
     p.add_argument('--eval-at-start', action='store_true', help='also evaluate the untrained model (minute 0)')
     p.add_argument('--node', default='node')
     p.add_argument('--cli', default=os.path.join(ROOT, 'apps/detect/bin/mobilenet-detect.js'))
     a = p.parse_args()
+    spec = MODELS[a.model]
+    if a.weight_decay is None:
+        a.weight_decay = spec['weight_decay']
 
     torch.set_num_threads(a.threads)
     random.seed(a.seed)
@@ -251,19 +304,23 @@ def main():
     load_seconds = time.time() - started
     print(f'{len(train_items)} training, {len(val_items)} held-out images, {len(categories)} classes; loaded in {load_seconds:.1f} s', file=sys.stderr)
 
-    model = ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes)
+    model = spec['build'](weights=None, weights_backbone=None, num_classes=num_classes)
     model.train()
     params = [q for q in model.parameters() if q.requires_grad]
-    lr0 = a.lr if a.lr is not None else REFERENCE_LR * a.batch / REFERENCE_BATCH
+    lr0 = a.lr if a.lr is not None else spec['lr'] * a.batch / spec['batch']
     optimizer = torch.optim.SGD(params, lr=lr0, momentum=a.momentum, weight_decay=a.weight_decay)
     steps_per_epoch = math.ceil(len(train_items) / a.batch)
     warmup_steps = min(1000, steps_per_epoch - 1)
     budget = a.minutes * 60.0
     stream = BatchStream(len(train_items), a.batch, a.seed)
+    augment_item = augment if spec['augmentation'] == 'ssdlite' else augment_hflip
 
     def lr_at(step, trained):
         warm = 1.0 if step >= warmup_steps else 1e-3 + (1 - 1e-3) * step / warmup_steps
-        return lr0 * warm * 0.5 * (1 + math.cos(math.pi * min(trained / budget, 1.0)))
+        progress = min(trained / budget, 1.0)
+        if spec['decay'] == 'cosine':
+            return lr0 * warm * 0.5 * (1 + math.cos(math.pi * progress))
+        return lr0 * warm * LR_GAMMA ** sum(progress >= m / LR_EPOCHS for m in LR_STEPS)
 
     trained = 0.0  # training seconds (evaluation excluded)
     trained_cpu = 0.0  # this process's CPU seconds in those (a shared machine's load shows as trained_cpu / trained < threads)
@@ -309,7 +366,7 @@ def main():
         lr = lr_at(step, trained)
         for g in optimizer.param_groups:
             g['lr'] = lr
-        batch = [augment(train_items[i]) for i in stream.next()]
+        batch = [augment_item(train_items[i]) for i in stream.next()]
         losses = model([b[0] for b in batch], [b[1] for b in batch])
         loss = sum(losses.values())
         if not math.isfinite(loss.item()):
@@ -332,7 +389,7 @@ def main():
     torch.save(model.state_dict(), os.path.join(a.out, 'model.pt'))
     last = history[-1]
     summary = {
-        'model': 'torchvision ssdlite320_mobilenet_v3_large (weights=None, weights_backbone=None)',
+        'model': spec['name'],
         'mAP': last['mAP'], 'AP50': last['AP50'], 'stats': last['stats'],
         'trainMinutes': trained / 60, 'evalMinutes': eval_seconds / 60, 'wallMinutes': (time.time() - started) / 60,
         'steps': step, 'imagesSeen': images_seen, 'epochs': images_seen / len(train_items),
