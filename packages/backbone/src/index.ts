@@ -40,4 +40,4 @@ export { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, FUSED_KERNEL_NAMES, RELU
 export type { BatchNormTrainingResult } from './ops/fused-kernels';
 export type { WeightLoadReport } from './weights/slim-v1';
 export { loadSlimMobileNetV1Weights } from './weights/slim-v1';
-export { CROP_AND_RESIZE_GRAD_IMAGE, cropAndResizeGradImage, cropAndResizeGradImageInto, cropSamplePosition, registerCropAndResizeGradient } from './ops/crop-and-resize';
+export { CROP_AND_RESIZE_GRAD_IMAGE, cropAndResizeGradImage, cropAndResizeGradImageInto, cropAndResizeInto, cropSamplePosition, registerCropAndResizeGradient } from './ops/crop-and-resize';

@@ -24,6 +24,73 @@ export function cropSamplePosition(low: number, high: number, i: number, n: numb
 }
 
 /**
+ * The forward crop-and-resize on plain arrays, as tfjs' cpu kernel computes it (same arithmetic, same
+ * order, so the same float32 results): `image` NHWC of `imageShape`, `boxes` [boxes, 4] normalised yxyx,
+ * `boxIndex` the image of each box (a box naming no image is left as `out` holds it: tfjs leaves zeros),
+ * `out` [boxes, cropHeight, cropWidth, C]. Channels run innermost, so reads are contiguous.
+ */
+export function cropAndResizeInto(
+  image: ArrayLike<number>,
+  boxes: ArrayLike<number>,
+  boxIndex: ArrayLike<number>,
+  imageShape: readonly [number, number, number, number],
+  cropSize: readonly [number, number],
+  method: 'bilinear' | 'nearest',
+  extrapolationValue: number,
+  out: Float32Array,
+): void {
+  const [batch, height, width, channels] = imageShape;
+  const [cropHeight, cropWidth] = cropSize;
+  const count = boxIndex.length;
+  if (boxes.length !== 4 * count) throw new RangeError(`cropAndResize: ${count} box indices need ${4 * count} box numbers, received ${boxes.length}.`);
+  if (out.length !== count * cropHeight * cropWidth * channels) throw new RangeError(`cropAndResize: out must hold ${count}×${cropHeight}×${cropWidth}×${channels} values, received ${out.length}.`);
+  for (let r = 0; r < count; r++) {
+    const b = boxIndex[r];
+    if (b >= batch) continue;
+    const [y1, x1, y2, x2] = [boxes[4 * r], boxes[4 * r + 1], boxes[4 * r + 2], boxes[4 * r + 3]];
+    const heightScale = cropHeight > 1 ? ((y2 - y1) * (height - 1)) / (cropHeight - 1) : 0;
+    const widthScale = cropWidth > 1 ? ((x2 - x1) * (width - 1)) / (cropWidth - 1) : 0;
+    const imageBase = b * height * width * channels;
+    for (let i = 0; i < cropHeight; i++) {
+      const y = cropHeight > 1 ? y1 * (height - 1) + i * heightScale : 0.5 * (y1 + y2) * (height - 1);
+      const rowOut = (r * cropHeight + i) * cropWidth * channels;
+      if (y < 0 || y > height - 1) {
+        out.fill(extrapolationValue, rowOut, rowOut + cropWidth * channels);
+        continue;
+      }
+      const top = Math.floor(y);
+      const bottom = Math.ceil(y);
+      const ly = y - top;
+      for (let j = 0; j < cropWidth; j++) {
+        const x = cropWidth > 1 ? x1 * (width - 1) + j * widthScale : 0.5 * (x1 + x2) * (width - 1);
+        const o = rowOut + j * channels;
+        if (x < 0 || x > width - 1) {
+          out.fill(extrapolationValue, o, o + channels);
+          continue;
+        }
+        if (method === 'nearest') {
+          const from = imageBase + (Math.round(y) * width + Math.round(x)) * channels;
+          for (let c = 0; c < channels; c++) out[o + c] = image[from + c];
+          continue;
+        }
+        const left = Math.floor(x);
+        const right = Math.ceil(x);
+        const lx = x - left;
+        const tl = imageBase + (top * width + left) * channels;
+        const tr = imageBase + (top * width + right) * channels;
+        const bl = imageBase + (bottom * width + left) * channels;
+        const br = imageBase + (bottom * width + right) * channels;
+        for (let c = 0; c < channels; c++) {
+          const t = image[tl + c] + (image[tr + c] - image[tl + c]) * lx;
+          const u = image[bl + c] + (image[br + c] - image[bl + c]) * lx;
+          out[o + c] = t + (u - t) * ly;
+        }
+      }
+    }
+  }
+}
+
+/**
  * Adds the image gradient of one crop-and-resize to `out` (NHWC, `imageShape`, usually zeroed first).
  * `dy` is [boxes, cropHeight, cropWidth, C] row-major; `boxes` [boxes, 4] normalised yxyx; `boxIndex` the
  * image of each box.

@@ -131,6 +131,21 @@ describe.each(['DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackp
   });
 });
 
+describe('CropAndResize', () => {
+  it.each([['bilinear', [14, 14], 0], ['bilinear', [1, 5], 0.5], ['nearest', [3, 4], -1]] as const)('%s to %j (extrapolation %d): the wasm kernel gives the cpu backend\'s values exactly', async (method, size, extrapolation) => {
+    const imageShape = [2, 9, 11, 17] as [number, number, number, number];
+    // Inside, across the edges, flipped, one row, outside.
+    const boxes = [0.1, 0.2, 0.8, 0.9, -0.2, 0.5, 0.7, 1.3, 0.9, 0.7, 0.2, 0.1, 0.4, 0.1, 0.4, 0.9, 1.2, 1.1, 1.5, 1.4];
+    const boxInd = [1, 0, 1, 0, 1];
+    const image = seeded(imageShape, 9);
+    const run = () => tf.image.cropAndResize(tf.tensor4d(image, imageShape), tf.tensor2d(boxes, [5, 4]), tf.tensor1d(boxInd, 'int32'), [...size], method, extrapolation);
+    const expected = await onBackend('cpu', run);
+    const actual = await onBackend('wasm', run);
+    expect(Array.from(actual)).toEqual(Array.from(expected));
+    expect(expected.some((v) => v === extrapolation)).toBe(true);
+  });
+});
+
 describe('CropAndResize image gradient', () => {
   it('the wasm kernel equals the backbone\'s host loop, through tf.grad on each backend', async () => {
     registerFusedGradients();
@@ -146,5 +161,34 @@ describe('CropAndResize image gradient', () => {
     const actual = await onBackend('wasm', run);
     expect(maxRelativeError(actual, expected)).toBeLessThanOrEqual(1e-5);
     expect(expected.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('MaxPoolGrad', () => {
+  const CASES: [number[], [number, number], [number, number], Pad][] = [
+    // input [B, H, W, C], filter, strides, pad
+    [[2, 14, 14, 17], [2, 2], [2, 2], 'valid'], // the Faster R-CNN crop pool (the 2×2 fast path)
+    [[1, 7, 9, 3], [2, 2], [2, 2], 'valid'], // the fast path on odd sizes: the last row and column are in no window
+    [[1, 7, 9, 3], [3, 3], [2, 2], 'same'],
+    [[3, 5, 6, 8], [2, 3], [1, 1], 'same'], // overlapping windows: gradients add
+    [[1, 8, 7, 1], [3, 2], [2, 3], 'valid'],
+  ];
+  it.each(CASES)('input %j, filter %j, strides %j, %s: the wasm kernel equals the cpu backend\'s', async (shape, filter, strides, pad) => {
+    const x = seeded(shape, 11);
+    const run = () => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, filter, strides, pad), tf.maxPool(tf.tensor4d(seeded(shape, 12), shape as [number, number, number, number]), filter, strides, pad))))(tf.tensor4d(x, shape as [number, number, number, number]));
+    const expected = await onBackend('cpu', run);
+    const actual = await onBackend('wasm', run);
+    expect(maxRelativeError(actual, expected)).toBeLessThanOrEqual(1e-6);
+    expect(expected.some((v) => v !== 0)).toBe(true);
+  });
+
+  it('ties: a window of equal values gives its gradient to its first position, as the cpu backend does', async () => {
+    const shape: [number, number, number, number] = [1, 4, 4, 2];
+    const run = () => tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid')))(tf.ones(shape));
+    const expected = await onBackend('cpu', run);
+    const actual = await onBackend('wasm', run);
+    expect(Array.from(actual)).toEqual(Array.from(expected));
+    // Row-major first of each 2×2 window: (0,0), (0,2), (2,0), (2,2), both channels.
+    expect(Array.from(actual).map((v, i) => (v === 1 ? Math.floor(i / 2) : -1)).filter((p) => p >= 0)).toEqual([0, 0, 2, 2, 8, 8, 10, 10]);
   });
 });
