@@ -133,7 +133,7 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     losses.forEach(([, loss], i) => expect(loss).toBeCloseTo(expected[i][1], 4));
   }, 240_000);
 
-  it('--model faster-rcnn trains on two workers, resumes from its run folder, and eval explains it reads SSDs only', () => {
+  it('--model faster-rcnn trains on two workers, resumes from its run folder, eval measures it, predict explains it reads SSDs only', () => {
     const full = path.join(tmp, 'frcnn');
     const args = ['train', '--model', 'faster-rcnn', '--data', annotations, ...tiny, '--steps', '4', '--workers', '2', '--val-every', '100'];
     const first = json(detect(...args, '--out', full, '--json'));
@@ -151,9 +151,13 @@ describe('mobilenet-detect train / eval (end to end)', () => {
     // Resumed from the run folder alone, the losses logged for every step. (Loss equality with an uninterrupted
     // run is not checked yet: step 1 of two runs that differ only in --steps differed by 0.002 — open.)
     expect(stepLosses(part).map(([s]) => s)).toEqual([1, 2, 3, 4]);
-    const evaluated = detect('eval', '--model', full);
-    expect(evaluated.status).toBe(2);
-    expect(evaluated.stderr).toMatch(/a Faster R-CNN; this command reads SSD and SSDLite detectors only so far/);
+    // eval on the run's own validation images gives the numbers train's final validation gave (the same images, model and post-processing).
+    const evaluated = json(detect('eval', '--model', full, '--json'));
+    expect(evaluated.images).toBe(first.valImages);
+    evaluated.stats.forEach((v: number, k: number) => expect(v).toBeCloseTo(first.stats[k], 6));
+    const predicted = detect('predict', '--model', full, path.join(data, 'images', fs.readdirSync(path.join(data, 'images'))[0]));
+    expect(predicted.status).toBe(2);
+    expect(predicted.stderr).toMatch(/a Faster R-CNN; this command reads SSD and SSDLite detectors only so far \(eval reads a Faster R-CNN too\)/);
     expect(detect('train', '--model', 'faster-rcnn', '--engine', 'onnx', '--data', annotations, ...tiny, '--steps', '1', '--out', path.join(tmp, 'frcnn-onnx')).stderr).toMatch(/a Faster R-CNN trains on the tfjs engine/);
   }, 240_000);
 

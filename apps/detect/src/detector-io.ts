@@ -1,11 +1,12 @@
 /** Building the detector a run describes, and saving / loading it (model.json + weights.bin + detector.json). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type GridAnchorConfig, type SsdAnchorConfig, ssdAnchorsCxcywh, ssdAnchorsPerLocation, ssdBoxSpecs } from '@mobilenets/box-math';
 import { UsageError, buildMobileNet, describeModelLoadError, resolveModelFolder } from '@mobilenets/cli-kit';
-import { DETECTOR_JSON, type DetectorSpec, SSD_FINE_TAPS, SSD_TAPS, type SsdModel, createSsd, readDetectorSpec, ssdDetectorSpec } from '@mobilenets/detection-ssd';
-import { type FasterRcnnModel, type RpnHeadKind, createFasterRcnn } from '@mobilenets/detection-faster-rcnn';
+import { DETECTOR_JSON, type DetectorSpec, SSD_FINE_TAPS, SSD_TAPS, type SsdModel, createSsd, postprocessSsd, readDetectorSpec, ssdDetectorSpec } from '@mobilenets/detection-ssd';
+import { type FasterRcnnModel, type RpnHeadKind, createFasterRcnn, fasterRcnnAnchorsCxcywh, postprocessFasterRcnn, runFasterRcnn, stagesOf } from '@mobilenets/detection-faster-rcnn';
 import { fileSystem } from '@mobilenets/runtime';
 
 /**
@@ -96,7 +97,7 @@ export async function loadSavedDetector(given: string, option = '--model'): Prom
   const { modelDir, runDir } = resolveModelFolder(given, option, { files: `model.json, weights.bin, ${DETECTOR_JSON}`, app: 'mobilenet-detect' });
   const specFile = path.join(modelDir, DETECTOR_JSON);
   if (fs.existsSync(path.join(modelDir, FASTER_RCNN_JSON))) {
-    throw new UsageError(`${option} ${given}: a Faster R-CNN; this command reads SSD and SSDLite detectors only so far (train reports a Faster R-CNN's validation mAP as it trains).`);
+    throw new UsageError(`${option} ${given}: a Faster R-CNN; this command reads SSD and SSDLite detectors only so far (eval reads a Faster R-CNN too).`);
   }
   const damaged = (problem: string) => new Error(`${option} ${given}: ${problem}. Train the detector again, or restore the folder from a copy.`);
   if (!fs.existsSync(specFile)) throw new UsageError(`${option} ${given}: ${specFile} is missing: this is not a detector saved by 'mobilenet-detect train' (expected model.json, weights.bin and detector.json).`);
@@ -152,4 +153,129 @@ export async function saveFasterRcnn(dir: string, f: FasterRcnnModel, d: Detecto
   await f.model.save(fileSystem(dir));
   const spec = { kind: 'faster-rcnn', ...d, featureMapSize: f.featureMapSize, anchors: f.anchorConfig, cropSize: f.cropSize };
   fs.writeFileSync(path.join(dir, FASTER_RCNN_JSON), `${JSON.stringify(spec, null, 1)}\n`);
+}
+
+/** What faster-rcnn.json says (saveFasterRcnn writes it). */
+export interface FasterRcnnSpec {
+  arch: 'v1' | 'v2';
+  alpha: number;
+  inputSize: number;
+  classes: string[];
+  featureMapSize: [number, number];
+  anchors: Required<GridAnchorConfig>;
+  cropSize: number;
+}
+
+/** Reads and checks a faster-rcnn.json; errors name the field and what was expected. */
+export function readFasterRcnnSpec(file: string): FasterRcnnSpec {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`${file}: not readable JSON (${(error as Error).message})`);
+  }
+  const fail = (field: string, expected: string) => new Error(`${file}: "${field}" must be ${expected}, found ${JSON.stringify(raw[field])}`);
+  const positiveInteger = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+  if (raw.kind !== 'faster-rcnn') throw fail('kind', '"faster-rcnn"');
+  if (raw.arch !== 'v1' && raw.arch !== 'v2') throw fail('arch', '"v1" or "v2"');
+  if (!(typeof raw.alpha === 'number' && raw.alpha > 0 && raw.alpha <= 1)) throw fail('alpha', 'a number in (0, 1]');
+  if (!positiveInteger(raw.inputSize)) throw fail('inputSize', 'a positive integer');
+  if (!(Array.isArray(raw.classes) && raw.classes.length > 0 && raw.classes.every((c) => typeof c === 'string'))) throw fail('classes', 'a non-empty list of class names');
+  const fm = raw.featureMapSize;
+  if (!(Array.isArray(fm) && fm.length === 2 && fm.every(positiveInteger))) throw fail('featureMapSize', '[height, width] of positive integers');
+  if (!positiveInteger(raw.cropSize)) throw fail('cropSize', 'a positive integer');
+  const a = raw.anchors as Record<string, unknown> | undefined;
+  const numbers = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && x > 0);
+  const anchorNumbers = ['height', 'width', 'heightStride', 'widthStride'].every((k) => typeof a?.[k] === 'number' && (a[k] as number) > 0) && ['heightOffset', 'widthOffset'].every((k) => typeof a?.[k] === 'number');
+  if (!(a !== undefined && numbers(a.scales) && numbers(a.aspectRatios) && anchorNumbers)) throw fail('anchors', 'the grid anchor settings (scales, aspectRatios, height, width, strides and offsets)');
+  return { arch: raw.arch, alpha: raw.alpha, inputSize: raw.inputSize as number, classes: raw.classes as string[], featureMapSize: fm as [number, number], anchors: a as unknown as Required<GridAnchorConfig>, cropSize: raw.cropSize as number };
+}
+
+/** A detection in pixels of its image, whichever detector found it. */
+export interface FoundBox {
+  boxXyxy: [number, number, number, number];
+  label: number;
+  score: number;
+}
+
+/** A trained detector of any kind, as `eval` runs it. */
+export interface EvaluableDetector {
+  /** e.g. 'SSDLITE MobileNet v2 α=0.5 320px'. */
+  title: string;
+  inputSize: number;
+  /** Class names, label = index. */
+  classes: string[];
+  /** The model's own per-class NMS IoU. */
+  iouThreshold: number;
+  modelDir: string;
+  runDir: string | null;
+  /** Detections of a batch of network-ready images; `sizes` [width, height] in pixels, which the boxes are in. */
+  detect(images: Float32Array, shape: [number, number, number, number], sizes: readonly [number, number][], options: { minScore: number; iouThreshold: number; maxDetections: number }): FoundBox[][];
+  dispose(): void;
+}
+
+/** Faster R-CNN's per-class NMS IoU at inference (TF's second_stage_post_processing). */
+const FASTER_RCNN_NMS_IOU = 0.6;
+
+/** Loads a detector `train` saved, SSD or Faster R-CNN: its model folder or its run folder. */
+export async function loadEvaluableDetector(given: string, option = '--model'): Promise<EvaluableDetector> {
+  const { modelDir, runDir } = resolveModelFolder(given, option, { files: `model.json, weights.bin, ${DETECTOR_JSON} or ${FASTER_RCNN_JSON}`, app: 'mobilenet-detect' });
+  const frcnnFile = path.join(modelDir, FASTER_RCNN_JSON);
+  if (!fs.existsSync(frcnnFile)) {
+    const ssd = await loadSavedDetector(given, option);
+    const { spec } = ssd;
+    const width = ssd.classes.length + 1;
+    const anchors = ssd.anchorsCxcywh.length / 4;
+    return {
+      title: `${spec.head.toUpperCase()} MobileNet ${spec.arch} α=${spec.widthMultiplier} ${spec.inputSize}px`,
+      inputSize: spec.inputSize, classes: ssd.classes, iouThreshold: spec.nms.iouThreshold, modelDir, runDir,
+      detect(images, shape, sizes, o) {
+        const [codes, logits] = tf.tidy(() => (ssd.model.predict(tf.tensor4d(images, shape)) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array));
+        return sizes.map(([w, h], i) => postprocessSsd(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * width, (i + 1) * anchors * width), {
+          anchorsCxcywh: ssd.anchorsCxcywh, classes: ssd.classes.length, imageWidth: w, imageHeight: h, scoreFunction: spec.scoreFunction, ...o,
+        }));
+      },
+      dispose: () => ssd.model.dispose(),
+    };
+  }
+  const damaged = (problem: string) => new Error(`${option} ${given}: ${problem}. Train the detector again, or restore the folder from a copy.`);
+  let spec: FasterRcnnSpec;
+  try {
+    spec = readFasterRcnnSpec(frcnnFile);
+  } catch (error) {
+    throw damaged((error as Error).message);
+  }
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(fileSystem(modelDir));
+  } catch (error) {
+    throw damaged(`cannot load the model in ${modelDir}: ${describeModelLoadError(error)}`);
+  }
+  let stages: ReturnType<typeof stagesOf>;
+  try {
+    stages = stagesOf(model);
+  } catch (error) {
+    model.dispose();
+    throw damaged((error as Error).message);
+  }
+  const anchorsCxcywh = fasterRcnnAnchorsCxcywh({ featureMapSize: spec.featureMapSize, inputSize: [spec.inputSize, spec.inputSize], anchorConfig: spec.anchors });
+  const [, anchorRows] = stages.firstStage.outputs[0].shape as number[];
+  const classWidth = (stages.secondStage.outputs[0].shape as number[])[1];
+  if (anchorRows !== anchorsCxcywh.length / 4 || classWidth !== spec.classes.length + 1 || model.inputs[0].shape[1] !== spec.inputSize) {
+    model.dispose();
+    throw damaged(`${frcnnFile} does not describe the model next to it (${anchorsCxcywh.length / 4} anchors, ${spec.classes.length} classes + background, input ${spec.inputSize}; the model has ${anchorRows} anchors, ${classWidth} class scores, input ${JSON.stringify(model.inputs[0].shape)})`);
+  }
+  return {
+    title: `Faster R-CNN MobileNet ${spec.arch} α=${spec.alpha} ${spec.inputSize}px`,
+    inputSize: spec.inputSize, classes: spec.classes, iouThreshold: FASTER_RCNN_NMS_IOU, modelDir, runDir,
+    detect(images, shape, sizes, o) {
+      const outputs = runFasterRcnn(stages, anchorsCxcywh, images, shape, { cropSize: spec.cropSize });
+      return sizes.map(([w, h], i) => {
+        const x = outputs[i];
+        if (x.classLogits.length === 0) return [];
+        return postprocessFasterRcnn(x.proposalsXyxy, x.classLogits, x.boxCodes, { classes: spec.classes.length, imageWidth: w, imageHeight: h, ...o });
+      });
+    },
+    dispose: () => model.dispose(),
+  };
 }

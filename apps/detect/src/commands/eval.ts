@@ -2,14 +2,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import * as tf from '@tensorflow/tfjs-core';
 import { evaluateCocoBoxes, formatCocoStats } from '@mobilenets/box-math';
 import { UsageError, formatTable, isInsideFolder, progressLine } from '@mobilenets/cli-kit';
-import { postprocessSsd } from '@mobilenets/detection-ssd';
 import * as datasets from '@mobilenets/datasets';
 import { setup } from '@mobilenets/runtime';
 import { describeSource, readSource, sourceFromFlags } from '../data';
-import { loadSavedDetector } from '../detector-io';
+import { loadEvaluableDetector } from '../detector-io';
 import { readDetectRun } from '../run-settings';
 
 interface EvalFlags {
@@ -43,7 +41,7 @@ export function evalCommand(): Command {
       if (!(n >= 0 && n < 1)) throw new UsageError(`--min-score must be in [0, 1). Received '${v}'.`);
       return n;
     }, 0.01)
-    .option('--iou-threshold <x>', "per-class NMS: a box overlapping a higher-scoring box of its class by more than this IoU is dropped (default: the model's own, detector.json's nms.iouThreshold)", (v) => {
+    .option('--iou-threshold <x>', "per-class NMS: a box overlapping a higher-scoring box of its class by more than this IoU is dropped (default: the model's own: an SSD's detector.json nms.iouThreshold, a Faster R-CNN's 0.6)", (v) => {
       const n = Number(v);
       if (!(n > 0 && n <= 1)) throw new UsageError(`--iou-threshold must be in (0, 1]. Received '${v}'.`);
       return n;
@@ -59,7 +57,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const named = sourceFromFlags(o);
   await setup({ log });
-  const detector = await loadSavedDetector(o.model);
+  const detector = await loadEvaluableDetector(o.model);
   try {
     // The images: named by flags, or the validation images of the run the model came from.
     let records: datasets.DetectionRecord[];
@@ -97,9 +95,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
     const intoData = o.dtOut === undefined ? undefined : dataFolders.find((d) => isInsideFolder(path.resolve(o.dtOut!), d));
     if (intoData !== undefined) throw new UsageError(`--dt-out ${o.dtOut} is inside the data folder ${intoData}: nothing is written into your data folders. Choose a file elsewhere.`);
 
-    const { inputSize, scoreFunction } = detector.spec;
-    const width = classes.length + 1;
-    const anchors = detector.anchorsCxcywh.length / 4;
+    const { inputSize } = detector;
     let skipped = 0;
     const data = datasets.detectionData(records, classes, { inputSize, augment: false, prefetch: 2, onSkip: (file, error) => {
       skipped += 1;
@@ -112,11 +108,12 @@ async function evaluate(o: EvalFlags): Promise<void> {
     const progress = progressLine('evaluating', 'images');
     for await (const b of data.batches({ epoch: 0, batchSize: o.batch, seed: 0, skip: 0, shuffle: false })) {
       const n = b.shape[0];
-      const [codes, logits] = tf.tidy(() => (detector.model.predict(tf.tensor4d(b.images, b.shape)) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array));
+      const sizes = b.paths.map((p, i): [number, number] => b.originalSizes?.[i] ?? [byPath.get(p)!.width, byPath.get(p)!.height]);
+      const found = detector.detect(b.images, b.shape, sizes, { minScore: o.minScore, iouThreshold: o.iouThreshold ?? detector.iouThreshold, maxDetections: 100 });
       for (let i = 0; i < n; i++) {
         const record = byPath.get(b.paths[i])!;
         const id = record.imageId; // the data's own ids, so that --dt-out pairs with its ground-truth file
-        const [w, h] = b.originalSizes?.[i] ?? [record.width, record.height];
+        const [w, h] = sizes[i];
         images.push({ id, width: w, height: h });
         // Ground truth from the annotations, scaled to the decoded size (they agree unless EXIF rotated the image).
         const [sx, sy] = [w / record.width, h / record.height];
@@ -125,10 +122,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
           const area = b.areas?.[i][g] ?? (x2 - x1) * (y2 - y1); // the data's own `area` (COCO's), as pycocotools reads it, at the decoded size
           annotations.push({ id: annotations.length + 1, image_id: id, category_id: categoryIds[label], bbox: [x1, y1, x2 - x1, y2 - y1], area, iscrowd: record.ignore[g] });
         });
-        const detections = postprocessSsd(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * width, (i + 1) * anchors * width), {
-          anchorsCxcywh: detector.anchorsCxcywh, classes: classes.length, imageWidth: w, imageHeight: h, minScore: o.minScore, iouThreshold: o.iouThreshold ?? detector.spec.nms.iouThreshold, maxDetections: 100, scoreFunction,
-        });
-        for (const d of detections) {
+        for (const d of found[i]) {
           const [x1, y1, x2, y2] = d.boxXyxy;
           results.push({ image_id: id, category_id: categoryIds[d.label], bbox: [x1, y1, x2 - x1, y2 - y1], score: d.score });
         }
@@ -146,7 +140,7 @@ async function evaluate(o: EvalFlags): Promise<void> {
     const ap = (v: number) => (v < 0 ? '—' : v.toFixed(3));
     const rows = evaluation.categoryIds.map((id) => ({ id, ...evaluation.perCategory[id] }));
     process.stdout.write(
-      `${detector.spec.head.toUpperCase()} MobileNet ${detector.spec.arch} α=${detector.spec.widthMultiplier} ${inputSize}px on ${images.length} images of ${what}\n` +
+      `${detector.title} on ${images.length} images of ${what}\n` +
         `${formatCocoStats(evaluation.stats)}\n\n${formatTable(rows, [
           { header: 'class', value: (r) => `${r.name} (${r.id})` },
           { header: 'AP', value: (r) => ap(r.ap), align: 'right' },
@@ -156,6 +150,6 @@ async function evaluate(o: EvalFlags): Promise<void> {
         ])}\n`,
     );
   } finally {
-    detector.model.dispose();
+    detector.dispose();
   }
 }

@@ -11,6 +11,7 @@ import { onnxDetectionNetwork, setup } from '@mobilenets/runtime';
 import { UsageError, checkOutputFolder, describeWriteError, parseIntegerOption, parseNumberOption, progressLine } from '@mobilenets/cli-kit';
 import * as datasets from '@mobilenets/datasets';
 import { writeAnnotatedPng } from '../annotate';
+import { FASTER_RCNN_JSON } from '../detector-io';
 
 interface PredictOptions {
   model: string;
@@ -87,6 +88,9 @@ function annotatedFiles(out: string, images: readonly string[]): string[] {
 }
 
 async function openDetector(model: string): Promise<SsdDetector> {
+  if ([path.join(model, FASTER_RCNN_JSON), path.join(model, 'model', FASTER_RCNN_JSON)].some((f) => fs.existsSync(f))) {
+    throw new UsageError(`--model ${model}: a Faster R-CNN; this command reads SSD and SSDLite detectors only so far (eval reads a Faster R-CNN too).`);
+  }
   const network = networkFactoryFor(model);
   try {
     return await loadDetector(model, { network });
