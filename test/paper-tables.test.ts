@@ -65,6 +65,16 @@ describe('npm run paper:tables -- --json', () => {
     expect(c.paperTypo).toMatch(/transposition/);
   });
 
+  it('V1 Table 13\'s Faster R-CNN rows: the box classifier on the 14×14 crops for 300 proposals, and the count with TF\'s 2×2 max-pool in the note', () => {
+    const at300 = cell('V1 Table 13', 'Faster-RCNN 300 MobileNet', 'Mult-Adds');
+    // First stage at 300 px (backbone to Conv2d_11 and the 3×3×512 RPN) once, Conv2d_12–13 on 14×14 → 7×7 and the box predictor 300 times.
+    expect(at300).toMatchObject({ unit: 'B', paper: 25.2, match: true, paperTypo: null });
+    expect(at300.oursExact).toBe(896537536 + 865013760 + 300 * (49 * 9 * 512 + 49 * 512 * 1024 + 49 * 9 * 1024 + 49 * 1024 * 1024 + 1024 * 91 + 1024 * 360));
+    expect(at300.note).toMatch(/with TF's 2×2 max-pool of them, 9\.52B/);
+    expect(cell('V1 Table 13', 'Faster-RCNN 600 Mobilenet', 'Mult-Adds')).toMatchObject({ paper: 30.5, match: true });
+    expect(cell('V1 Table 13', 'Faster-RCNN 600 Mobilenet', 'Parameters')).toMatchObject({ paper: 6.1, match: true, oursExact: 6044107 });
+  });
+
   it('holds the V2 checkpoint table to its own rounding: all 44 cells match', () => {
     const cells = output.cells.filter((c) => c.table === 'C6 checkpoints');
     expect(cells).toHaveLength(44);
