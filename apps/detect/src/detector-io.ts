@@ -92,6 +92,26 @@ export interface SavedDetector {
   runDir: string | null;
 }
 
+/** The error for a saved folder whose files are damaged: names the option and what is wrong. */
+function damagedFolder(option: string, given: string): (problem: string) => Error {
+  return (problem) => new Error(`${option} ${given}: ${problem}. Train the detector again, or restore the folder from a copy.`);
+}
+
+/** A saved detector's description (read by `readSpec`) and its tfjs model; either failing is a damaged folder. */
+async function readSavedFolder<Spec>(modelDir: string, readSpec: () => Spec, damaged: (problem: string) => Error): Promise<{ spec: Spec; model: tfl.LayersModel }> {
+  let spec: Spec;
+  try {
+    spec = readSpec();
+  } catch (error) {
+    throw damaged((error as Error).message);
+  }
+  try {
+    return { spec, model: await tfl.loadLayersModel(fileSystem(modelDir)) };
+  } catch (error) {
+    throw damaged(`cannot load the model in ${modelDir}: ${describeModelLoadError(error)}`);
+  }
+}
+
 /** Loads a detector `mobilenet-detect train` saved, as a tfjs model: its model folder, or the run folder. Errors name the option and the file. */
 export async function loadSavedDetector(given: string, option = '--model'): Promise<SavedDetector> {
   const { modelDir, runDir } = resolveModelFolder(given, option, { files: `model.json, weights.bin, ${DETECTOR_JSON}`, app: 'mobilenet-detect' });
@@ -99,20 +119,9 @@ export async function loadSavedDetector(given: string, option = '--model'): Prom
   if (fs.existsSync(path.join(modelDir, FASTER_RCNN_JSON))) {
     throw new UsageError(`${option} ${given}: a Faster R-CNN; this command reads SSD and SSDLite detectors only so far (eval reads a Faster R-CNN too).`);
   }
-  const damaged = (problem: string) => new Error(`${option} ${given}: ${problem}. Train the detector again, or restore the folder from a copy.`);
+  const damaged = damagedFolder(option, given);
   if (!fs.existsSync(specFile)) throw new UsageError(`${option} ${given}: ${specFile} is missing: this is not a detector saved by 'mobilenet-detect train' (expected model.json, weights.bin and detector.json).`);
-  let spec: DetectorSpec;
-  try {
-    spec = readDetectorSpec(specFile);
-  } catch (error) {
-    throw damaged((error as Error).message);
-  }
-  let model: tfl.LayersModel;
-  try {
-    model = await tfl.loadLayersModel(fileSystem(modelDir));
-  } catch (error) {
-    throw damaged(`cannot load the model in ${modelDir}: ${describeModelLoadError(error)}`);
-  }
+  const { spec, model } = await readSavedFolder(modelDir, () => readDetectorSpec(specFile), damaged);
   const anchorsCxcywh = ssdAnchorsCxcywh(spec.featureMapSizes, spec.anchors.generator);
   const shapes = model.outputs.map((o) => o.shape);
   const anchors = anchorsCxcywh.length / 4;
@@ -238,19 +247,8 @@ export async function loadEvaluableDetector(given: string, option = '--model'): 
       dispose: () => ssd.model.dispose(),
     };
   }
-  const damaged = (problem: string) => new Error(`${option} ${given}: ${problem}. Train the detector again, or restore the folder from a copy.`);
-  let spec: FasterRcnnSpec;
-  try {
-    spec = readFasterRcnnSpec(frcnnFile);
-  } catch (error) {
-    throw damaged((error as Error).message);
-  }
-  let model: tfl.LayersModel;
-  try {
-    model = await tfl.loadLayersModel(fileSystem(modelDir));
-  } catch (error) {
-    throw damaged(`cannot load the model in ${modelDir}: ${describeModelLoadError(error)}`);
-  }
+  const damaged = damagedFolder(option, given);
+  const { spec, model } = await readSavedFolder(modelDir, () => readFasterRcnnSpec(frcnnFile), damaged);
   let stages: ReturnType<typeof stagesOf>;
   try {
     stages = stagesOf(model);
