@@ -30,6 +30,12 @@ export interface CompileStepOptions {
   emitters?: Readonly<Record<string, LayerEmitter>>;
   /** The machine's NCHWc channel block (`nchwcBlockSize()`), for depthwise convolutions; default null (plain Conv). */
   nchwcBlock?: number | null;
+  /**
+   * Also return d loss / d (each model input), in tfjs' layout, as outputs (CompiledStep.inputGradientOutputs):
+   * for a model fed what another graph or the host computed (a Faster R-CNN's second stage, fed crops of the
+   * first stage's features). Default false.
+   */
+  inputGradients?: boolean;
 }
 
 /** A dropout mask the runner feeds: its graph input, the layer's rate and the mask's shape. */
@@ -60,6 +66,8 @@ export interface CompiledStep {
   metricOutputs: Record<string, string>;
   /** Whole-tensor outputs the loss asked for (StepLossGraph.tensors), by their names. */
   tensorOutputs: Record<string, string>;
+  /** With `inputGradients`: d loss / d (model input), in tfjs' layout, by the batch tensor the input takes. */
+  inputGradientOutputs: Record<string, string>;
 }
 
 type LayerNode = Layer['inboundNodes'][number];
@@ -183,7 +191,7 @@ class StepCompiler implements StepContext {
       const shape = shapeOf(name);
       batchInputs[name] = graph.addInput(name, shape);
       const value: Value = shape.length === 4 ? { name: ops.transpose(name, [0, 3, 1, 2], `${name}_nchw`), shape: [shape[0], shape[3], shape[1], shape[2]] } : { name, shape };
-      this.noGradient.add(value.name);
+      if (options.inputGradients !== true) this.noGradient.add(value.name);
       values.set(input.id, value);
     });
     const targets: Record<string, Value> = {};
@@ -235,6 +243,19 @@ class StepCompiler implements StepContext {
       if (dOutputs.every((d) => d === null)) continue;
       const dInputs = step.backward(step.acceptsAffine === true ? dOutputs : dOutputs.map((d) => (d === null ? null : this.materialize(d))));
       node.inputTensors.forEach((t, k) => push(t.id, dInputs[k] ?? null));
+    }
+
+    const inputGradientOutputs: Record<string, string> = {};
+    if (options.inputGradients === true) {
+      model.inputs.forEach((input, k) => {
+        const name = loss.modelInputs[k];
+        const parts = (pending.get(input.id) ?? []).map((p) => this.materialize(p));
+        const shape = shapeOf(name);
+        const value = values.get(input.id) as Value;
+        let d = parts.length === 0 ? ops.node('ConstantOfShape', [ops.int64s(value.shape)], `d_${name}_zeros`) : parts.length === 1 ? parts[0] : ops.node('Sum', parts, `d_${name}_sum`);
+        if (shape.length === 4) d = ops.transpose(d, [0, 2, 3, 1], `d_${name}_tfjs`);
+        inputGradientOutputs[name] = graph.addOutput(d, `d_input_${name}`, shape);
+      });
     }
 
     // Weight decay (training's rule: Conv2D and Dense kernels).
@@ -299,6 +320,7 @@ class StepCompiler implements StepContext {
       lossOutputs,
       metricOutputs,
       tensorOutputs,
+      inputGradientOutputs,
     };
   }
 }

@@ -605,6 +605,34 @@ const concatenate: LayerEmitter = (layer, inputs, ctx) => {
   };
 };
 
+/**
+ * Max pooling with windows that do not overlap (strides ≥ pool size, 'valid' padding: a Faster R-CNN's
+ * 2×2 pool of its crops). Backward: each output's gradient goes to the first maximum of its window —
+ * tfjs' MaxPoolGrad rule — at the flat position onnxruntime's MaxPool reports (its second output, over the
+ * whole NCHW tensor); no two windows share a position, so one ScatterElements writes them all.
+ */
+const maxPooling: LayerEmitter = (layer, [x], ctx) => {
+  const { ops } = ctx;
+  const c = layerConfig<{ poolSize: number[]; strides: number[]; padding: string; dataFormat?: string }>(layer);
+  const [ph, pw] = c.poolSize;
+  const [sh, sw] = c.strides;
+  if (c.padding !== 'valid' || sh < ph || sw < pw) unsupported(layer, `pools ${ph}×${pw} windows at strides ${sh}×${sw} with '${c.padding}' padding (only 'valid' windows that do not overlap are supported)`);
+  if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast') unsupported(layer, `has data format '${c.dataFormat}'`);
+  const [n, channels, h, w] = x.shape;
+  const shape = [n, channels, Math.floor((h - ph) / sh) + 1, Math.floor((w - pw) / sw) + 1];
+  const [y, indices] = ops.graph.addNode('MaxPool', [x.name], layer.name, { kernel_shape: { ints: [ph, pw] }, strides: { ints: [sh, sw] } }, 2);
+  return {
+    outputs: [{ name: y, shape }],
+    backward: ([d]) => {
+      if (d === null || !ctx.needsGradient(x)) return [null];
+      const size = x.shape.reduce((a, b) => a * b, 1);
+      const positions = ops.reshape(indices, [-1], `${layer.name}_argmax_flat`);
+      const scattered = ops.node('ScatterElements', [ops.node('ConstantOfShape', [ops.int64s([size])], `${layer.name}_dx_zeros`), positions, ops.reshape(d, [-1], `${layer.name}_d_flat`)], `${layer.name}_dx_flat`, { axis: { int: 0 } });
+      return [ops.reshape(scattered, x.shape, `${layer.name}_dx`)];
+    },
+  };
+};
+
 /** tfjs class name → training emitter. */
 export const TRAINING_EMITTERS: Readonly<Record<string, LayerEmitter>> = Object.freeze({
   Conv2D: conv2d,
@@ -613,6 +641,7 @@ export const TRAINING_EMITTERS: Readonly<Record<string, LayerEmitter>> = Object.
   Activation: activationLayer,
   ReLU: reluLayer,
   GlobalAveragePooling2D: globalAveragePooling,
+  MaxPooling2D: maxPooling,
   Dense: dense,
   Dropout: dropout,
   Add: add,

@@ -56,58 +56,24 @@ export class OnnxTrainingRunner implements StepRunner {
   private readonly sessions = new Map<string, Promise<StepSessions>>();
   /** Forward halves for batch statistics (batchMoments), by batch shape. */
   private readonly forwardSessions = new Map<string, Promise<CompiledSession>>();
-  /**
-   * The shapes of model.weights and of model.trainableWeights, read once: tfjs-layers builds both lists
-   * anew from every layer at each access, and a step's feeds asked for them once per weight — 15 ms of
-   * a 150 ms step at V1 0.25-128 b32.
-   */
-  private readonly weightShapes: number[][];
-  private readonly trainableShapes: number[][];
 
   private constructor(
     private readonly context: RunnerContext,
     private readonly options: OnnxTrainingOptions,
     private readonly optimizer: StepOptimizer,
-    /** Every model weight's values, model.weights order. */
-    private readonly weights: Float32Array[],
-    /** Optimizer slots: [slot][trainable index]. */
-    private readonly slots: Float32Array[][],
-    private iterations: number,
+    private readonly state: RunnerState,
     private readonly nchwcBlock: number | null,
-  ) {
-    this.weightShapes = context.model.weights.map((w) => w.shape as number[]);
-    this.trainableShapes = context.model.trainableWeights.map((w) => w.shape as number[]);
-  }
+  ) {}
 
   static async create(context: RunnerContext, options: OnnxTrainingOptions): Promise<OnnxTrainingRunner> {
-    const { model } = context;
     const optimizer = stepOptimizer(context.optimizer);
-    const weights = model.getWeights().map((w) => w.dataSync().slice() as Float32Array);
-    const trainable = model.trainableWeights;
-    const named = await context.optimizer.getWeights();
-    const iterations = named.length > 0 ? (named[0].tensor.dataSync()[0] as number) : 0;
-    const state = named.slice(1);
-    let slots: Float32Array[][];
-    if (state.length === 0) {
-      slots = optimizer.slots.map(() => trainable.map((w) => new Float32Array((w.shape as number[]).reduce((a, b) => a * b, 1))));
-    } else if (state.length === optimizer.slots.length * trainable.length) {
-      slots = optimizer.slots.map((_, k) => trainable.map((_w, t) => state[k * trainable.length + t].tensor.dataSync().slice() as Float32Array));
-    } else {
-      throw new RangeError(`onnxruntime training: the ${optimizer.className} optimizer holds ${state.length} state tensors; expected ${optimizer.slots.length} per trainable weight (${trainable.length}).`);
-    }
-    tf.dispose(named.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
+    const state = await readRunnerState(context, optimizer);
     const nchwcBlock = options.nchwc === false ? null : await nchwcBlockSize();
-    return new OnnxTrainingRunner(context, options, optimizer, weights, slots, iterations, nchwcBlock);
+    return new OnnxTrainingRunner(context, options, optimizer, state, nchwcBlock);
   }
 
   private sessionOptions(): ort.InferenceSession.SessionOptions {
-    return {
-      intraOpNumThreads: this.options.threads ?? DEFAULT_TRAINING_THREADS,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: this.options.spin === true ? '1' : '0' } } },
-    };
+    return trainingSessionOptions(this.options);
   }
 
   private async compile(loss: StepLoss, shapes: Record<string, readonly number[]>): Promise<CompiledSession> {
@@ -217,20 +183,8 @@ export class OnnxTrainingRunner implements StepRunner {
   }
 
   /** The feeds of a compiled step: weights (the runner's, or `weights`), slots, the optimizer's scalars, the batch's tensors and the dropout masks. */
-  private feeds(compiled: CompiledStep, batch: StepBatch, lr: number, step: number, weights: Float32Array[] = this.weights): Record<string, ort.Tensor> {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [i, input] of compiled.weightInputs) feeds[input] = new ort.Tensor('float32', weights[i], this.weightShapes[i]);
-    compiled.slotInputs.forEach((inputs, k) => {
-      for (const [t, input] of inputs) feeds[input] = new ort.Tensor('float32', this.slots[k][t], this.trainableShapes[t]);
-    });
-    for (const [name, value] of Object.entries(this.optimizer.scalars(lr, this.iterations))) feeds[compiled.scalarInputs[name]] = new ort.Tensor('float32', Float32Array.of(value), []);
-    for (const [name, input] of Object.entries(compiled.batchInputs)) {
-      const t = batch.tensors[name];
-      feeds[input] = t.data instanceof Int32Array ? new ort.Tensor('int32', t.data, t.shape) : new ort.Tensor('float32', t.data, t.shape);
-    }
-    const seed = stepSeed(this.context.seed, step);
-    for (const m of compiled.masks) feeds[m.input] = new ort.Tensor('float32', dropoutMask(m.shape, m.rate, hashSeed(seed, m.layerIndex)), m.shape);
-    return feeds;
+  private feeds(compiled: CompiledStep, batch: StepBatch, lr: number, step: number, weights: Float32Array[] = this.state.weights): Record<string, ort.Tensor> {
+    return stepFeeds(compiled, IDENTITY_MAP, this.state, this.optimizer, { batch, lr, step, seed: this.context.seed, weights });
   }
 
   async step(batch: StepBatch, { lr, step }: { lr: number; step: number }): Promise<StepResult> {
@@ -277,34 +231,13 @@ export class OnnxTrainingRunner implements StepRunner {
 
   /** Takes the step's new weights, statistics and slots; returns a reader of its other outputs. */
   private apply(compiled: CompiledStep, results: ort.InferenceSession.OnnxValueMapType): (name: string) => Float32Array {
-    // onnxruntime-node copies every output into its own new array: kept as they are, fed back next step.
-    const read = (name: string) => results[name].data as Float32Array;
-    for (const [i, output] of compiled.weightOutputs) this.weights[i] = read(output);
-    compiled.slotOutputs.forEach((outputs, k) => {
-      for (const [t, output] of outputs) this.slots[k][t] = read(output);
-    });
-    this.iterations += 1;
+    const read = applyStepOutputs(compiled, IDENTITY_MAP, this.state, results);
+    this.state.iterations += 1;
     return read;
   }
 
   async sync(options: { weights?: boolean; optimizer?: boolean } = {}): Promise<void> {
-    const { model, optimizer } = this.context;
-    if (options.weights !== false) {
-      const tensors = this.weights.map((w, i) => tf.tensor(w, this.weightShapes[i]));
-      model.setWeights(tensors);
-      tf.dispose(tensors);
-    }
-    if (options.optimizer) {
-      const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
-      const incoming = [
-        { name: 'iter', tensor: tf.scalar(this.iterations, 'int32') },
-        ...this.optimizer.slots.flatMap((slot, k) => this.slots[k].map((values, t) => ({ name: `${names[t]}/${slot}`, tensor: tf.tensor(values, this.trainableShapes[t]) }))),
-      ];
-      const previous = await optimizer.getWeights();
-      await optimizer.setWeights(incoming);
-      tf.dispose(incoming.map((s) => s.tensor));
-      tf.dispose(previous.map((w) => w.tensor));
-    }
+    await syncRunnerState(this.context, this.optimizer, this.state, options);
   }
 
   async dispose(): Promise<void> {
@@ -317,14 +250,128 @@ export class OnnxTrainingRunner implements StepRunner {
   }
 }
 
+/** What an onnxruntime runner holds between steps: every model weight (model.weights order), the optimizer's slots and step count. */
+export interface RunnerState {
+  weights: Float32Array[];
+  /** Optimizer slots: [slot][trainable index]. */
+  slots: Float32Array[][];
+  iterations: number;
+  /**
+   * The shapes of model.weights and of model.trainableWeights, read once: tfjs-layers builds both lists
+   * anew from every layer at each access, and a step's feeds asked for them once per weight — 15 ms of
+   * a 150 ms step at V1 0.25-128 b32.
+   */
+  weightShapes: number[][];
+  trainableShapes: number[][];
+}
+
+/** The runner's state from fit's model and optimizer (weights and slots as loaded: fresh, or a checkpoint's). */
+export async function readRunnerState(context: RunnerContext, optimizer: StepOptimizer): Promise<RunnerState> {
+  const { model } = context;
+  const weights = model.getWeights().map((w) => w.dataSync().slice() as Float32Array);
+  const trainable = model.trainableWeights;
+  const named = await context.optimizer.getWeights();
+  const iterations = named.length > 0 ? (named[0].tensor.dataSync()[0] as number) : 0;
+  const state = named.slice(1);
+  let slots: Float32Array[][];
+  if (state.length === 0) {
+    slots = optimizer.slots.map(() => trainable.map((w) => new Float32Array((w.shape as number[]).reduce((a, b) => a * b, 1))));
+  } else if (state.length === optimizer.slots.length * trainable.length) {
+    slots = optimizer.slots.map((_, k) => trainable.map((_w, t) => state[k * trainable.length + t].tensor.dataSync().slice() as Float32Array));
+  } else {
+    throw new RangeError(`onnxruntime training: the ${optimizer.className} optimizer holds ${state.length} state tensors; expected ${optimizer.slots.length} per trainable weight (${trainable.length}).`);
+  }
+  tf.dispose(named.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
+  return { weights, slots, iterations, weightShapes: model.weights.map((w) => w.shape as number[]), trainableShapes: trainable.map((w) => w.shape as number[]) };
+}
+
+/** Hands the runner's state to fit's model (weights) and optimizer (`optimizer: true`), in tfjs' layout. */
+export async function syncRunnerState(context: RunnerContext, optimizer: StepOptimizer, state: RunnerState, options: { weights?: boolean; optimizer?: boolean }): Promise<void> {
+  const { model } = context;
+  if (options.weights !== false) {
+    const tensors = state.weights.map((w, i) => tf.tensor(w, state.weightShapes[i]));
+    model.setWeights(tensors);
+    tf.dispose(tensors);
+  }
+  if (options.optimizer) {
+    const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
+    const incoming = [
+      { name: 'iter', tensor: tf.scalar(state.iterations, 'int32') },
+      ...optimizer.slots.flatMap((slot, k) => state.slots[k].map((values, t) => ({ name: `${names[t]}/${slot}`, tensor: tf.tensor(values, state.trainableShapes[t]) }))),
+    ];
+    const previous = await context.optimizer.getWeights();
+    await context.optimizer.setWeights(incoming);
+    tf.dispose(incoming.map((s) => s.tensor));
+    tf.dispose(previous.map((w) => w.tensor));
+  }
+}
+
+/** onnxruntime's session options for training graphs. */
+export function trainingSessionOptions(options: { threads?: number; spin?: boolean }): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: options.threads ?? DEFAULT_TRAINING_THREADS,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: options.spin === true ? '1' : '0' } } },
+  };
+}
+
+/**
+ * Where a compiled graph's weights live in the runner's state: the graph's model may be a part of the
+ * runner's model (a Faster R-CNN's stage), whose weight k is the runner's weight `weights[k]` and whose
+ * trainable weight t is the runner's trainable weight `trainable[t]`. Null: the runner's own model.
+ */
+export type WeightMap = { weights: readonly number[]; trainable: readonly number[] } | null;
+
+const IDENTITY_MAP: WeightMap = null;
+
+/** The feeds of a compiled step: weights, slots, the optimizer's scalars, the batch's tensors and the dropout masks. */
+export function stepFeeds(
+  compiled: CompiledStep, map: WeightMap, state: RunnerState, optimizer: StepOptimizer,
+  { batch, lr, step, seed, weights = state.weights }: { batch: StepBatch; lr: number; step: number; seed: number; weights?: Float32Array[] },
+): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [j, input] of compiled.weightInputs) {
+    const i = map === null ? j : map.weights[j];
+    feeds[input] = new ort.Tensor('float32', weights[i], state.weightShapes[i]);
+  }
+  compiled.slotInputs.forEach((inputs, k) => {
+    for (const [u, input] of inputs) {
+      const t = map === null ? u : map.trainable[u];
+      feeds[input] = new ort.Tensor('float32', state.slots[k][t], state.trainableShapes[t]);
+    }
+  });
+  for (const [name, value] of Object.entries(optimizer.scalars(lr, state.iterations))) feeds[compiled.scalarInputs[name]] = new ort.Tensor('float32', Float32Array.of(value), []);
+  for (const [name, input] of Object.entries(compiled.batchInputs)) {
+    const t = batch.tensors[name];
+    if (t === undefined) throw new RangeError(`onnxruntime training: the batch has no tensor '${name}' (it has ${Object.keys(batch.tensors).join(', ')}).`);
+    feeds[input] = t.data instanceof Int32Array ? new ort.Tensor('int32', t.data, t.shape) : new ort.Tensor('float32', t.data, t.shape);
+  }
+  const maskSeed = stepSeed(seed, step);
+  for (const m of compiled.masks) feeds[m.input] = new ort.Tensor('float32', dropoutMask(m.shape, m.rate, hashSeed(maskSeed, m.layerIndex)), m.shape);
+  return feeds;
+}
+
+/** Takes a step's new weights, statistics and slots into the state (not the step count); returns a reader of its other outputs. */
+export function applyStepOutputs(compiled: CompiledStep, map: WeightMap, state: RunnerState, results: ort.InferenceSession.OnnxValueMapType): (name: string) => Float32Array {
+  // onnxruntime-node copies every output into its own new array: kept as they are, fed back next step.
+  const read = (name: string) => results[name].data as Float32Array;
+  for (const [j, output] of compiled.weightOutputs) state.weights[map === null ? j : map.weights[j]] = read(output);
+  compiled.slotOutputs.forEach((outputs, k) => {
+    for (const [u, output] of outputs) state.slots[k][map === null ? u : map.trainable[u]] = read(output);
+  });
+  return read;
+}
+
 /** The shapes of a batch's tensors, and the key of the graphs compiled for them (shapes are static in a graph). */
-function batchShapes(batch: StepBatch): { shapes: Record<string, readonly number[]>; key: string } {
+export function batchShapes(batch: StepBatch): { shapes: Record<string, readonly number[]>; key: string } {
   const shapes: Record<string, readonly number[]> = Object.fromEntries(Object.entries(batch.tensors).map(([name, t]) => [name, t.shape]));
   return { shapes, key: JSON.stringify(shapes) };
 }
 
 /** A step's result: its loss is the sum of the named parts. */
-function stepResult(losses: Record<string, number>, metrics: Record<string, number>, examples: number): StepResult {
+export function stepResult(losses: Record<string, number>, metrics: Record<string, number>, examples: number): StepResult {
   return { loss: Object.values(losses).reduce((a, b) => a + b, 0), losses, metrics, examples };
 }
 
