@@ -14,7 +14,7 @@ import { createFasterRcnn, fasterRcnnAnchorsCxcywh, stagesOf } from './faster-rc
 import { runFasterRcnn } from './inference';
 import { postprocessFasterRcnn } from './postprocess';
 import { RPN_NOT_SAMPLED, rpnProposals, rpnTargets, secondStageTargets } from './targets';
-import { fasterRcnnTask, rpnLoss, secondStageLoss } from './task';
+import { fasterRcnnTask, rpnLoss, secondStageLoss, secondStageSampler } from './task';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -232,5 +232,36 @@ describe('fasterRcnnTask', () => {
     const cut = await task.validate(f.model, data, { batchSize: 2, signal: controller.signal, onProgress: () => controller.abort() });
     expect(cut.details!.images).toBe(2);
     f.model.dispose();
+  });
+
+  it('secondStageSampler: every image gets exactly secondStageBatchSize rows, short ones padded with whole-image stand-ins of weight 0', () => {
+    // Two anchors an image: at most 2 proposals + the ground truth = 3 candidates for 8 rows.
+    const anchorsCxcywh = [0.3, 0.3, 0.4, 0.4, 0.7, 0.7, 0.4, 0.4];
+    const sample = secondStageSampler({ anchorsCxcywh, classes: 2, secondStageBatchSize: 8 });
+    const codes = new Float32Array(2 * 2 * 4);
+    const logits = Float32Array.of(0, 1, 0, 2, 0, 1, 0, 2);
+    const gtBoxes = Float32Array.of(0.1, 0.1, 0.5, 0.5, 0.5, 0.5, 0.9, 0.9);
+    const gtLabels = Int32Array.of(1, 0);
+    const s = sample(codes, logits, gtBoxes, gtLabels, 2);
+    expect(Array.from(s.boxIndex)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+    for (const image of [0, 1]) {
+      const rows = Array.from({ length: 8 }, (_, k) => image * 8 + k);
+      const real = rows.filter((r) => s.weights[r] === 1);
+      const standIns = rows.filter((r) => s.weights[r] === 0);
+      expect(real.length).toBeGreaterThan(0);
+      expect(real.length).toBeLessThanOrEqual(3);
+      expect(real.length + standIns.length).toBe(8);
+      // Sampled rows first; stand-ins are background crops of the whole image.
+      expect(Math.max(...real)).toBeLessThan(Math.min(...standIns));
+      for (const r of standIns) {
+        expect(Array.from(s.proposalsXyxy.subarray(4 * r, 4 * r + 4))).toEqual([0, 0, 1, 1]);
+        expect(s.classTargets[r]).toBe(0);
+      }
+    }
+    // The ground truth is a candidate: each image has a positive of its own class (c + 1).
+    expect(Array.from(s.classTargets.subarray(0, 8))).toContain(2);
+    expect(Array.from(s.classTargets.subarray(8, 16))).toContain(1);
+    expect(s.positivesPerImage).toBeGreaterThanOrEqual(1);
+    expect(() => sample(codes, logits, gtBoxes, gtLabels, 3)).toThrow(/3 images of 2 anchors need 24 box codes/);
   });
 });

@@ -114,12 +114,87 @@ export function secondStageLoss(classLogits: tf.Tensor, boxEncodings: tf.Tensor,
 /** Padding label of the prepared ground truth (and the label of ignored objects, which the second stage does not learn). */
 const NO_OBJECT = -1;
 
+/** What the second stage learns from in one step: the sampled proposals, their image, targets and weights. */
+export interface SecondStageSamples {
+  /** [proposals · 4] normalised xyxy. */
+  proposalsXyxy: Float32Array;
+  /** The image of each proposal. */
+  boxIndex: Int32Array;
+  /** 0 background, c + 1 for class c. */
+  classTargets: Int32Array;
+  /** [proposals · 4] box codes of each proposal's matched object (0 for background). */
+  boxTargets: Float32Array;
+  /**
+   * 1 for a sampled proposal, 0 for a stand-in: every image has exactly `secondStageBatchSize` rows (a fixed
+   * shape for compiled steps; the stand-ins, whole-image crops, count in the second stage's batch statistics).
+   */
+  weights: Float32Array;
+  positivesPerImage: number;
+}
+
+/**
+ * The second stage's sampler of a task (the same options as fasterRcnnTask): from the RPN's outputs of a
+ * batch ([n, anchors, 4] codes and [n, anchors, 2] logits, training mode) and the prepared ground truth
+ * (`gtBoxes` [n, objects, 4], `gtLabels` [n, objects], −1 padding), the proposals (decode, clip, NMS),
+ * with the ground truth added, sampled at a quarter positives. Both engines' training steps use it.
+ */
+export function secondStageSampler(options: FasterRcnnTaskOptions): (rpnBoxEncodings: ArrayLike<number>, rpnObjectnessLogits: ArrayLike<number>, gtBoxes: ArrayLike<number>, gtLabels: ArrayLike<number>, n: number) => SecondStageSamples {
+  const { secondStageBatchSize = 64, proposals = {}, boxCoder = {}, seed = 0 } = options;
+  const anchorsCxcywh = Float64Array.from(options.anchorsCxcywh);
+  const anchors = anchorsCxcywh.length / 4;
+  const proposalOptions: ProposalOptions = { ...proposals, boxCoder };
+  return (codes, logits, gtBoxValues, gtLabelValues, n) => {
+    const objects = gtLabelValues.length / n;
+    if (codes.length !== n * anchors * 4 || logits.length !== n * anchors * 2 || !Number.isInteger(objects) || gtBoxValues.length !== n * objects * 4) {
+      throw new RangeError(`Faster R-CNN second-stage sampling: ${n} images of ${anchors} anchors need ${n * anchors * 4} box codes and ${n * anchors * 2} logits, and 4 box numbers a label; received ${codes.length}, ${logits.length}, ${gtBoxValues.length} box numbers and ${gtLabelValues.length} labels.`);
+    }
+    const random = mulberry32(seedOf(seed, gtBoxValues, 1 + n));
+    const boxes: number[] = [];
+    const boxIndex: number[] = [];
+    const classTargets: number[] = [];
+    const boxCodes: number[] = [];
+    const weights: number[] = [];
+    let positives = 0;
+    const slice = (values: ArrayLike<number>, from: number, to: number) => (values instanceof Float32Array ? values.subarray(from, to) : Float32Array.from({ length: to - from }, (_, k) => values[from + k]));
+    for (let i = 0; i < n; i++) {
+      const gt: number[] = [];
+      const gtClass: number[] = [];
+      for (let g = 0; g < objects; g++) {
+        if (gtLabelValues[i * objects + g] === NO_OBJECT) continue;
+        for (let k = 0; k < 4; k++) gt.push(gtBoxValues[(i * objects + g) * 4 + k]);
+        gtClass.push(gtLabelValues[i * objects + g]);
+      }
+      const p = rpnProposals(slice(codes, i * anchors * 4, (i + 1) * anchors * 4), slice(logits, i * anchors * 2, (i + 1) * anchors * 2), anchorsCxcywh, proposalOptions);
+      const candidates = [...p.boxesXyxy, ...gt];
+      const t = secondStageTargets(candidates, gt, gtClass, { batchSizePerImage: secondStageBatchSize, boxCoder, random });
+      for (const j of t.indices) boxes.push(candidates[4 * j], candidates[4 * j + 1], candidates[4 * j + 2], candidates[4 * j + 3]);
+      classTargets.push(...t.classTargets);
+      boxCodes.push(...t.boxTargets);
+      positives += t.positives;
+      // Short of candidates, the image's rows are padded as TF pads its proposals: stand-ins of weight 0 (whole-image crops).
+      for (let k = 0; k < secondStageBatchSize; k++) {
+        boxIndex.push(i);
+        weights.push(k < t.indices.length ? 1 : 0);
+        if (k >= t.indices.length) {
+          boxes.push(0, 0, 1, 1);
+          classTargets.push(0);
+          boxCodes.push(0, 0, 0, 0);
+        }
+      }
+    }
+    return {
+      proposalsXyxy: Float32Array.from(boxes), boxIndex: Int32Array.from(boxIndex), classTargets: Int32Array.from(classTargets),
+      boxTargets: Float32Array.from(boxCodes), weights: Float32Array.from(weights), positivesPerImage: positives / n,
+    };
+  };
+}
+
 /**
  * The Faster R-CNN task. The model must come from createFasterRcnn (or its JSON): inputs [image, crops],
  * five outputs. Best checkpoint: the highest validation mAP.
  */
 export function fasterRcnnTask(options: FasterRcnnTaskOptions): Task<DetectionBatch, FasterRcnnValidationDetails> {
-  const { classes, cropSize = 14, rpnBatchSize = 256, secondStageBatchSize = 64, proposals = {}, boxCoder = {}, minScore = 0.01, iouThreshold = 0.6, maxDetections = 100, seed = 0 } = options;
+  const { classes, cropSize = 14, rpnBatchSize = 256, proposals = {}, boxCoder = {}, minScore = 0.01, iouThreshold = 0.6, maxDetections = 100, seed = 0 } = options;
   if (!Number.isInteger(classes) || classes < 1) throw new RangeError(`fasterRcnnTask: classes must be an integer ≥ 1. Received ${classes}.`);
   if (options.anchorsCxcywh === undefined || options.anchorsCxcywh.length === 0 || options.anchorsCxcywh.length % 4 !== 0) {
     throw new RangeError(`fasterRcnnTask: anchorsCxcywh must hold 4 numbers an anchor. Received ${options.anchorsCxcywh?.length} numbers.`);
@@ -131,6 +206,7 @@ export function fasterRcnnTask(options: FasterRcnnTaskOptions): Task<DetectionBa
   const anchors = anchorsCxcywh.length / 4;
   const proposalOptions: ProposalOptions = { ...proposals, boxCoder };
   const workerOptions = { ...options, anchorsCxcywh: Array.from(anchorsCxcywh) };
+  const sample = secondStageSampler(options);
 
   return {
     name: 'faster-rcnn',
@@ -182,47 +258,10 @@ export function fasterRcnnTask(options: FasterRcnnTaskOptions): Task<DetectionBa
       const rpn = rpnLoss(rpnBox, rpnObjectness, rpnLabels, rpnBoxTargets);
 
       // Proposals and their targets on the host; the RPN's outputs are constants for the second stage.
-      const n = images.shape[0];
-      const objects = gtLabels.shape[1] as number;
-      const codes = rpnBox.dataSync();
-      const logits = rpnObjectness.dataSync();
-      const gtBoxValues = gtBoxes.dataSync();
-      const gtLabelValues = gtLabels.dataSync();
-      const random = mulberry32(seedOf(seed, gtBoxValues, 1 + n));
-      const boxes: number[] = [];
-      const boxIndex: number[] = [];
-      const classTargets: number[] = [];
-      const boxCodes: number[] = [];
-      let positives = 0;
-      for (let i = 0; i < n; i++) {
-        const gt: number[] = [];
-        const gtClass: number[] = [];
-        for (let g = 0; g < objects; g++) {
-          if (gtLabelValues[i * objects + g] === NO_OBJECT) continue;
-          for (let k = 0; k < 4; k++) gt.push(gtBoxValues[(i * objects + g) * 4 + k]);
-          gtClass.push(gtLabelValues[i * objects + g]);
-        }
-        const p = rpnProposals(codes.subarray(i * anchors * 4, (i + 1) * anchors * 4), logits.subarray(i * anchors * 2, (i + 1) * anchors * 2), anchorsCxcywh, proposalOptions);
-        const candidates = [...p.boxesXyxy, ...gt];
-        const t = secondStageTargets(candidates, gt, gtClass, { batchSizePerImage: secondStageBatchSize, boxCoder, random });
-        for (const j of t.indices) boxes.push(candidates[4 * j], candidates[4 * j + 1], candidates[4 * j + 2], candidates[4 * j + 3]);
-        t.indices.forEach(() => boxIndex.push(i));
-        classTargets.push(...t.classTargets);
-        boxCodes.push(...t.boxTargets);
-        positives += t.positives;
-      }
-      // Every step reaches the second stage's weights: with nothing sampled, one whole-image crop of weight 0.
-      const roiWeights = boxIndex.map(() => 1);
-      if (boxIndex.length === 0) {
-        boxes.push(0, 0, 1, 1);
-        boxIndex.push(0);
-        classTargets.push(0);
-        boxCodes.push(0, 0, 0, 0);
-        roiWeights.push(0);
-      }
-      const crops = cropProposals(features as tf.Tensor4D, boxes, boxIndex, cropSize);
+      const r = sample(rpnBox.dataSync(), rpnObjectness.dataSync(), gtBoxes.dataSync(), gtLabels.dataSync(), images.shape[0]);
+      const crops = cropProposals(features as tf.Tensor4D, r.proposalsXyxy, r.boxIndex, cropSize);
       const [classLogits, boxEncodings] = secondStage.apply(crops, { training: true }) as tf.Tensor[];
-      const second = secondStageLoss(classLogits, boxEncodings, tf.tensor1d(classTargets, 'int32'), tf.tensor2d(boxCodes, [boxIndex.length, 4]), tf.tensor1d(roiWeights));
+      const second = secondStageLoss(classLogits, boxEncodings, tf.tensor1d(r.classTargets, 'int32'), tf.tensor2d(r.boxTargets, [r.boxIndex.length, 4]), tf.tensor1d(r.weights));
       return {
         losses: {
           rpnObjectness: tf.mul(rpn.objectness, weights.rpnObjectness) as tf.Scalar,
@@ -230,7 +269,7 @@ export function fasterRcnnTask(options: FasterRcnnTaskOptions): Task<DetectionBa
           classifier: tf.mul(second.classifier, weights.classifier) as tf.Scalar,
           box: tf.mul(second.box, weights.box) as tf.Scalar,
         },
-        metrics: { rpnPositives: rpn.positives, roiPositives: tf.scalar(positives / n) },
+        metrics: { rpnPositives: rpn.positives, roiPositives: tf.scalar(r.positivesPerImage) },
       };
     },
 
