@@ -38,7 +38,7 @@ describe('lengthenedCosineOnResume', () => {
 
   it('adds the lengthening at the last checkpoint and says so', async () => {
     const plan = await lengthenedCosineOnResume({ plan: [], before: 100, after: 150, lastStep: async () => 80, log });
-    expect(plan).toEqual([{ atStep: 0, totalSteps: 100 }, { atStep: 80, totalSteps: 150 }]);
+    expect(plan).toEqual([{ atStep: 0, totalSteps: 100 }, { atStep: 80, totalSteps: 150, keepsPhase: true }]);
     expect(lines.at(-1)).toBe('--resume: the cosine schedule now ends at step 150 instead of 100; from step 80 the rate decays from its current value to 0 at the new end.');
   });
 

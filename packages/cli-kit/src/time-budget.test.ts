@@ -35,7 +35,7 @@ describe('time budget (--max-minutes without --epochs or --steps)', () => {
     // 600 · 0.97 − 22 − 2 = 558 s at 0.5 + 2/40 = 0.55 s a step: 1014 more steps.
     expect(result.steps).toBe(1054);
     expect(result.schedule.lr(0, 0)).toBe(0.5);
-    expect(recorded).toEqual([{ ...budgeted, steps: 1054, cosineExtensions: [{ atStep: 0, totalSteps: 1200 }, { atStep: 40, totalSteps: 1054 }] }]);
+    expect(recorded).toEqual([{ ...budgeted, steps: 1054, cosineExtensions: [{ atStep: 0, totalSteps: 1200 }, { atStep: 40, totalSteps: 1054, keepsPhase: true }] }]);
     expect(lines).toEqual(['--max-minutes 10: at 32.0 images/s (0.50 s a step, a validation 2.0 s), 1054 steps (26.4 epochs) fit in the 9m38s left; the learning rate now decays to 0 at step 1054.']);
   });
 
@@ -47,12 +47,12 @@ describe('time budget (--max-minutes without --epochs or --steps)', () => {
     // Later steps ran faster: 600 · 0.97 − 62 − 2 = 518 s at 0.4 + 2/40 = 0.45 s a step: 1151 more after step 120.
     const corrected = await plan({ step: 120, epochs: 3, stepsPerEpoch: 40, elapsedSeconds: 62, secondsPerStep: 0.4, validationSeconds: 2 });
     expect(corrected.steps).toBe(1271);
-    expect(recorded[1]).toEqual({ ...budgeted, steps: 1271, cosineExtensions: [{ atStep: 0, totalSteps: 1200 }, { atStep: 40, totalSteps: 1054 }, { atStep: 120, totalSteps: 1271 }] });
+    expect(recorded[1]).toEqual({ ...budgeted, steps: 1271, cosineExtensions: [{ atStep: 0, totalSteps: 1200 }, { atStep: 40, totalSteps: 1054, keepsPhase: true }, { atStep: 120, totalSteps: 1271, keepsPhase: true }] });
     expect(lines[1]).toBe('--max-minutes 10: replanned at step 120, at 40.0 images/s (0.40 s a step, a validation 2.0 s), 1271 steps (31.8 epochs) fit in the 8m58s left; the learning rate now decays to 0 at step 1271.');
     // Slower again later: 600 · 0.97 − 141 − 2 = 439 s at 0.5 + 2/40 = 0.55 s a step: 798 more after step 280, chained on the last plan.
     const again = await plan({ step: 280, epochs: 7, stepsPerEpoch: 40, elapsedSeconds: 141, secondsPerStep: 0.5, validationSeconds: 2 });
     expect(again.steps).toBe(1078);
-    expect(recorded[2]!.cosineExtensions).toEqual([...recorded[1]!.cosineExtensions, { atStep: 280, totalSteps: 1078 }]);
+    expect(recorded[2]!.cosineExtensions).toEqual([...recorded[1]!.cosineExtensions, { atStep: 280, totalSteps: 1078, keepsPhase: true }]);
     // Within 1 % of the first plan: kept as it was.
     const steady = cosinePlanner({ minutes: 10, settings: budgeted, stepsPerEpoch: 40, validationImages: 200, log: (l) => lines.push(l), planned: (s) => (recorded.push(s), constantSchedule(0.5)) });
     await steady({ step: 40, epochs: 1, stepsPerEpoch: 40, elapsedSeconds: 22, secondsPerStep: 0.5, validationSeconds: 2 });

@@ -121,7 +121,7 @@ describe('fit: stopping rules', () => {
     model.dispose();
   });
 
-  it('plan: called at the end of the first epoch with its timing, then again at each validated epoch while steps remain; the returned schedule and step count then rule', async () => {
+  it('plan: called at the end of the first epoch with its timing, then again at each epoch\'s end while steps remain; the returned schedule and step count then rule', async () => {
     const model = tinyClassifier();
     let now = 0;
     // Loading "takes" 2 s a training batch and 1 s a validation batch; the steps themselves take no time.
@@ -155,14 +155,14 @@ describe('fit: stopping rules', () => {
     expect(plans).toEqual([{ step: 3, totalSteps: 7 }, { step: 6, totalSteps: 8 }]);
     expect(rec.steps.map((s) => s.lr)).toEqual([0.05, 0.05, 0.05, 0.01, 0.01, 0.01, 0.02, 0.02]);
     expect([r.steps, r.stoppedBy]).toEqual([8, 'steps']);
-    // Validated every third epoch: the first plan has no validation to time, the correction waits for one.
+    // Validated every third epoch: corrections between validations carry the latest validation's time (none before the first).
     now = 0;
     const every3: EpochTiming[] = [];
     await fit(model, slow(memoryData(12), 2_000), {
       ...recipe, epochs: 5, validation: slow(memoryData(8), 1_000), validateEvery: 3, batchNormStatistics: false, clock: () => now,
       plan: (timing) => (every3.push(timing), { steps: 15, schedule: constantSchedule(0.01) }),
     });
-    expect(every3.map((t) => [t.step, t.validationSeconds])).toEqual([[3, null], [9, 2]]);
+    expect(every3.map((t) => [t.step, t.validationSeconds])).toEqual([[3, null], [6, null], [9, 2], [12, 2]]);
     // A run that speeds up: each correction is timed over the steps since the previous plan, and the
     // corrections go on while the plan leaves steps to take.
     now = 0;

@@ -209,9 +209,9 @@ export interface FitOptions<Batch = ClassificationBatch> {
    * stepsWithinMinutes). Called at the end of the first epoch this call completes (after its
    * validation and checkpoint) or after `planAfterSteps` steps of the call if that comes first, with
    * what it measured; fit then follows the returned schedule and also stops at the returned step.
-   * Called again, to correct the plan, at the end of every later validated epoch (every epoch's end
-   * without validation data) while steps remain, timed over the steps since the previous plan — a run's
-   * speed drifts: first epochs run slower than later ones. Each schedule must give the same rates as before for the steps already
+   * Called again, to correct the plan, at the end of every later epoch while steps remain, timed over
+   * the steps since the previous plan — a run's speed drifts: first epochs run slower than later ones —
+   * with the latest validation's seconds (null until one was measured). Each schedule must give the same rates as before for the steps already
    * taken (extendedCosine does), and the caller records each plan so that a resumed run passes it as
    * `schedule` and `steps` instead of planning again.
    */
@@ -516,6 +516,7 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
     let stepsAfterFirst = 0;
     let lastStepEnd = callStart;
     let lastPlan = null as { at: number; stepsAfterFirst: number } | null; // set inside makePlan
+    let lastValidationSeconds: number | null = null;
     const makePlan = async (validationSeconds: number | null) => {
       const secondsPerStep = lastPlan !== null
         ? (lastStepEnd - lastPlan.at) / 1000 / (stepsAfterFirst - lastPlan.stepsAfterFirst)
@@ -610,9 +611,12 @@ export async function fit<Batch = ClassificationBatch>(model: tfl.LayersModel, d
       lastSavedStep = -1; // the epoch counters changed even if the step did not
       await saveLast();
       await emit('onEpochEnd', { ...summary, validation: validated });
+      if (validationSeconds !== null) lastValidationSeconds = validationSeconds;
       if (options.plan !== undefined && lastPlan === null) await makePlan(validationSeconds);
-      else if (lastPlan !== null && state.step < maxSteps && state.epoch < epochs && stepsAfterFirst > lastPlan.stepsAfterFirst && (validated !== null || validation === undefined)) {
-        await makePlan(validationSeconds);
+      else if (lastPlan !== null && state.step < maxSteps && state.epoch < epochs && stepsAfterFirst > lastPlan.stepsAfterFirst) {
+        // Every epoch end corrects the plan, with the last validation's time once one was measured: a run
+        // validated only at its end would otherwise keep a plan timed over its first steps (compilation included).
+        await makePlan(lastValidationSeconds);
       }
     }
     if (stoppedBy === null) stoppedBy = 'epochs';

@@ -59,6 +59,26 @@ describe('extendedCosine', () => {
     expect(twice.lr(300, 0)).toBeCloseTo(0, 12);
     expect(() => extended({ initial: 0.1, totalSteps: 100 }, [{ atStep: 60, totalSteps: 50 }])).toThrow(/totalSteps must be an integer > atStep/);
   });
+
+  it('keepsPhase: goes on along the same curve, stretched — many small corrections end where one would', () => {
+    const { cosineDecay: cosine, extendedCosine: extended } = require('./schedules');
+    const plain = cosine({ initial: 0.1, totalSteps: 100 });
+    const stretched = extended({ initial: 0.1, totalSteps: 100 }, [{ atStep: 50, totalSteps: 150, keepsPhase: true }]);
+    expect(stretched.lr(50, 0)).toBeCloseTo(plain.lr(50, 0), 12);
+    // Half-way through the curve at step 50; the other half now takes 100 steps: step 100 is where step 75 was.
+    expect(stretched.lr(100, 0)).toBeCloseTo(plain.lr(75, 0), 12);
+    expect(stretched.lr(150, 0)).toBeCloseTo(0, 12);
+    // Unlike a restarted cosine, it keeps falling at once after the correction.
+    const restarted = extended({ initial: 0.1, totalSteps: 100 }, [{ atStep: 50, totalSteps: 150 }]);
+    expect(stretched.lr(60, 0)).toBeLessThan(restarted.lr(60, 0));
+    // Corrections at every 10th step that each move the end by 1 %: the curve stays close to one cosine to the last end.
+    const corrections = Array.from({ length: 8 }, (_, k) => ({ atStep: 10 * (k + 1), totalSteps: Math.round(100 * 1.01 ** (k + 1)), keepsPhase: true }));
+    const many = extended({ initial: 0.1, totalSteps: 100 }, corrections);
+    const single = cosine({ initial: 0.1, totalSteps: corrections.at(-1)!.totalSteps });
+    for (const s of [20, 50, 80, 100]) expect(Math.abs(many.lr(s, 0) - single.lr(s, 0))).toBeLessThan(0.004);
+    const chained = extended({ initial: 0.1, totalSteps: 100 }, corrections.map(({ atStep, totalSteps }) => ({ atStep, totalSteps })));
+    expect(chained.lr(90, 0)).toBeGreaterThan(many.lr(90, 0) + 0.01);
+  });
 });
 
 describe('cosine plans (what apps record for --resume)', () => {
@@ -67,9 +87,9 @@ describe('cosine plans (what apps record for --resume)', () => {
     const plain = cosineDecay({ initial: 0.1, totalSteps: 100 });
     for (const s of [0, 40, 100]) expect(cosineFromPlan(0.1, [], 100).lr(s, 0)).toBe(plain.lr(s, 0));
     const once = lengthenCosinePlan([], 100, 200, 60);
-    expect(once).toEqual([{ atStep: 0, totalSteps: 100 }, { atStep: 60, totalSteps: 200 }]);
+    expect(once).toEqual([{ atStep: 0, totalSteps: 100 }, { atStep: 60, totalSteps: 200, keepsPhase: true }]);
     const twice = lengthenCosinePlan(once, 200, 300, 150);
-    expect(twice).toEqual([...once, { atStep: 150, totalSteps: 300 }]);
+    expect(twice).toEqual([...once, { atStep: 150, totalSteps: 300, keepsPhase: true }]);
     const expected = extended({ initial: 0.1, totalSteps: 100 }, twice.slice(1));
     for (const s of [0, 60, 61, 150, 151, 300]) expect(cosineFromPlan(0.1, twice, 999).lr(s, 0)).toBe(expected.lr(s, 0));
     expect(() => lengthenCosinePlan(once, 200, 150, 150)).toThrow(/already at step 150/);

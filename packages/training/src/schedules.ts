@@ -124,15 +124,22 @@ export function paperSchedule(initial = 0.045): Schedule {
 export interface CosineExtension {
   atStep: number;
   totalSteps: number;
+  /**
+   * True: from `atStep` the rate goes on along the same cosine curve, its remaining part stretched (or
+   * squeezed) to end at `totalSteps`. Absent (plans recorded before the flag existed): a new cosine starts
+   * at the rate it found, flat at first — run after run of small corrections then held the rate high
+   * until the last one, so plans now keep the phase.
+   */
+  keepsPhase?: boolean;
 }
 
 /**
  * A cosine decay whose end moved while it ran (a resumed run given more epochs or steps, or a run fitted
  * to a time budget once its speed was measured: FitOptions.plan). Up to the
- * first extension it is `cosineDecay(options)`; from each extension's `atStep` on, the rate falls by a
- * cosine from the value it had there to `minimum` at the extension's `totalSteps`. The rate never jumps
- * (a plain cosine recomputed over the longer run would restart high), and a run that is never extended
- * is unchanged.
+ * first extension it is `cosineDecay(options)`; from each extension's `atStep` on, the rate goes to
+ * `minimum` at the extension's `totalSteps`: along the same cosine curve from the point it had reached
+ * (`keepsPhase`), or by a new cosine from the value it had there. The rate never jumps (a plain cosine
+ * recomputed over the longer run would restart high), and a run that is never extended is unchanged.
  */
 export function extendedCosine(options: CosineDecayOptions, extensions: readonly CosineExtension[]): Schedule {
   const base = cosineDecay(options);
@@ -149,7 +156,11 @@ export function extendedCosine(options: CosineDecayOptions, extensions: readonly
     if (step < e.atStep) return lr(step, k - 1);
     const start = lr(e.atStep, k - 1);
     const t = Math.min(step - e.atStep, e.totalSteps - e.atStep) / (e.totalSteps - e.atStep);
-    return minimum + 0.5 * (start - minimum) * (1 + Math.cos(Math.PI * t));
+    if (e.keepsPhase !== true) return minimum + 0.5 * (start - minimum) * (1 + Math.cos(Math.PI * t));
+    // The point of the cosine from `initial` the rate had reached, then the rest of the curve over the new span.
+    const span = options.initial - minimum;
+    const phase = span > 0 ? Math.acos(Math.max(-1, Math.min(1, (2 * (start - minimum)) / span - 1))) / Math.PI : 1;
+    return minimum + 0.5 * span * (1 + Math.cos(Math.PI * (phase + (1 - phase) * t)));
   };
   return {
     lr: (step) => lr(step, extensions.length - 1),
@@ -165,7 +176,7 @@ export function extendedCosine(options: CosineDecayOptions, extensions: readonly
 export function lengthenCosinePlan(plan: readonly CosineExtension[], before: number, after: number, atStep: number): CosineExtension[] {
   if (!(after > atStep)) throw new RangeError(`lengthenCosinePlan: the run is already at step ${atStep}; the new total (${after} steps) must end after it.`);
   const planned = plan.length > 0 ? plan : [{ atStep: 0, totalSteps: before }];
-  return [...planned, { atStep, totalSteps: after }];
+  return [...planned, { atStep, totalSteps: after, keepsPhase: true }];
 }
 
 export function cosineFromPlan(initial: number, plan: readonly CosineExtension[], totalSteps: number): Schedule {
