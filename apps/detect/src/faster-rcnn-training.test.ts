@@ -5,11 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { mobilenetV1 } from '@mobilenets/backbone';
-import type { BatchOptions, DetectionBatch } from '@mobilenets/contracts';
 import { createFasterRcnn, fasterRcnnAnchorsCxcywh, fasterRcnnTask } from '@mobilenets/detection-faster-rcnn';
-import { mulberry32 } from '@mobilenets/random';
 import { dataParallel, setup } from '@mobilenets/runtime';
-import { batchGradients, constantSchedule, fit, localRunner, type TrainingData } from '@mobilenets/training';
+import { batchGradients, constantSchedule, fit, localRunner } from '@mobilenets/training';
+import { type Rect, drawScenes, randomScenes, sceneData } from './testing';
 
 beforeAll(async () => {
   await setup({ backend: 'wasm', log: () => undefined });
@@ -23,51 +22,8 @@ function tiny(seed = 3) {
   return { ...f, anchorsCxcywh: fasterRcnnAnchorsCxcywh(f) };
 }
 
-interface Rect {
-  box: number[];
-  label: number;
-}
-
-/** Scenes of one or two rectangles, 12–28 px on a 64 px image, one of three classes each. */
-function randomScenes(count: number, seed: number): Rect[][] {
-  const random = mulberry32(seed);
-  return Array.from({ length: count }, () =>
-    Array.from({ length: 1 + Math.floor(random() * 2) }, () => {
-      const w = (12 + random() * 16) / SIZE;
-      const h = (12 + random() * 16) / SIZE;
-      const x = random() * (1 - w);
-      const y = random() * (1 - h);
-      return { box: [x, y, x + w, y + h], label: Math.floor(random() * 3) };
-    }));
-}
-
-/** The scenes drawn: −1 background, each rectangle +1 in its class's channel. */
-function draw(scenes: Rect[][]): DetectionBatch {
-  const pixels = SIZE * SIZE * 3;
-  const images = new Float32Array(scenes.length * pixels).fill(-1);
-  scenes.forEach((rects, i) => {
-    for (const { box, label } of rects) {
-      const [x1, y1, x2, y2] = box.map((v) => Math.round(v * SIZE));
-      for (let y = y1; y < y2; y++) for (let x = x1; x < x2; x++) images[i * pixels + (y * SIZE + x) * 3 + label] = 1;
-    }
-  });
-  return {
-    images, shape: [scenes.length, SIZE, SIZE, 3],
-    boxesXyxy: scenes.map((r) => Float32Array.from(r.flatMap((o) => o.box))),
-    labels: scenes.map((r) => Int32Array.from(r.map((o) => o.label))),
-    ignore: scenes.map((r) => new Uint8Array(r.length)),
-    paths: scenes.map((_, i) => `scene:${i}`), imageIds: scenes.map((_, i) => i + 1), originalSizes: scenes.map(() => [SIZE, SIZE] as [number, number]),
-  };
-}
-
-function data(scenes: Rect[][]): TrainingData<DetectionBatch> {
-  return {
-    size: scenes.length,
-    async *batches({ batchSize, skip }: BatchOptions) {
-      for (let b = skip; b * batchSize < scenes.length; b++) yield draw(scenes.slice(b * batchSize, (b + 1) * batchSize));
-    },
-  };
-}
+const draw = (scenes: Rect[][]) => drawScenes(scenes);
+const data = (scenes: Rect[][]) => sceneData(scenes);
 
 describe('Faster R-CNN training on wasm', () => {
   it('a step reaches every trainable weight; the second stage sends gradient through the crops into the backbone; no leaks', () => {

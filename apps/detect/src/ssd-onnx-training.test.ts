@@ -12,7 +12,8 @@ import { ssdAnchorsCxcywh } from '@mobilenets/box-math';
 import type { DetectionBatch } from '@mobilenets/contracts';
 import { createSsd, ssdTask, type SsdHead } from '@mobilenets/detection-ssd';
 import { onnxTrainingRunner, setup, ssdStepLoss } from '@mobilenets/runtime';
-import { type StepResult, type StepRunnerFactory, type Task, localRunner } from '@mobilenets/training';
+import { type StepRunnerFactory, type Task, localRunner } from '@mobilenets/training';
+import { type TrainingState, stepFromState, worstRelativeDifference } from './testing';
 
 beforeAll(async () => {
   await setup({ backend: 'wasm', log: null }); // the tfjs step as the apps train it
@@ -39,11 +40,6 @@ function batchOf(n: number, seed: number): DetectionBatch {
   };
 }
 
-interface State {
-  weights: Float32Array[];
-  optimizer: { name: string; tensor: tf.Tensor }[];
-}
-
 interface Case {
   build: () => tfl.LayersModel;
   anchors: Float64Array;
@@ -64,43 +60,10 @@ function caseOf(arch: 'v1' | 'v2', head: SsdHead, scoreFunction: 'softmax' | 'si
   return { build: () => make().model, anchors, scoreFunction, optimizer };
 }
 
-/** One step of `runner` from `state`; the step's result and the state after it. */
-async function stepFrom(c: Case, runner: StepRunnerFactory, state: State | null, batch: DetectionBatch, step: number): Promise<{ result: StepResult; after: State }> {
-  const model = c.build();
-  if (state !== null) {
-    const values = state.weights.map((w, i) => tf.tensor(w, model.weights[i].shape as number[]));
-    model.setWeights(values);
-    tf.dispose(values);
-  }
-  const optimizer = c.optimizer();
-  if (state !== null && state.optimizer.length > 0) await optimizer.setWeights(state.optimizer.map((n) => ({ name: n.name, tensor: tf.clone(n.tensor) })));
+/** One step of `runner` from `state` (null: the case's fresh weights); the step's result and the state after it. */
+function stepFrom(c: Case, runner: StepRunnerFactory, state: TrainingState | null, batch: DetectionBatch, step: number) {
   const task = ssdTask({ anchorsCxcywh: c.anchors, classes: CLASSES, scoreFunction: c.scoreFunction }) as Task<unknown>;
-  const r = await runner({ model, optimizer, task, weightDecay: 4e-5, accumulate: 1, seed: 3 });
-  try {
-    const result = await r.step(task.prepare(batch), { lr: 0.01 * (step + 1), step });
-    await r.sync({ optimizer: true });
-    const named = await optimizer.getWeights();
-    return { result, after: { weights: model.weights.map((w) => w.read().dataSync().slice() as Float32Array), optimizer: named.map((n) => ({ name: n.name, tensor: tf.clone(n.tensor) })) } };
-  } finally {
-    await r.dispose();
-    optimizer.dispose();
-    model.dispose();
-  }
-}
-
-/** Largest |a − b| of each tensor relative to its largest |a| (at least `floor`), worst over the tensors. */
-function worst(reference: Float32Array[], ours: Float32Array[], floor: number): number {
-  let w = 0;
-  reference.forEach((a, i) => {
-    let diff = 0;
-    let scale = floor;
-    for (let k = 0; k < a.length; k++) {
-      diff = Math.max(diff, Math.abs(a[k] - ours[i][k]));
-      scale = Math.max(scale, Math.abs(a[k]));
-    }
-    w = Math.max(w, diff / scale);
-  });
-  return w;
+  return stepFromState(c.build(), c.optimizer(), task, runner, state, batch, { step, lr: 0.01 * (step + 1) });
 }
 
 async function expectSameSteps(c: Case, batches: DetectionBatch[]): Promise<void> {
@@ -116,7 +79,7 @@ async function expectSameSteps(c: Case, batches: DetectionBatch[]): Promise<void
     expect(ours.result.metrics.positives).toBeCloseTo(reference.result.metrics.positives, 5);
     expect(ours.result.metrics.negatives).toBeCloseTo(reference.result.metrics.negatives, 5);
     expect(reference.result.metrics.negatives).toBeGreaterThan(0);
-    const change = (after: State) => after.weights.map((w, i) => w.map((v, j) => v - state.weights[i][j]));
+    const change = (after: TrainingState) => after.weights.map((w, i) => w.map((v, j) => v - state.weights[i][j]));
     const [refChange, ourChange] = [change(reference.after), change(ours.after)];
     const largest = Math.max(...refChange.map((d) => d.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
     // Tolerance as runtime's parity test: small batches make batch statistics ill-conditioned, and the
@@ -125,7 +88,7 @@ async function expectSameSteps(c: Case, batches: DetectionBatch[]): Promise<void
     // the square root of one step's squared gradients, amplified V2 SSD's to 0.25 where momentum gives
     // 2.5e-2, hence momentum here — RMSprop's update is checked by runtime's parity test). A wrong
     // formula is off by order 1.
-    expect(worst(refChange, ourChange, 1e-3 * largest)).toBeLessThan(6e-2);
+    expect(worstRelativeDifference(refChange, ourChange, 1e-3 * largest)).toBeLessThan(6e-2);
     tf.dispose([...state.optimizer, ...ours.after.optimizer].map((n) => n.tensor));
     state = reference.after;
   }
@@ -155,8 +118,8 @@ test('the split step (the SSD task\'s tfjs loss between compiled halves) = the c
   const split = await stepFrom(c, onnxTrainingRunner({ loss: 'split' }), start, batch, 1);
   for (const [name, value] of Object.entries(compiled.result.losses)) expect(Math.abs(split.result.losses[name] - value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(value)));
   for (const [name, value] of Object.entries(compiled.result.metrics)) expect(split.result.metrics[name]).toBeCloseTo(value, 5);
-  const change = (after: State) => after.weights.map((w, i) => w.map((v, j) => v - start.weights[i][j]));
+  const change = (after: TrainingState) => after.weights.map((w, i) => w.map((v, j) => v - start.weights[i][j]));
   const largest = Math.max(...change(compiled.after).map((d) => d.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
-  expect(worst(change(compiled.after), change(split.after), 1e-3 * largest)).toBeLessThan(1e-3);
+  expect(worstRelativeDifference(change(compiled.after), change(split.after), 1e-3 * largest)).toBeLessThan(1e-3);
   tf.dispose([...start.optimizer, ...compiled.after.optimizer, ...split.after.optimizer].map((n) => n.tensor));
 }, 120_000);

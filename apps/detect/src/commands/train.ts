@@ -4,20 +4,21 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, dataParallel, defaultWorkerCount, initFromModel, onnxTrainingRunner, planTrainingEngine, setup,
+  FileCheckpointStore, MIN_BATCH_NORM_BATCH, type TrainingEngine, dataParallel, defaultTrainingEngine, defaultWorkerCount, initFromModel, onnxTrainingRunner, planTrainingEngine, setup,
   ssdStepLoss, withRunFolder, writeRunRecord, type InitReport,
 } from '@mobilenets/runtime';
 import { type RecordedSetting, UsageError, addRunOptions, checkRecordedFlags, checkSeparateFolders, lengthenedCosineOnResume, cosinePlanner, minutesToPlan, runLengthFromFlags, scheduledSteps, rangeErrorsAsUsage, formatDataWait, formatDuration, parseChoiceOption, parseIntegerOption, parseNumberOption, progressCallback, stopOnSignals } from '@mobilenets/cli-kit';
 import { type AnchorCoverage, anchorCoverage, convertBoxes, formatAnchorCoverage } from '@mobilenets/box-math';
-import { SSD_VALIDATION_METRICS, ssdTask } from '@mobilenets/detection-ssd';
-import { fasterRcnnAnchorsCxcywh, fasterRcnnTask } from '@mobilenets/detection-faster-rcnn';
+import { DETECTOR_JSON, SSD_VALIDATION_METRICS, ssdTask } from '@mobilenets/detection-ssd';
+import { type FasterRcnnTaskOptions, fasterRcnnAnchorsCxcywh, fasterRcnnTask } from '@mobilenets/detection-faster-rcnn';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import {
-  type FitResult, type Schedule, TrainingDivergedError, cosineFromPlan, epochSteps, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
+  type FitResult, type Schedule, type StepRunnerFactory, TrainingDivergedError, cosineFromPlan, epochSteps, fit, linearWarmup, localRunner, metricsLogCallback, paperOptimizer,
 } from '@mobilenets/training';
 import * as datasets from '@mobilenets/datasets';
+import { fasterRcnnOnnxRunner } from '../faster-rcnn-onnx';
 import { describeSource, generateDefaultDetectionData, readSource, sourceFolders, sourceFromFlags } from '../data';
-import { ANCHOR_LAYOUTS, type AnchorLayout, type DetectorKind, anchorsOf, buildDetector, buildFasterRcnn, saveDetector, saveFasterRcnn, type DetectorDescription } from '../detector-io';
+import { ANCHOR_LAYOUTS, type AnchorLayout, type DetectorKind, FASTER_RCNN_JSON, anchorsOf, buildDetector, buildFasterRcnn, saveDetector, saveFasterRcnn, type DetectorDescription } from '../detector-io';
 import { DETECT_APP, type DetectRunSettings, readDetectRun } from '../run-settings';
 
 interface TrainFlags {
@@ -76,6 +77,9 @@ export const DEFAULT_ZOOM_OUT = 2;
 /** `--batch`'s default for a Faster R-CNN (16 for SSD): at 16 on one wasm heap its crops overran the heap (V2 α 0.5, 320 px). */
 export const FASTER_RCNN_DEFAULT_BATCH = 8;
 
+/** The models' names in reports. */
+const MODEL_NAMES: Readonly<Record<DetectorKind, string>> = { ssd: 'SSD', ssdlite: 'SSDLite', 'faster-rcnn': 'Faster R-CNN' };
+
 /** Epochs of a run given neither --epochs, --steps nor --max-minutes. */
 const DEFAULT_EPOCHS = 30;
 
@@ -111,7 +115,7 @@ const RECORDED: RecordedSetting<TrainFlags, DetectRunSettings>[] = [
 export function trainCommand(): Command {
   const command = new Command('train')
     .description('train an SSD or SSDLite detector on a MobileNet backbone (from scratch, or from a backbone with --init)')
-    .addOption(new Option('--model <head>', "'ssdlite' (depthwise-separable extra layers and predictors, MobileNetV2 paper), 'ssd' (MobileNet paper, Table 13) or 'faster-rcnn' (two stages: RPN on the stride-16 map, the backbone's last layers on 14×14 crops of 300 proposals; trains on the tfjs engine)").argParser(parseChoiceOption('--model', ['ssd', 'ssdlite', 'faster-rcnn'] as const)).default('ssdlite'))
+    .addOption(new Option('--model <head>', "'ssdlite' (depthwise-separable extra layers and predictors, MobileNetV2 paper), 'ssd' (MobileNet paper, Table 13) or 'faster-rcnn' (two stages: RPN on the stride-16 map, the backbone's last layers on 14×14 crops of 300 proposals)").argParser(parseChoiceOption('--model', ['ssd', 'ssdlite', 'faster-rcnn'] as const)).default('ssdlite'))
     .addOption(new Option('--arch <arch>', 'MobileNet version of the backbone (v2: the MobileNetV2 paper\'s SSDLite backbone)').argParser(parseChoiceOption('--arch', ['v1', 'v2'] as const)).default('v2'))
     .addOption(new Option('--alpha <α>', 'width multiplier α of the backbone').argParser(parseNumberOption('--alpha')).default(0.5))
     .addOption(new Option('--input-size <pixels>', 'network input side, a multiple of 32 (images are resized to it, aspect ratio not kept, as SSD does)').argParser(parseIntegerOption('--input-size', 64)).default(320))
@@ -330,7 +334,7 @@ async function trainInFolder(
       result = await fit(detector.model, trainData, {
         task: detector.task,
         runner: plan.engine === 'onnx'
-          ? onnxTrainingRunner({ loss: ssdStepLoss({ scoreFunction: settings.scoreFunction }) })
+          ? detector.onnxRunner()
           : plan.workers > 1 ? dataParallel({ workers: plan.workers, backend: runtime.backend }) : localRunner(),
         epochs: settings.epochs ?? undefined,
         steps: settings.steps ?? undefined,
@@ -383,22 +387,26 @@ interface RunDetector {
   engine: TrainingEngine | undefined;
   /** Workers when --workers is not given; undefined: the memory plan decides. */
   workers: number | undefined;
+  /** The step runner of the onnxruntime engine. */
+  onnxRunner(): StepRunnerFactory;
   save(dir: string): Promise<void>;
 }
 
 function runDetector(description: DetectorDescription, settings: DetectRunSettings, engine: TrainingEngine | undefined): RunDetector {
   if (description.model === 'faster-rcnn') {
-    if (engine === 'onnx') throw new UsageError('--engine onnx: a Faster R-CNN trains on the tfjs engine (its second stage takes crops of proposals chosen during the step); leave out --engine.');
     const f = buildFasterRcnn(description, settings.seed);
     const anchorsCxcywh = fasterRcnnAnchorsCxcywh(f);
+    const taskOptions: FasterRcnnTaskOptions = { anchorsCxcywh, classes: description.classes.length, cropSize: f.cropSize, seed: settings.seed };
+    const onnx = (engine ?? defaultTrainingEngine()) === 'onnx';
     const [ih] = f.inputSize;
     const sizes = f.anchorConfig.scales.map((s) => Math.round(s * f.anchorConfig.height)).join(', ');
     return {
-      model: f.model, planModel: f.firstStage, anchorsCxcywh, anchors: f.anchors, engine: 'tfjs',
-      // The plan measures the first stage only (one input); the crops' memory is not in it: every core, each with its share.
-      workers: defaultWorkerCount(),
+      model: f.model, planModel: f.firstStage, anchorsCxcywh, anchors: f.anchors, engine,
+      // The plan measures the first stage only (one input); the crops' memory is not in it: on tfjs, every core, each with its share.
+      workers: onnx ? undefined : defaultWorkerCount(),
+      onnxRunner: () => fasterRcnnOnnxRunner({ task: taskOptions }),
       anchorLayout: `grid anchors of ${sizes} px at ${ih} px, aspect ratios ${f.anchorConfig.aspectRatios.join(', ')}, stride 16`,
-      task: fasterRcnnTask({ anchorsCxcywh, classes: description.classes.length, cropSize: f.cropSize, seed: settings.seed }),
+      task: fasterRcnnTask(taskOptions),
       save: (dir) => saveFasterRcnn(dir, f, description),
     };
   }
@@ -406,6 +414,7 @@ function runDetector(description: DetectorDescription, settings: DetectRunSettin
   const anchorsCxcywh = anchorsOf(ssd, description);
   return {
     model: ssd.model, planModel: ssd.model, anchorsCxcywh, anchors: ssd.anchors, engine, workers: undefined, anchorLayout: `'${settings.anchors}' layout`,
+    onnxRunner: () => onnxTrainingRunner({ loss: ssdStepLoss({ scoreFunction: settings.scoreFunction }) }),
     task: ssdTask({ anchorsCxcywh, classes: description.classes.length, scoreFunction: settings.scoreFunction }),
     save: (dir) => saveDetector(dir, ssd, description),
   };
@@ -446,12 +455,12 @@ function report(o: TrainFlags, r: Outcome): void {
   }
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(3));
   const lines = [
-    `trained ${settings.model.toUpperCase()} on MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px (${r.anchors} anchors) on ${r.trainImages} images of ${settings.classes.length} classes: ` +
+    `trained ${MODEL_NAMES[settings.model]} on MobileNet ${settings.arch} α=${settings.alpha} ${settings.inputSize}px (${r.anchors} anchors) on ${r.trainImages} images of ${settings.classes.length} classes: ` +
       `${result.steps} steps, ${result.epochs} epoch${result.epochs === 1 ? '' : 's'} complete, in ${formatDuration(result.seconds)}` +
       `${result.resumedFrom === null ? '' : ` (resumed at step ${result.resumedFrom})`} on ${r.workers > 1 ? `${r.backend} × ${r.workers}` : r.backend}; stopped by ${result.stoppedBy}; ${formatDataWait(result.timing)}`,
     val === null ? 'validation: none' : `validation (${r.valImages} images): mAP ${f(val.mAP)}, AP50 ${f(val.AP50)}, AP75 ${f(val.AP75)}, AR100 ${f(val.AR100)}` +
       (result.best === null ? '' : `; best epoch ${result.best.epoch + 1}: mAP ${f(result.best.value)}`),
-    `model: ${r.modelDir} (model.json, weights.bin, detector.json)`,
+    `model: ${r.modelDir} (model.json, weights.bin, ${settings.model === 'faster-rcnn' ? FASTER_RCNN_JSON : DETECTOR_JSON})`,
     `run folder: ${r.out} (run.json, checkpoints/, metrics.jsonl)`,
   ];
   if (result.stoppedBy !== 'epochs' && result.stoppedBy !== 'steps') lines.push(`continue with: mobilenet-detect train --resume ${r.out}`);
